@@ -1,0 +1,43 @@
+"""convcalc: the cost of convolutional networks, computed analytically from a layer spec.
+
+Library use (no Typer, Rich or YAML needed for the core)::
+
+    from convcalc import layer, walk, load_spec
+    cost = layer("conv", out_channels=32, kernel=3, stride=2, padding=1).cost((3, 224, 224))
+    cost.output_shape, cost.params, cost.macs, cost.flops
+
+    report = walk(load_spec("net.yaml"))
+    report.totals()
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import ConvcalcError, GeometryError, LimitError, SpecError
+from .layers import REGISTRY, Cost, Layer
+from .network import Network, Report, walk
+
+__all__ = ["__version__", "ConvcalcError", "GeometryError", "LimitError", "SpecError", "REGISTRY",
+           "Cost", "Layer", "Network", "Report", "walk", "layer", "load_spec", "parse_spec"]
+
+
+def layer(type_name: str, **values) -> Layer:
+    """Build a layer from spec values (``layer("conv", out_channels=8, kernel=3)``)."""
+    from .layers import get
+
+    return get(type_name).build(values)
+
+
+def load_spec(ref: str) -> Network:
+    """Load a YAML spec from a path or ``zoo:NAME`` (needs PyYAML)."""
+    from .spec import load
+
+    return load(ref)
+
+
+def parse_spec(text: str, where: str = "<spec>") -> Network:
+    """Parse YAML spec text (needs PyYAML)."""
+    from .spec import parse_text
+
+    return parse_text(text, where)

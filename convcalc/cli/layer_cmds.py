@@ -1,0 +1,124 @@
+"""Single-layer commands (convcalc conv|depthwise|...), generated from the layer registry:
+a layer type's fields are its options, so adding a type adds its command."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Optional
+
+import typer
+
+from ..errors import ConvcalcError
+from ..layers import REGISTRY, Layer
+from ..layers.fields import Bool
+from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min, cli_error, parse_size
+
+_KW = inspect.Parameter.KEYWORD_ONLY
+
+
+def _param(name: str, annotation, option) -> inspect.Parameter:
+    return inspect.Parameter(name, _KW, default=option, annotation=annotation)
+
+
+def common_head() -> list[inspect.Parameter]:
+    return [
+        _param("in_channels", int, typer.Option(..., "--in-channels", "-c", help="Input channels.",
+                                                 metavar="N")),
+        _param("size", str, typer.Option(..., "--size", help="Input spatial size, one number per dim: "
+                                          "224, 224x224 or 16x112x112.", metavar="S")),
+    ]
+
+
+def common_tail() -> list[inspect.Parameter]:
+    return [
+        _param("batch", int, typer.Option(1, "--batch", help="Batch size (multiplies MACs, FLOPs, "
+                                          "activations).", metavar="N")),
+        _param("explain", bool, typer.Option(False, "--explain", help="Show the formulas with the "
+                                             "numbers substituted.")),
+        _param("format", Format, typer.Option(Format.table, "--format", "-f", help=FORMAT_HELP)),
+        _param("output", Optional[str], typer.Option(None, "--output", help=OUTPUT_HELP, metavar="FILE")),
+    ]
+
+
+def field_params(cls: type[Layer]) -> list[inspect.Parameter]:
+    out = []
+    for f in cls.fields:
+        if not f.cli:
+            continue
+        if isinstance(f.kind, Bool):
+            flag = f.name.replace("_", "-")
+            opt = typer.Option(f.default, f"--{flag}/--no-{flag}", help=f.help[:1].upper() + f.help[1:] + ".")
+            out.append(_param(f.name, bool, opt))
+            continue
+        decls = [f.option] + ([f.short] if f.short else [])
+        help_text = f.help[:1].upper() + f.help[1:] + "."
+        if f.required:
+            opt = typer.Option(..., *decls, help=help_text, metavar=f.kind.metavar)
+        else:
+            shown = "x".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+            opt = typer.Option(None, *decls, help=help_text + (f" [default: {shown}]" if shown is not None else ""),
+                               metavar=f.kind.metavar, show_default=False)
+        out.append(_param(f.name, Optional[str], opt))
+    return out
+
+
+def build_layer(cls: type[Layer], values: dict) -> Layer:
+    """Parse command-line strings into a layer; errors name the options."""
+    raw = {k: v for k, v in values.items() if v is not None}
+    try:
+        return cls.build(raw, text=True)
+    except ConvcalcError as e:
+        raise cli_error(e) from None
+
+
+def input_shape(in_channels: int, size: str) -> tuple[int, ...]:
+    check_min(in_channels, "--in-channels")
+    return (in_channels,) + parse_size(size)
+
+
+def run_layer(cls: type[Layer], kw: dict) -> None:
+    in_channels, size = kw.pop("in_channels"), kw.pop("size")
+    batch, explain, fmt, output = kw.pop("batch"), kw.pop("explain"), kw.pop("format"), kw.pop("output")
+    check_min(batch, "--batch")
+    shape = input_shape(in_channels, size)
+    layer = build_layer(cls, kw)
+    try:
+        cost = layer.cost(shape)
+        lines = layer.explain(shape) if explain else None
+    except ConvcalcError as e:
+        raise cli_error(e) from None
+    if lines is not None and batch != 1:
+        lines.append(f"batch {batch}: MACs, FLOPs and activations above are per sample; x {batch} "
+                     f"= {cost.macs * batch:,} MACs, {cost.flops * batch:,} FLOPs")
+    if fmt == Format.json:
+        from ..export import cost_dict
+        from ..receptive import initial
+        from .common import emit_json
+
+        d = cost_dict(cost, batch, initial(len(shape) - 1))
+        d["batch"] = batch
+        d["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in layer.params.items()}
+        if lines is not None:
+            d["explain"] = lines
+        emit_json(d, output)
+        return
+    from ..render.views import layer_doc
+    from .common import render
+
+    render(layer_doc(cost, batch, lines), fmt, output)
+
+
+def make_command(cls: type[Layer]):
+    def command(**kw):
+        run_layer(cls, kw)
+
+    command.__signature__ = inspect.Signature(common_head() + field_params(cls) + common_tail())
+    command.__name__ = cls.type_name
+    command.__doc__ = cls.summary[:1].upper() + cls.summary[1:] + "."
+    return command
+
+
+def register(app: typer.Typer) -> None:
+    for cls in REGISTRY.values():
+        if cls.command:
+            app.command(name=cls.type_name, help=make_command(cls).__doc__)(make_command(cls))

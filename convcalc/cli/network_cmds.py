@@ -1,0 +1,141 @@
+"""convcalc report: whole networks from YAML specs."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min
+
+
+class Dtype(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+    fp64 = "fp64"
+
+
+SpecsArg = Annotated[list[str], typer.Argument(help="Spec files (YAML), '-' for stdin, or zoo:NAME.",
+                                               metavar="SPEC...")]
+BatchOpt = Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")]
+WidthOpt = Annotated[float, typer.Option("--width-mult", help="MobileNet's width multiplier: every conv-like "
+                                         "out_channels becomes int(c*A), at least 1.", metavar="A")]
+ResOpt = Annotated[Optional[int], typer.Option("--resolution", help="Set every spatial input dim to R.",
+                                               metavar="R")]
+DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
+
+
+def load_reports(specs: list[str], batch: int = 1, width_mult: float = 1.0, resolution: int | None = None):
+    """Load and walk each spec; errors carry FILE:LINE."""
+    from .. import network, spec
+    from ..errors import ConvcalcError
+
+    check_min(batch, "--batch")
+    if not (width_mult > 0) or width_mult != width_mult or width_mult == float("inf"):
+        raise ConvcalcError(f"--width-mult {width_mult}: must be a number > 0")
+    if resolution is not None:
+        check_min(resolution, "--resolution")
+    reports = []
+    for ref in specs:
+        net = spec.load(ref)
+        if resolution is not None:
+            if len(net.input_shape) == 1:
+                raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
+            net = net.with_resolution(resolution)
+        reports.append(network.walk(net, batch=batch, width_mult=width_mult))
+    return reports
+
+
+def report(
+    specs: SpecsArg,
+    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
+    batch: BatchOpt = 1,
+    width_mult: WidthOpt = 1.0,
+    resolution: ResOpt = None,
+    dtype: DtypeOpt = Dtype.fp32,
+    top: Annotated[Optional[int], typer.Option("--top", help="Show only the N layers with the most MACs.",
+                                               metavar="N")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="Summarise blocks nested at level D and "
+                                                 "deeper (0: top-level blocks become one row each).",
+                                                 metavar="D")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
+) -> None:
+    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
+    if top is not None:
+        check_min(top, "--top")
+    if depth is not None:
+        check_min(depth, "--depth", 0)
+    reports = load_reports(specs, batch, width_mult, resolution)
+    d = dtype.value
+    if format == Format.json:
+        from ..export import report_dict
+        from .common import emit_json
+
+        if len(reports) == 1:
+            emit_json(report_dict(reports[0], d), output)
+        else:
+            emit_json({"reports": [report_dict(r, d) for r in reports], "summary": _summary_dicts(reports, d)},
+                      output)
+        return
+    from ..render import doc as docs
+    from ..render.views import report_doc
+    from .common import render
+
+    flat = format in (Format.csv, Format.markdown)
+    parts = [report_doc(r, d, top, depth, flat=flat) for r in reports]
+    if len(parts) == 1:
+        render(parts[0], format, output)
+        return
+    if format == Format.csv:
+        from ..output import emit
+
+        emit(_multi_csv(reports, parts), output)
+        return
+    combined = docs.Doc()
+    for p in parts:
+        combined.sections.append(docs.Note([p.title], style="bold"))
+        combined.sections.extend(p.sections)
+    combined.add(_summary_table(reports, d), primary=True)
+    render(combined, format, output)
+
+
+def _summary_dicts(reports, dtype):
+    from ..export import totals
+
+    return [{"name": r.name, "source": r.network.source, "input_shape": list(r.input_shape),
+             "output_shape": list(r.output_shape), **totals(r, dtype)} for r in reports]
+
+
+def _summary_table(reports, dtype):
+    from ..render.doc import Table
+
+    rows = [[s["name"], tuple(s["input_shape"]), tuple(s["output_shape"]), s["params"], s["macs"], s["flops"],
+             s["activations"], s["memory"]] for s in _summary_dicts(reports, dtype)]
+    return Table("Summary", ["network", "input", "output", "params", "MACs", "FLOPs", "activations",
+                             f"memory ({dtype}, B)"], rows, right={3, 4, 5, 6, 7})
+
+
+def _multi_csv(reports, docs_) -> str:
+    """One CSV for several reports: the flat tables with a leading network column."""
+    from ..render.doc import to_csv
+
+    out = []
+    for i, (r, d) in enumerate(zip(reports, docs_)):
+        lines = to_csv(d).splitlines()
+        head, body = lines[0], lines[1:]
+        if i == 0:
+            out.append("network," + head)
+        import csv
+        import io
+
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow([r.name])
+        out.extend(f"{buf.getvalue()},{line}" for line in body)
+    return "\n".join(out) + "\n"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(report)

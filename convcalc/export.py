@@ -1,0 +1,78 @@
+"""Results as plain dicts (the JSON schema users' scripts rely on). Exact integers only.
+
+Layer object keys: ``type``, ``input_shape``, ``output_shape`` (channels first, no batch),
+``params``, ``macs``, ``flops``, ``activations``, ``receptive_field`` (per spatial dim, in
+input pixels; null once the spatial dims are gone) and, for composites, ``parts`` (the same
+objects). In a report each layer also has ``name`` (its path, e.g. ``layers[4].body[0]``)
+and ``label`` (the spec's ``name:``, or null).
+"""
+
+from __future__ import annotations
+
+from . import receptive
+from .conventions import CONVENTIONS, DTYPE_BYTES
+from .layers.base import Cost
+from .network import Report, Row
+
+
+def cost_dict(cost: Cost, batch: int = 1, rf_in=None, rf_out=None) -> dict:
+    """One layer (or part) as a dict; ``rf_in``/``rf_out`` are receptive-field states."""
+    if rf_out is None and rf_in is not None:
+        rf_out = receptive.apply(rf_in, cost)
+    d = {
+        "type": cost.type,
+        "input_shape": list(cost.input_shape),
+        "output_shape": list(cost.output_shape),
+        "params": cost.params,
+        "macs": cost.macs * batch,
+        "flops": cost.flops * batch,
+        "activations": cost.activations * batch,
+        "receptive_field": _rf(rf_out),
+    }
+    if cost.extra:
+        if "weight_shape" in cost.extra:
+            d["weight_shape"] = list(cost.extra["weight_shape"])
+        if "zero_insertion_macs" in cost.extra:
+            d["zero_insertion_macs"] = cost.extra["zero_insertion_macs"] * batch
+    if cost.parts:
+        states = receptive.fold_parts(rf_in, cost.parts)
+        d["parts"] = [{"name": p.label, **cost_dict(p, batch, rf_out=s)} for p, s in zip(cost.parts, states)]
+    return d
+
+
+def _rf(state):
+    f = receptive.fields(state)
+    return list(f) if f is not None else None
+
+
+def row_dict(row: Row, rf_in) -> dict:
+    d = {"name": row.name, "label": row.label}
+    d.update(cost_dict(row.cost, row.batch, rf_in, row.rf))
+    return d
+
+
+def memory(report: Report, dtype: str = "fp32") -> dict[str, int]:
+    b = DTYPE_BYTES[dtype]
+    weights = report.params * b
+    peak = report.peak_elements * b
+    return {"weight_bytes": weights, "activation_bytes": report.activations * b,
+            "peak_activation_bytes": peak, "memory": weights + peak}
+
+
+def totals(report: Report, dtype: str = "fp32") -> dict[str, int]:
+    return {**report.totals(), **memory(report, dtype)}
+
+
+def report_dict(report: Report, dtype: str = "fp32") -> dict:
+    return {
+        "name": report.name,
+        "input_shape": list(report.input_shape),
+        "output_shape": list(report.output_shape),
+        "batch": report.batch,
+        "width_mult": report.width_mult,
+        "dtype": dtype,
+        "layers": [row_dict(r, s) for r, s in zip(report.rows, report.rf_in)],
+        "totals": totals(report, dtype),
+        "by_type": report.by_type(),
+        "conventions": CONVENTIONS,
+    }

@@ -1,0 +1,18 @@
+"""Every layer type, registered in one table: ``REGISTRY`` maps a spec's ``type:`` to its class.
+To add a layer type, write its class in one of these modules with ``@register``."""
+
+from .base import REGISTRY, Cost, Layer, register
+from . import simple, conv, composite  # noqa: E402,F401  (registration order = listing order)
+
+__all__ = ["REGISTRY", "Cost", "Layer", "register", "get"]
+
+
+def get(type_name: str) -> type[Layer]:
+    """The layer class for a type name; raises SpecError with a suggestion if unknown."""
+    cls = REGISTRY.get(type_name)
+    if cls is None:
+        from .._suggest import did_you_mean
+        from ..errors import SpecError
+
+        raise SpecError(f"unknown layer type {type_name!r}{did_you_mean(type_name, REGISTRY)}", field="type")
+    return cls

@@ -1,0 +1,217 @@
+"""The layer protocol, its per-input result (``Cost``) and the one registry of layer types.
+
+A layer type is a class with ``type_name``, ``fields`` and a ``cost(shape)`` method; the
+``@register`` decorator makes it a YAML ``type:``, a JSON-Schema entry and (with ``command``)
+a command of the CLI. Shapes are channels-first tuples without the batch: ``(C, *spatial)``.
+Costs are per sample; the network walker multiplies by the batch.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any, ClassVar
+
+from ..errors import GeometryError, SpecError
+from .fields import MISSING, Field
+
+Shape = tuple  # (C, *spatial), ints
+
+# Receptive-field operations of a leaf (receptive.py applies them). None: unchanged.
+#   ("window", k_eff, stride)  conv / pooling: r += (k_eff-1)*j, j *= s
+#   ("up", span, stride)       transposed / upsampling: r += span*j, j /= s
+#   ("drop",)                  spatial dims are gone (flatten, linear)
+# A composite's field comes from its parts; a part whose extra["role"] is "shortcut" reads
+# the composite's input, and a "merge" part takes the larger of the two branches.
+
+
+class Cost:
+    """What one layer does to one input: the output shape and the counts, per sample.
+
+    ``parts`` holds the parts of a composite layer (separable, shuffle unit), each a Cost
+    with its ``label``; the composite's counts are the sums of its parts'. ``extra`` holds
+    type-specific facts shown by reports (e.g. a transposed conv's zero-insertion MACs)."""
+
+    __slots__ = ("type", "label", "input_shape", "output_shape", "params", "macs", "flops",
+                 "rf", "parts", "extra")
+
+    def __init__(self, type: str, input_shape: Shape, output_shape: Shape, params: int = 0,
+                 macs: int = 0, flops: int = 0, rf: Any = None, parts: tuple = (),
+                 extra: dict | None = None, label: str | None = None):
+        self.type = type
+        self.label = label
+        self.input_shape = input_shape
+        self.output_shape = output_shape
+        self.params = params
+        self.macs = macs
+        self.flops = flops
+        self.rf = rf
+        self.parts = parts
+        self.extra = extra
+
+    @property
+    def activations(self) -> int:
+        return prod(self.output_shape)
+
+    def __repr__(self) -> str:
+        return (f"Cost({self.type}, {list(self.input_shape)} -> {list(self.output_shape)}, "
+                f"params={self.params}, macs={self.macs}, flops={self.flops})")
+
+
+def composite(type_name: str, input_shape: Shape, parts: list[Cost],
+              extra: dict | None = None) -> Cost:
+    """A composite's Cost: its parts' sums; its output is the last part's."""
+    return Cost(type_name, input_shape, parts[-1].output_shape,
+                params=sum(p.params for p in parts), macs=sum(p.macs for p in parts),
+                flops=sum(p.flops for p in parts), parts=tuple(parts), extra=extra)
+
+
+def labelled(cost: Cost, label: str, role: str | None = None) -> Cost:
+    """Name a part of a composite; ``role`` is "shortcut" or "merge" (see above)."""
+    cost.label = label
+    if role:
+        cost.extra = {**(cost.extra or {}), "role": role}
+    return cost
+
+
+REGISTRY: dict[str, type["Layer"]] = {}
+
+
+def register(cls: type["Layer"]) -> type["Layer"]:
+    """Add a layer type to the registry (a name may be registered once)."""
+    name = cls.type_name
+    if name in REGISTRY:
+        raise RuntimeError(f"layer type {name!r} registered twice")
+    names = [f.name for f in cls.fields]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"layer type {name!r} declares a field twice")
+    REGISTRY[name] = cls
+    return cls
+
+
+class Layer:
+    """Base of all layer types. Subclasses declare ``type_name``, ``fields``, ``summary`` and
+    implement ``cost``; ``explain`` is optional. Instances are immutable parameter holders."""
+
+    type_name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    fields: ClassVar[tuple[Field, ...]] = ()
+    # True for the single-layer CLI commands (convcalc conv|depthwise|...)
+    command: ClassVar[bool] = False
+    # Field that --width-mult scales (None: not a conv-like layer)
+    width_field: ClassVar[str | None] = None
+    # Needs spatial dims (1 to 3) in its input
+    spatial: ClassVar[bool] = False
+
+    __slots__ = ("params",)
+
+    def __init__(self, **params: Any):
+        self.params = params
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "params":
+            raise AttributeError(name)
+        try:
+            return self.params[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.type_name}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.params == other.params  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, tuple(sorted(self.params.items(), key=lambda kv: kv[0]))))
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def field_map(cls) -> dict[str, Field]:
+        fm = cls.__dict__.get("_field_map")
+        if fm is None:
+            fm = {f.name: f for f in cls.fields}
+            cls._field_map = fm  # type: ignore[attr-defined]
+        return fm
+
+    @classmethod
+    def build(cls, values: dict[str, Any], *, text: bool = False) -> "Layer":
+        """Check and parse raw values (YAML values, or command-line strings with ``text``),
+        fill defaults, and validate. Raises SpecError(field=...) naming the key."""
+        fm = cls.field_map()
+        params: dict[str, Any] = {}
+        for key, raw in values.items():
+            f = fm.get(key)
+            if f is None:
+                from .._suggest import did_you_mean
+
+                raise SpecError(f"unknown key {key!r} for type {cls.type_name}"
+                                f"{did_you_mean(key, fm)}", field=key)
+            if raw is None and not f.required:
+                continue
+            try:
+                params[key] = f.kind.parse_text(raw) if text and isinstance(raw, str) else f.kind.parse(raw)
+            except ValueError as e:
+                raise SpecError(f"{key}: {e}", field=key) from None
+        for f in cls.fields:
+            if f.name not in params:
+                if f.required:
+                    raise SpecError(f"{cls.type_name} needs {f.name!r}", field=f.name)
+                params[f.name] = f.default
+        layer = cls(**params)
+        layer.validate()
+        return layer
+
+    def validate(self) -> None:
+        """Checks that need no input shape (e.g. a kernel of 0). Raise SpecError(field=...)."""
+
+    def replace(self, **changes: Any) -> "Layer":
+        return type(self)(**{**self.params, **changes})
+
+    def scaled(self, width_mult: float) -> "Layer":
+        """The layer under MobileNet's width multiplier: int(c * alpha), at least 1."""
+        if self.width_field is None or width_mult == 1:
+            return self
+        c = self.params.get(self.width_field)
+        if c is None:
+            return self
+        return self.replace(**{self.width_field: max(1, int(c * width_mult))})
+
+    # -- what it does ----------------------------------------------------------------------
+    def cost(self, shape: Shape) -> Cost:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain(self, shape: Shape) -> list[str]:
+        """Formulas with the numbers substituted, one step per line."""
+        c = self.cost(shape)
+        return [f"{self.type_name}: {list(c.input_shape)} -> {list(c.output_shape)}, no learnable "
+                f"parameters, {c.flops} FLOPs"]
+
+    def require_spatial(self, shape: Shape, lo: int = 1) -> int:
+        n = len(shape) - 1
+        if not lo <= n <= 3:
+            raise GeometryError(
+                f"{self.type_name} needs an input with {lo} to 3 spatial dims, got shape {{shape}}",
+                field=None, shape=list(shape))
+        return n
+
+
+def per_dim(layer: Layer, name: str, n: int) -> tuple[int, ...]:
+    """A Dims field broadcast to ``n`` spatial dims; a list of the wrong length is an error."""
+    v = layer.params[name]
+    if isinstance(v, tuple):
+        if len(v) != n:
+            raise GeometryError(f"{{{name}}} has {len(v)} values but the input has {n} spatial dims",
+                                field=name, **{name: v})
+        return v
+    return (v,) * n
+
+
+def spec_values(layer: Layer) -> dict[str, Any]:
+    """The layer's non-default fields, as a spec would write them."""
+    out: dict[str, Any] = {"type": layer.type_name}
+    for f in layer.fields:
+        v = layer.params.get(f.name)
+        if f.required or v != f.default:
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out

@@ -1,0 +1,46 @@
+"""Writing results: to stdout, or atomically to a file (a temp file, then rename), so a run
+that fails leaves no partial file behind."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from .errors import ConvcalcError
+
+
+def write_atomic(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise ConvcalcError(f"--output {path}: cannot write there: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        _unlink(tmp)
+        raise ConvcalcError(f"--output {path}: cannot write: {e.strerror or e}") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def emit(text: str, output: str | None = None) -> None:
+    """Print ``text`` (ending in a newline), or write it to ``output`` atomically."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()

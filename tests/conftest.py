@@ -1,0 +1,54 @@
+"""Shared test helpers: run the CLI in-process and capture what it prints."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out[:200]!r}, err={self.err[:200]!r})"
+
+
+def run_cli(*args: str, stdin: str | None = None) -> Result:
+    """Run ``convcalc ARGS`` in-process; returns exit code, stdout and stderr."""
+    from convcalc.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = old_stdin
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    """Write YAML text to a temp file and return its path."""
+    counter = iter(range(10**6))
+
+    def make(text: str, name: str | None = None) -> str:
+        p = tmp_path / (name or f"spec{next(counter)}.yaml")
+        p.write_text(text, encoding="utf-8")
+        return str(p)
+
+    return make
