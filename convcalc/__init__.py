@@ -15,28 +15,40 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import ConvcalcError, GeometryError, LimitError, SpecError
-from .layers import REGISTRY, Cost, Layer
-from .network import Network, Report, walk
 
 __all__ = ["__version__", "ConvcalcError", "GeometryError", "LimitError", "SpecError", "REGISTRY",
            "Cost", "Layer", "Network", "Report", "walk", "layer", "load_spec", "parse_spec"]
 
 
-def layer(type_name: str, **values) -> Layer:
+_LAZY = {"REGISTRY": "layers", "Cost": "layers", "Layer": "layers", "Network": "network",
+         "Report": "network", "walk": "network"}
+
+
+def __getattr__(name: str):
+    # Lazy: the command line imports only what a command needs (start-up time).
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'convcalc' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{mod}", __name__), name)
+
+
+def layer(type_name: str, **values) -> "Layer":
     """Build a layer from spec values (``layer("conv", out_channels=8, kernel=3)``)."""
     from .layers import get
 
     return get(type_name).build(values)
 
 
-def load_spec(ref: str) -> Network:
+def load_spec(ref: str) -> "Network":
     """Load a YAML spec from a path or ``zoo:NAME`` (needs PyYAML)."""
     from .spec import load
 
     return load(ref)
 
 
-def parse_spec(text: str, where: str = "<spec>") -> Network:
+def parse_spec(text: str, where: str = "<spec>") -> "Network":
     """Parse YAML spec text (needs PyYAML)."""
     from .spec import parse_text
 

@@ -60,11 +60,15 @@ class LayerNode(Node):
 
 
 class Sequential(Node):
-    __slots__ = ("layers",)
+    """Layers in order. ``inline``: written as a nested list (e.g. an anchored list of layers
+    spliced into another), its rows are named ``layers[1][0]`` rather than ``layers[1].layers[0]``."""
+
+    __slots__ = ("layers", "inline")
     kind = "sequential"
 
-    def __init__(self, layers: list[Node], label: str | None = None, loc: Loc = NOWHERE):
-        self.layers, self.label, self.loc = layers, label, loc
+    def __init__(self, layers: list[Node], label: str | None = None, loc: Loc = NOWHERE,
+                 inline: bool = False):
+        self.layers, self.label, self.loc, self.inline = layers, label, loc, inline
 
 
 class Residual(Node):
@@ -265,7 +269,7 @@ class _Walker:
         block = Block(name, node.kind, node.label, depth, len(self.rows))
         self.blocks.append(block)
         if isinstance(node, Sequential):
-            out = self.seq(node.layers, f"{name}.layers", shape, state, depth + 1, held)
+            out = self.seq(node.layers, name if node.inline else f"{name}.layers", shape, state, depth + 1, held)
         elif isinstance(node, Repeat):
             out = shape, state
             for t in range(node.times):

@@ -12,8 +12,6 @@ Branches (residual, concat, the ShuffleNet unit's shortcut) take the larger fiel
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 State = tuple  # ((r, j), ...) per spatial dim, or None once the spatial dims are gone
 
 
@@ -60,6 +58,10 @@ def merge(a: State | None, b: State | None) -> State | None:
 
 
 def _div(j, s):
+    if isinstance(j, int) and j % s == 0:
+        return j // s
+    from fractions import Fraction  # only after upsampling: keep start-up light
+
     q = Fraction(j) / s
     return q.numerator if q.denominator == 1 else q
 

@@ -67,8 +67,11 @@ def spec_schema() -> dict:
     }
     defs["layer"] = layer
     # a list of layers; a single layer mapping is accepted where a list is expected
-    defs["layers"] = {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/layer"}},
+    # (a nested list of layers, e.g. an anchored list, splices in)
+    defs["layers"] = {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/item"}},
                                 {"$ref": "#/$defs/layer"}]}
+    defs["item"] = {"oneOf": [{"$ref": "#/$defs/layer"},
+                              {"type": "array", "items": {"$ref": "#/$defs/item"}}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://convcalc.dev/spec.schema.json",
@@ -82,7 +85,7 @@ def spec_schema() -> dict:
                       "maxItems": 4, "description": "channels, then 0 to 3 spatial dims"},
             "budget": {"type": "object", "properties": {m: _LIMIT for m in METRICS},
                        "patternProperties": {"^x-": {}}, "additionalProperties": False},
-            "layers": {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/layer"}, "minItems": 1},
+            "layers": {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1},
                                  {"$ref": "#/$defs/layer"}]},
         },
         "patternProperties": {"^x-": {}},

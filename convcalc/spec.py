@@ -149,6 +149,9 @@ class _Parser:
             raise self.err(parent, f"{path}: needs at least one layer", key)
         out = []
         for i, item in enumerate(v):
+            if isinstance(item, list):  # a nested list (e.g. an anchored list of layers) splices in
+                out.append(self.inline(item, f"{path}[{i}]", v, i))
+                continue
             if not isinstance(item, yamlio.YMap):
                 line = v.item_line(i) if isinstance(v, yamlio.YList) else 0
                 raise SpecError(f"{path}[{i}]: a layer must be a mapping with a 'type', got "
@@ -156,6 +159,18 @@ class _Parser:
                                 where=f"{self.where}:{line}" if line else self.where)
             out.append(self.node(item, f"{path}[{i}]"))
         return out
+
+    def inline(self, items: list, path: str, parent: list, i: int) -> Node:
+        cached = self.memo.get(id(items))
+        if cached is not None:
+            return cached
+        line = parent.item_line(i) if isinstance(parent, yamlio.YList) else 0
+        node = Sequential([], None, Loc(self.where, line), inline=True)
+        self.memo[id(items)] = node  # before recursing: a list that contains itself is refused by yamlio
+        where = yamlio.YMap()
+        where.line, where.key_lines = line, {}
+        node.layers = self.layer_list(items, path, where, "")
+        return node
 
     def node(self, m: yamlio.YMap, path: str) -> Node:
         cached = self.memo.get(id(m))

@@ -5,37 +5,81 @@ errors become messages and exit codes:
   1  a budget check failed (convcalc check)
   2  bad input: one line on stderr naming what is wrong and where, never a traceback
   3  an internal error (a bug in convcalc: please report it)
+
+Start-up time matters for one-off queries, so only the module of the command being run is
+imported and registered (all of them for --help or an unknown command).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Optional
 
 import typer
 
-from . import budget_cmds, layer_cmds, misc_cmds, network_cmds, zoo_cmds
+HELP = ("The cost of convolutional networks, computed analytically: shapes, parameters, MACs, "
+        "FLOPs, memory and receptive fields, for one layer or a whole network.")
 
-app = typer.Typer(
-    name="convcalc",
-    help="The cost of convolutional networks, computed analytically: shapes, parameters, "
-         "MACs, FLOPs, memory and receptive fields, for one layer or a whole network.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-layer_cmds.register(app)
-misc_cmds.register(app)
-network_cmds.register(app)
-budget_cmds.register(app)
-zoo_cmds.register(app)
+# command -> module of convcalc.cli that registers it (layer commands: see _command_module)
+_MODULES = {
+    "size": "misc_cmds", "compare": "misc_cmds", "schema": "misc_cmds", "types": "misc_cmds",
+    "report": "network_cmds", "check": "budget_cmds", "diff": "budget_cmds", "zoo": "zoo_cmds",
+}
+_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        sys.stdout.write(f"convcalc {__version__}\n")
+        raise typer.Exit(0)
+
+
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                           help="Show the version and exit."),
+) -> None:
+    pass
+
+
+_root.__doc__ = HELP
+
+
+def _command_module(name: str | None) -> str | None:
+    if name in _MODULES:
+        return _MODULES[name]
+    if name:
+        from ..layers import REGISTRY
+
+        cls = REGISTRY.get(name)
+        if cls is not None and cls.command:
+            return "layer_cmds"
+    return None
+
+
+def build_app(argv: list[str] | None = None) -> typer.Typer:
+    """The Typer app, with only the invoked command's module registered when it is known."""
+    import importlib
+
+    app = typer.Typer(name="convcalc", no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+    app.callback()(_root)
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    module = _command_module(first)
+    for name in ([module] if module else _ALL):
+        importlib.import_module(f".{name}", __name__).register(app)
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     from ..errors import ConvcalcError
 
+    if argv is None:
+        argv = sys.argv[1:]
     try:
-        rv = app(args=argv, prog_name="convcalc", standalone_mode=False)
+        rv = build_app(argv)(args=argv, prog_name="convcalc", standalone_mode=False)
     except ConvcalcError as e:
         from .common import cli_error
 

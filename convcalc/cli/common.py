@@ -50,12 +50,18 @@ def render(doc, fmt: Format, output: str | None) -> None:
         d.to_rich(doc, Console(file=buf, width=160, color_system=None, force_terminal=False))
         emit(buf.getvalue(), output)
     else:
+        import os
         import sys
 
         from rich.console import Console
 
-        # Piped or redirected: wide enough that no column is cut.
-        d.to_rich(doc, Console() if sys.stdout.isatty() else Console(width=200))
+        # Piped or redirected: wide enough that no column is cut (or $COLUMNS if set).
+        if sys.stdout.isatty():
+            console = Console()
+        else:
+            cols = os.environ.get("COLUMNS", "")
+            console = Console(width=int(cols) if cols.isdigit() and int(cols) >= 40 else 200)
+        d.to_rich(doc, console)
 
 
 def emit_json(obj: Any, output: str | None) -> None:

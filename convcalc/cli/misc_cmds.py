@@ -47,7 +47,7 @@ def size(
             raise ConvcalcError(f"--output-padding {output_padding}: only with --transposed")
         if ceil_mode:
             cls = REGISTRY["pool"]
-            values["mode"] = "max"
+            values.update(mode="max", ceil_mode="true")
         else:
             cls = REGISTRY["conv"]
             values.update(out_channels="1", bias="false")

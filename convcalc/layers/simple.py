@@ -7,7 +7,6 @@ conventions (there is no single right number for exp or tanh), stated in every r
 
 from __future__ import annotations
 
-from fractions import Fraction
 from math import prod
 
 from .. import shapes
@@ -177,6 +176,8 @@ class AdaptivePool(Layer):
         count = prod(out)
         flops = shape[0] * (total_window - (count if self.mode == "max" else 0))
         k = tuple(max(w) for w in windows)
+        from fractions import Fraction  # rare: keep start-up light
+
         s = tuple(Fraction(i, o) if i % o else i // o for i, o in zip(shape[1:], out))
         return Cost(self.type_name, shape, (shape[0],) + out, flops=flops, rf=("window", k, s),
                     extra={"mode": self.mode})
