@@ -34,6 +34,9 @@ def cost_dict(cost: Cost, batch: int = 1, rf_in=None, rf_out=None) -> dict:
             d["weight_shape"] = list(cost.extra["weight_shape"])
         if "zero_insertion_macs" in cost.extra:
             d["zero_insertion_macs"] = cost.extra["zero_insertion_macs"] * batch
+        for key in ("fn", "mode"):  # which activation / pooling
+            if key in cost.extra:
+                d[key] = cost.extra[key]
     if cost.parts:
         states = receptive.fold_parts(rf_in, cost.parts)
         d["parts"] = [{"name": p.label, **cost_dict(p, batch, rf_out=s)} for p, s in zip(cost.parts, states)]

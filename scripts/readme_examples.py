@@ -26,6 +26,7 @@ MARKER = re.compile(r"^<!-- run: (convcalc .*?) -->$")
 def run(command: str) -> str:
     from convcalc.cli import main
 
+    os.environ["COLUMNS"] = "200"  # tables as wide as when piped; pytest exports COLUMNS=80
     args = shlex.split(command)[1:]
     out, err = io.StringIO(), io.StringIO()
     cwd = os.getcwd()
@@ -59,13 +60,14 @@ def refresh(text: str) -> tuple[str, list[str]]:
             raise SystemExit(f"README.md:{i}: a run marker must be followed by a fenced block")
         fence = lines[i]
         j = i + 1
-        while j < len(lines) and lines[j] != "```":
+        close = fence[:len(fence) - len(fence.lstrip("`"))]  # as many backticks as the opening
+        while j < len(lines) and lines[j] != close:
             j += 1
         old = "\n".join(lines[i + 1:j])
         new = run(m.group(1))
         if old != new:
             stale.append(m.group(1))
-        out += [fence, new, "```"]
+        out += [fence, new, close]
         i = j + 1
     return "\n".join(out), stale
 

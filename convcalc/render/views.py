@@ -36,8 +36,8 @@ def layer_doc(cost: Cost, batch: int = 1, explain: list[str] | None = None, name
               ("receptive field", _rf_text(rf_out))]
     if cost.extra and "zero_insertion_macs" in cost.extra:
         z = cost.extra["zero_insertion_macs"] * batch
-        items.append(("MACs, zero-insertion view", f"{_num(z)}, {z / max(cost.macs * batch, 1):.2f}x "
-                                                    "(mostly multiplications by inserted zeros)"))
+        ratio = z / max(cost.macs * batch, 1)
+        items.append((f"MACs of the zero-insertion view ({ratio:.2f}x)", _num(z)))
     rows = []
     if cost.parts:
         states = receptive.fold_parts(rf_in, cost.parts)
@@ -67,6 +67,16 @@ def _cost_row(name: str, cost: Cost, batch: int, rf_state) -> list:
 
 def _shape(shape) -> str:
     return "x".join(map(str, shape))
+
+
+def type_text(cost: Cost) -> str:
+    """The type as tables show it: with the activation function or pooling mode."""
+    extra = cost.extra
+    if extra:
+        detail = extra.get("fn") or extra.get("mode")
+        if detail:
+            return f"{cost.type} {detail}"
+    return cost.type
 
 
 # -- network reports ---------------------------------------------------------------------------
@@ -126,8 +136,8 @@ def tree_table(report, top, depth, max_rows) -> Table:
         if kind in ("row", "part"):
             r = obj
             label = f" ({r.label})" if r.label else ""
-            rows.append([indent + r.name + label, r.type, r.output_shape, r.params, r.macs, r.flops,
-                         r.activations, _rf_text(r.rf), Bar(r.macs / total_macs)])
+            rows.append([indent + r.name + label, type_text(r.cost), r.output_shape, r.params, r.macs,
+                         r.flops, r.activations, _rf_text(r.rf), Bar(r.macs / total_macs)])
         elif kind == "block":
             b, agg = obj
             label = f" ({b.label})" if b.label else ""
