@@ -17,7 +17,9 @@ from .errors import BudgetInputError
 METRICS = ("macs", "flops", "params", "activations", "memory")
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
-_NUMBER = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
+MAX_DIGITS = 40     # "1" followed by 5000 zeros is not a limit anyone means (and int() refuses it)
+MAX_EXPONENT = 30   # Fraction("1e99999999") would build a 400 MB integer: refuse before that
 
 
 def parse_quantity(value: Any, metric: str = "") -> int:
@@ -34,17 +36,23 @@ def parse_quantity(value: Any, metric: str = "") -> int:
         return int(value)
     if not isinstance(value, str):
         raise BudgetInputError(f"must be a number like 600M, got {type(value).__name__}")
+    if value.strip().startswith("-") and _NUMBER.match(value.strip()[1:]):
+        raise BudgetInputError(f"{_short(value)} must be >= 0")
     m = _NUMBER.match(value)
     if not m:
-        raise BudgetInputError(f"{value!r} is not a number like 600M, 4.5M, 1.2G or 800k")
-    number, suffix = Fraction(m.group(1).replace("_", "")), m.group(2)
+        raise BudgetInputError(f"{_short(value)} is not a number like 600M, 4.5M, 1.2G or 800k")
+    digits, exponent, suffix = m.group(1).replace("_", ""), m.group(2), m.group(3)
+    if len(digits) > MAX_DIGITS or (exponent is not None and abs(int(exponent)) > MAX_EXPONENT):
+        raise BudgetInputError(f"{_short(value)} is out of range (at most {MAX_DIGITS} digits and an "
+                               f"exponent within +-{MAX_EXPONENT})")
+    number = Fraction(digits) * Fraction(10) ** int(exponent or 0)
     scale = _scale(suffix, metric)
     if scale is None:
         allowed = "k, M, G, T, KiB, MiB, GiB" if metric == "memory" else "k, M, G, T"
-        raise BudgetInputError(f"{value!r}: unknown suffix {suffix!r} (use {allowed})")
+        raise BudgetInputError(f"{_short(value)}: unknown suffix {suffix!r} (use {allowed})")
     total = number * scale
     if total.denominator != 1:
-        raise BudgetInputError(f"{value!r} is not a whole number ({float(total):g})")
+        raise BudgetInputError(f"{_short(value)} is not a whole number ({float(total):.12g})")
     return int(total)
 
 
@@ -70,18 +78,44 @@ def parse_limit(value: Any, metric: str) -> int:
     return parse_quantity(value, metric)
 
 
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr`` of a user's value, cut short: error messages stay one readable line."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 4] + "...'"
+
+
+_PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+
+
 def parse_allowance(text: str) -> tuple[str, Fraction]:
-    """``5%`` -> ("percent", 5); ``2M`` -> ("absolute", 2000000)."""
+    """``5%`` -> ("percent", 5); ``2M`` -> ("absolute", 2000000). Exact, never negative."""
     s = str(text).strip()
     if s.endswith("%"):
-        try:
-            pct = Fraction(s[:-1].strip())
-        except (ValueError, ZeroDivisionError):
-            raise BudgetInputError(f"{text!r} is not a percentage like 5%") from None
-        if pct < 0:
-            raise BudgetInputError(f"{text!r} must be >= 0%")
-        return "percent", pct
-    return "absolute", Fraction(parse_quantity(s))
+        m = _PERCENT.match(s)
+        if not m:
+            if s.startswith("-"):
+                raise BudgetInputError(f"{_short(text)} must be >= 0%")
+            raise BudgetInputError(f"{_short(text)} is not a percentage like 5% or an amount like 2M")
+        if len(m.group(1)) > MAX_DIGITS:
+            raise BudgetInputError(f"{_short(text)} is out of range")
+        return "percent", Fraction(m.group(1))
+    try:
+        return "absolute", Fraction(parse_quantity(s))
+    except BudgetInputError as e:
+        if "not a number" in e.message:
+            raise BudgetInputError(f"{_short(text)} is not a percentage like 5% or an amount like 2M") from None
+        raise
+
+
+def allowance_text(allowance: tuple[str, Fraction]) -> str:
+    kind, amount = allowance
+    if kind == "percent":
+        return f"{_fraction_text(amount)}%"
+    return f"{int(amount):,}"
+
+
+def _fraction_text(x: Fraction) -> str:
+    return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
 
 
 def human(n: int | float, unit: str = "") -> str:
@@ -97,15 +131,25 @@ def human(n: int | float, unit: str = "") -> str:
     return str(n)
 
 
-class Verdict:
-    """One metric of one spec against one limit (or a baseline allowance)."""
+METRIC_LABELS = {"macs": "MACs", "flops": "FLOPs", "params": "params", "activations": "activations",
+                 "memory": "memory"}
 
-    __slots__ = ("spec", "metric", "value", "limit", "source", "baseline", "line")
+
+class Verdict:
+    """One metric of one spec against one limit (or a baseline allowance).
+
+    ``line``: the spec line of the limit's key in ``budget:`` (0: none). ``allowed``: for a
+    baseline verdict, the allowance as written (``5%``, ``2,000,000``)."""
+
+    __slots__ = ("spec", "metric", "value", "limit", "source", "baseline", "line", "allowed", "name")
 
     def __init__(self, spec: str, metric: str, value: int, limit: int, source: str,
-                 baseline: int | None = None, line: int = 0):
+                 baseline: int | None = None, line: int = 0, allowed: str | None = None,
+                 name: str | None = None):
         self.spec, self.metric, self.value, self.limit = spec, metric, value, limit
         self.source, self.baseline, self.line = source, baseline, line
+        self.allowed = allowed
+        self.name = name if name is not None else spec
 
     @property
     def passed(self) -> bool:
@@ -123,31 +167,45 @@ class Verdict:
     def used_percent(self) -> float | None:
         return 100.0 * self.value / self.limit if self.limit else None
 
+    @property
+    def change(self) -> int | None:
+        return None if self.baseline is None else self.value - self.baseline
+
+    @property
+    def change_percent(self) -> float | None:
+        if self.baseline is None or not self.baseline:
+            return None
+        return 100.0 * (self.value - self.baseline) / self.baseline
+
     def as_dict(self) -> dict:
-        d = {"spec": self.spec, "metric": self.metric, "value": self.value, "limit": self.limit,
-             "passed": self.passed, "excess": max(self.excess, 0), "source": self.source}
+        d = {"spec": self.spec, "name": self.name, "metric": self.metric, "value": self.value,
+             "limit": self.limit, "passed": self.passed, "excess": max(self.excess, 0),
+             "excess_percent": (self.excess_percent if self.excess > 0 else 0.0) if self.limit else None,
+             "used_percent": self.used_percent, "source": self.source, "line": self.line or None}
         if self.baseline is not None:
             d["baseline"] = self.baseline
-            d["change"] = self.value - self.baseline
-            d["change_percent"] = (100.0 * (self.value - self.baseline) / self.baseline
-                                   if self.baseline else None)
+            d["change"] = self.change
+            d["change_percent"] = self.change_percent
+            d["allowed_increase"] = self.limit - self.baseline
         return d
 
 
 def judge(spec: str, totals: dict[str, int], limits: dict[str, int], sources: dict[str, str],
-          lines: dict[str, int] | None = None) -> list[Verdict]:
+          lines: dict[str, int] | None = None, name: str | None = None) -> list[Verdict]:
     """A verdict per limit. ``totals`` must hold every limited metric. A value equal to its
     limit passes."""
     lines = lines or {}
-    return [Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0))
+    return [Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0), name=name)
             for m in METRICS if m in limits]
 
 
 def judge_baseline(spec: str, totals: dict[str, int], baseline: dict[str, int],
                    allowance: tuple[str, Fraction], metrics=("params", "macs", "flops", "activations"),
-                   ) -> list[Verdict]:
-    """Each total may grow by at most the allowance over the baseline report's total."""
+                   name: str | None = None) -> list[Verdict]:
+    """Each total may grow by at most the allowance over the baseline report's total
+    (a baseline of 0 with a percentage allowance allows no growth)."""
     kind, amount = allowance
+    allowed = allowance_text(allowance)
     out = []
     for m in metrics:
         if m not in baseline or m not in totals:
@@ -155,5 +213,176 @@ def judge_baseline(spec: str, totals: dict[str, int], baseline: dict[str, int],
         old = baseline[m]
         extra = old * amount / 100 if kind == "percent" else amount
         limit = old + int(extra)  # floor: growing by more than the allowance fails
-        out.append(Verdict(spec, m, totals[m], limit, "baseline", baseline=old))
+        out.append(Verdict(spec, m, totals[m], limit, "baseline", baseline=old, allowed=allowed, name=name))
     return out
+
+
+# -- limits from flags and the spec's budget --------------------------------------------------------
+def merge_limits(budget: dict[str, int], flags: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
+    """(limits, sources): the spec's ``budget:`` with each flag overriding its key."""
+    limits = {m: budget[m] for m in METRICS if m in budget}
+    sources = {m: "budget" for m in limits}
+    for m, v in flags.items():
+        limits[m] = v
+        sources[m] = "flag"
+    return limits, sources
+
+
+def annotation_line(metric: str, budget_lines: dict[str, int], source: str = "budget") -> int:
+    """The spec line a CI annotation points at: the limit's key in ``budget:``, else the
+    ``budget:`` line, else 1. A baseline verdict has no key of its own: ``budget:`` or 1."""
+    if source != "baseline" and budget_lines.get(metric):
+        return budget_lines[metric]
+    return budget_lines.get("") or 1
+
+
+# -- baselines: reports saved by `convcalc report --format json` ----------------------------------
+class BaselineEntry:
+    """One saved report's totals and the settings it was computed with."""
+
+    __slots__ = ("name", "source", "totals", "settings")
+
+    def __init__(self, name: str, source: str | None, totals: dict[str, int], settings: dict):
+        self.name, self.source, self.totals, self.settings = name, source, totals, settings
+
+
+SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
+
+
+def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
+    """The reports of a saved ``convcalc report --format json`` (one report, or
+    ``{"reports": [...]}``), validated: a clear error rather than a KeyError."""
+    def bad(msg: str) -> BudgetInputError:
+        return BudgetInputError(f"{where}: {msg} (expected the output of `convcalc report --format json`)")
+
+    if not isinstance(doc, dict):
+        raise bad(f"a baseline must be a JSON object, got {_json_type(doc)}")
+    if "reports" in doc:
+        reports = doc["reports"]
+        if not isinstance(reports, list) or not reports:
+            raise bad("'reports' must be a non-empty list")
+        summary = doc.get("summary")
+        sources = [s.get("source") if isinstance(s, dict) else None for s in summary] \
+            if isinstance(summary, list) and len(summary) == len(reports) else [None] * len(reports)
+        return [_entry(r, f"reports[{i}]", sources[i], bad) for i, r in enumerate(reports)]
+    if "totals" in doc:
+        return [_entry(doc, "", None, bad)]
+    raise bad("has neither 'totals' nor 'reports'")
+
+
+def _entry(r: Any, path: str, source, bad) -> BaselineEntry:
+    at = f"{path}: " if path else ""
+    if not isinstance(r, dict):
+        raise bad(f"{at}a report must be an object, got {_json_type(r)}")
+    totals = r.get("totals")
+    if not isinstance(totals, dict):
+        raise bad(f"{at}'totals' must be an object, got {_json_type(totals)}")
+    clean = {}
+    for m in METRICS:
+        if m in totals:
+            v = totals[m]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise bad(f"{at}totals.{m} must be an integer >= 0, got {_short(v)}")
+            clean[m] = v
+    if not clean:
+        raise bad(f"{at}'totals' has none of {', '.join(METRICS)}")
+    name = r.get("name")
+    if name is not None and not isinstance(name, str):
+        name = str(name)
+    settings = {k: r[k] for k in SETTINGS if k in r}
+    return BaselineEntry(name or "", source if isinstance(source, str) else None, clean, settings)
+
+
+def _json_type(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def find_baseline(entries: list[BaselineEntry], name: str, source: str, n_specs: int,
+                  where: str) -> tuple[BaselineEntry | None, str]:
+    """The saved report for spec ``source`` (network ``name``) and a note ("" if none).
+
+    Matched by name; several reports of that name are told apart by the saved source path.
+    A baseline holding one report, checked against one spec, is compared whatever its name.
+    No match: ``None`` and a note (a spec new in this change has no baseline yet)."""
+    hits = [e for e in entries if e.name == name]
+    if len(hits) > 1:
+        narrowed = [e for e in hits if e.source == source]
+        if len(narrowed) != 1:
+            raise BudgetInputError(f"{where}: {len(hits)} reports are named {name!r}; cannot tell which one "
+                                   f"is the baseline of {source}")
+        hits = narrowed
+    if hits:
+        return hits[0], ""
+    if len(entries) == 1 and n_specs == 1:
+        e = entries[0]
+        return e, f"compared with the baseline report {e.name!r} although the network is named {name!r}"
+    names = ", ".join(repr(e.name) for e in entries[:8]) + (", ..." if len(entries) > 8 else "")
+    return None, f"no report named {name!r} in the baseline {where} (it holds {names}): not compared"
+
+
+def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
+    """Settings that differ between the baseline and this run (batch 8 vs 1 ...)."""
+    out = []
+    for k in SETTINGS:
+        if k in entry.settings and k in current:
+            old, new = entry.settings[k], current[k]
+            if k == "input_shape":
+                old, new = list(old) if isinstance(old, (list, tuple)) else old, list(new)
+            if old != new:
+                show = (lambda v: "x".join(map(str, v)) if isinstance(v, list) else str(v))
+                out.append(f"{k.replace('_', ' ')} {show(old)} in the baseline vs {show(new)} now")
+    return out
+
+
+# -- a whole check run ---------------------------------------------------------------------------
+class Note:
+    """Something a reader must see that is not a verdict. ``kind``: no_limits,
+    baseline_missing, baseline_settings, baseline_name."""
+
+    __slots__ = ("spec", "name", "kind", "message", "line")
+
+    def __init__(self, spec: str, kind: str, message: str, name: str | None = None, line: int = 1):
+        self.spec, self.kind, self.message, self.line = spec, kind, message, line
+        self.name = name if name is not None else spec
+
+    def as_dict(self) -> dict:
+        return {"spec": self.spec, "name": self.name, "kind": self.kind, "message": self.message}
+
+
+class CheckRun:
+    """Every verdict and note of ``convcalc check``; ``passed`` iff no verdict failed."""
+
+    def __init__(self, verdicts: list[Verdict], notes: list[Note], specs: list[tuple[str, str]],
+                 baseline: str | None = None, allowance: tuple[str, Fraction] | None = None,
+                 dtype: str = "fp32"):
+        self.verdicts = verdicts
+        self.notes = notes
+        self.specs = specs          # (spec, name) in order
+        self.baseline = baseline
+        self.allowance = allowance
+        self.dtype = dtype
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    @property
+    def failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.passed]
+
+    def as_dict(self) -> dict:
+        specs = []
+        for spec, name in self.specs:
+            mine = [v for v in self.verdicts if v.spec == spec]
+            specs.append({"spec": spec, "name": name, "passed": all(v.passed for v in mine),
+                          "checked": len(mine), "failed": sum(not v.passed for v in mine)})
+        d = {"passed": self.passed, "checked": len(self.verdicts), "failed": len(self.failures),
+             "dtype": self.dtype, "results": [v.as_dict() for v in self.verdicts],
+             "notes": [n.as_dict() for n in self.notes], "specs": specs}
+        if self.baseline is not None:
+            kind, amount = self.allowance or ("percent", Fraction(0))
+            d["baseline"] = {"file": self.baseline, "max_increase": {
+                "kind": kind, "amount": float(amount) if kind == "percent" else int(amount),
+                "text": allowance_text((kind, amount))}}
+        return d

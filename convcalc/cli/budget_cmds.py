@@ -1,9 +1,279 @@
-"""convcalc check | diff (budget checks for CI). Placeholder: filled in by issue 4."""
+"""convcalc check | diff: budget checks and change reports for CI.
+
+``check`` exits 0 when every spec is within every limit, 1 when at least one limit is exceeded,
+and 2 on bad input (an unreadable spec or baseline, a limit like ``lots``), like every command.
+"""
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import Annotated, Optional
+
 import typer
+
+from .common import FORMAT_HELP, OUTPUT_HELP, Format
+from .network_cmds import BatchOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WidthOpt
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    github = "github"
+
+
+def _limit(metric: str, what: str, example: str):
+    return Annotated[Optional[str], typer.Option(
+        f"--max-{metric}", metavar="X",
+        help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.")]
+
+
+MaxMacs = _limit("macs", "the MACs", "600M, 1.2G")
+MaxFlops = _limit("flops", "the FLOPs", "1.2G")
+MaxParams = _limit("params", "the parameters", "4.5M, 800k")
+MaxActivations = _limit("activations", "the activations (elements of every layer's output)", "20M")
+MaxMemory = _limit("memory", "weights + peak activations, in bytes at --dtype", "16MiB, 1.5GiB, 20M")
+OutputOpt = Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+
+
+def check(
+    specs: SpecsArg,
+    max_macs: MaxMacs = None,
+    max_flops: MaxFlops = None,
+    max_params: MaxParams = None,
+    max_activations: MaxActivations = None,
+    max_memory: MaxMemory = None,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", metavar="REPORT.json",
+        help="Compare each total with a report saved by `convcalc report --format json` "
+             "(one report, or several: matched by name).")] = None,
+    max_increase: Annotated[Optional[str], typer.Option(
+        "--max-increase", metavar="X",
+        help="With --baseline: how much each total may grow, as a share (5%) or an amount (2M). "
+             "Default 0%: no growth.")] = None,
+    batch: BatchOpt = 1,
+    width_mult: WidthOpt = 1.0,
+    resolution: ResOpt = None,
+    dtype: DtypeOpt = Dtype.fp32,
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="table (Rich), json, csv, markdown (a pull-request comment) or github "
+                               "(GitHub Actions annotations).")] = CheckFormat.table,
+    output: OutputOpt = None,
+) -> int:
+    """Check networks against budgets for CI (help: CHECK_HELP)."""
+    from .. import budget as B
+    from ..errors import BudgetInputError
+    from ..export import totals as totals_of
+    from .network_cmds import load_reports
+
+    flags = {}
+    for metric, text in (("macs", max_macs), ("flops", max_flops), ("params", max_params),
+                         ("activations", max_activations), ("memory", max_memory)):
+        if text is not None:
+            try:
+                flags[metric] = B.parse_limit(text, metric)
+            except BudgetInputError as e:
+                raise BudgetInputError(f"--max-{metric} {e.message}") from None
+    allowance = None
+    entries = None
+    if max_increase is not None and baseline is None:
+        raise BudgetInputError("--max-increase needs --baseline REPORT.json (a report saved by "
+                               "`convcalc report --format json`)")
+    if baseline is not None:
+        try:
+            allowance = B.parse_allowance(max_increase if max_increase is not None else "0%")
+        except BudgetInputError as e:
+            raise BudgetInputError(f"--max-increase {e.message}") from None
+        if baseline == "-" and "-" in specs:
+            raise BudgetInputError("--baseline -: stdin is already a spec")
+        where = f"--baseline {baseline}"
+        entries = B.baseline_entries(read_json(baseline, where), where)
+
+    reports = load_reports(specs, batch, width_mult, resolution)
+    d = dtype.value
+    verdicts, notes, names, budget_lines = [], [], [], {}
+    for r in reports:
+        net = r.network
+        ref, name = net.source or r.name, r.name
+        names.append((ref, name))
+        budget_lines[ref] = net.budget_lines
+        totals = totals_of(r, d)
+        limits, sources = B.merge_limits(net.budget, flags)
+        lines = {m: net.budget_lines[m] for m in limits if sources[m] == "budget" and m in net.budget_lines}
+        mine = B.judge(ref, totals, limits, sources, lines, name=name)
+        if entries is not None:
+            entry, message = B.find_baseline(entries, name, ref, len(reports), f"--baseline {baseline}")
+            if message:
+                notes.append(B.Note(ref, "baseline_missing" if entry is None else "baseline_name", message, name))
+            if entry is not None:
+                mine += B.judge_baseline(ref, totals, entry.totals, allowance, metrics=B.METRICS, name=name)
+                differ = B.settings_mismatch(entry, {"batch": r.batch, "width_mult": r.width_mult, "dtype": d,
+                                                     "input_shape": list(r.input_shape)})
+                if differ:
+                    notes.append(B.Note(ref, "baseline_settings", "the baseline was computed with different "
+                                        "settings (" + "; ".join(differ) + "): the comparison is not like "
+                                        "for like", name))
+        if not mine:
+            notes.append(B.Note(ref, "no_limits", "no limits: the spec has no budget: section and no --max-* "
+                                "flag was given, so nothing was checked", name))
+        verdicts += mine
+    run = B.CheckRun(verdicts, notes, names, baseline, allowance, d)
+
+    if format == CheckFormat.json:
+        from .common import emit_json
+
+        emit_json(run.as_dict(), output)
+    elif format == CheckFormat.github:
+        from ..output import emit
+        from ..render.budget_view import check_github
+
+        emit(check_github(run, budget_lines), output)
+    else:
+        from ..render.budget_view import check_doc
+        from .common import render
+
+        style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
+        render(check_doc(run, style), Format(format.value), output)
+    return 0 if run.passed else 1
+
+
+def read_json(path: str, where: str):
+    """Parse a JSON file (``-``: stdin); every failure is one line naming ``where``."""
+    from ..errors import BudgetInputError
+    from ..yamlio import MAX_FILE_BYTES
+
+    try:
+        if path == "-":
+            import sys
+
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise BudgetInputError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise BudgetInputError(f"{where}: is a directory, not a JSON report") from None
+    except OSError as e:
+        raise BudgetInputError(f"{where}: cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BudgetInputError(f"{where}: larger than {MAX_FILE_BYTES:,} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BudgetInputError(f"{where}: is not UTF-8 text (not a JSON report)") from None
+    return parse_json(text, where)
+
+
+def parse_json(text: str, where: str):
+    import json
+
+    from ..errors import BudgetInputError
+
+    if not text.strip():
+        raise BudgetInputError(f"{where}: is empty (expected a JSON report)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BudgetInputError(f"{where}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+    except (ValueError, RecursionError) as e:
+        raise BudgetInputError(f"{where}: not valid JSON ({type(e).__name__}: {str(e)[:80]})") from None
+
+
+# -- convcalc diff -------------------------------------------------------------------------------------
+def diff(
+    old: Annotated[str, typer.Argument(help="The old network: a spec, zoo:NAME, '-' or a report saved by "
+                                            "`convcalc report --format json` (FILE.json#NAME picks one "
+                                            "of several).", metavar="OLD")],
+    new: Annotated[str, typer.Argument(help="The new network, likewise.", metavar="NEW")],
+    all_: Annotated[bool, typer.Option("--all", help="Include unchanged layers.")] = False,
+    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
+    batch: BatchOpt = 1,
+    width_mult: WidthOpt = 1.0,
+    resolution: ResOpt = None,
+    dtype: DtypeOpt = Dtype.fp32,
+    output: OutputOpt = None,
+) -> None:
+    """Per-layer and total changes between two networks (help: DIFF_HELP)."""
+    from ..diff import diff_reports
+    from ..errors import ConvcalcError
+    from .network_cmds import load_reports
+
+    load_reports([], batch, width_mult, resolution)  # validates the options
+    if old == "-" and new == "-":
+        raise ConvcalcError("OLD and NEW cannot both be '-' (stdin)")
+    a = _load_side(old, batch, width_mult, resolution, dtype.value)
+    b = _load_side(new, batch, width_mult, resolution, dtype.value)
+    result = diff_reports(a, b)
+    if format == Format.json:
+        from .common import emit_json
+
+        emit_json({"old_source": old, "new_source": new, **result.as_dict(all_)}, output)
+        return
+    from ..render.budget_view import diff_doc
+    from .common import render
+
+    style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
+    render(diff_doc(result, all_, style, old, new), format, output)
+
+
+def _load_side(ref: str, batch: int, width_mult: float, resolution: int | None, dtype: str) -> dict:
+    """A report dict from a spec (walked now) or a saved JSON report."""
+    import os
+
+    from .. import network, spec, yamlio
+    from ..diff import select_report
+    from ..errors import ConvcalcError
+    from ..export import report_dict
+
+    selector = None
+    path = ref
+    if ref == "-":
+        import sys
+
+        text, where = yamlio.decode(sys.stdin.buffer.read(yamlio.MAX_FILE_BYTES + 1), "<stdin>"), "<stdin>"
+    elif ref.startswith("zoo:"):
+        text, where = spec.read(ref)
+    else:
+        if "#" in ref and not os.path.exists(ref):
+            path, selector = ref.rsplit("#", 1)
+        text, where = yamlio.read_text(path), path
+    stripped = text.lstrip()
+    if path.lower().endswith(".json") or stripped.startswith("{"):
+        try:
+            doc = parse_json(text, where)
+        except ConvcalcError:
+            if path.lower().endswith(".json"):
+                raise
+            doc = None  # a YAML flow mapping, `{name: x, ...}`: a spec after all
+        if doc is not None:
+            return select_report(doc, where, selector)
+    if selector is not None:
+        raise ConvcalcError(f"{ref}: #NAME picks a report in a saved JSON file; {path} is a spec")
+    net = spec.parse_text(text, where)
+    if resolution is not None:
+        if len(net.input_shape) == 1:
+            raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
+        net = net.with_resolution(resolution)
+    return report_dict(network.walk(net, batch=batch, width_mult=width_mult), dtype)
+
+
+# Typer keeps single line breaks of a docstring: the help is written one paragraph a string.
+CHECK_HELP = "\n\n".join([
+    "Check networks against budgets (MACs, FLOPs, params, activations, memory) for CI.",
+    "Limits come from --max-* flags and each spec's budget: section (a flag overrides the spec's value "
+    "for that key); a value equal to its limit passes. --baseline compares each total with a saved report.",
+    "Exit status: 0 every spec within every limit, 1 at least one limit exceeded, 2 bad input.",
+])
+DIFF_HELP = "\n\n".join([
+    "Per-layer and total changes between two networks: which layer made the model grow.",
+    "Layers are paired by path; when layers were inserted or removed (paths shift), by their sequence of "
+    "types and output shapes, so an insertion is one added row. --batch, --width-mult, --resolution and "
+    "--dtype apply to specs, not to saved reports.",
+])
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(help=CHECK_HELP)(check)
+    app.command(help=DIFF_HELP)(diff)
