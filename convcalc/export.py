@@ -69,6 +69,7 @@ def totals(report: Report, dtype: str = "fp32") -> dict[str, int]:
 def report_dict(report: Report, dtype: str = "fp32") -> dict:
     return {
         "name": report.name,
+        "source": report.network.source,
         "input_shape": list(report.input_shape),
         "output_shape": list(report.output_shape),
         "batch": report.batch,

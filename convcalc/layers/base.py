@@ -190,9 +190,9 @@ class Layer:
     def require_spatial(self, shape: Shape, lo: int = 1) -> int:
         n = len(shape) - 1
         if not lo <= n <= 3:
-            raise GeometryError(
-                f"{self.type_name} needs an input with {lo} to 3 spatial dims, got shape {{shape}}",
-                field=None, shape=list(shape))
+            shown = "[" + ", ".join(map(str, shape)) + "]"
+            raise GeometryError(f"{self.type_name} needs an input with {lo} to 3 spatial dims, "
+                                f"got shape {shown}")
         return n
 
 
