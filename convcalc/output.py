@@ -19,6 +19,7 @@ def write_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except OSError as e:
         _unlink(tmp)
@@ -26,6 +27,16 @@ def write_atomic(path: str, text: str) -> None:
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def _mode_for(path: str) -> int:
+    """An existing file keeps its mode; a new one gets 0666 minus the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _unlink(path: str) -> None:

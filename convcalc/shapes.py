@@ -38,12 +38,10 @@ def transposed_out(i: int, k: int, s: int = 1, p: int = 0, d: int = 1, output_pa
 
 
 def pool_out(i: int, k: int, s: int, p: int = 0, d: int = 1, ceil_mode: bool = False) -> int:
-    """Output length of max/avg pooling, PyTorch's rule (with ``ceil_mode``, a last window
-    that would start inside the right padding is dropped)."""
-    span = i + 2 * p - effective_kernel(k, d)
-    if span < 0:
-        return 0
-    o = (-(-span // s) if ceil_mode else span // s) + 1
+    """Output length of max/avg pooling, PyTorch's rule (pooling_output_shape): with
+    ``ceil_mode`` the division rounds up, but a last window that would start inside the
+    right padding is dropped. May be < 1 (callers decide if that is an error)."""
+    o = (i + 2 * p - effective_kernel(k, d) + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (o - 1) * s >= i + p:
         o -= 1
     return o

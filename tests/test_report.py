@@ -230,3 +230,15 @@ def test_types_command_lists_every_type(cli):
     out = cli("types").out
     for t in list(REGISTRY) + ["residual", "concat", "repeat", "sequential"]:
         assert re.search(rf"\b{t}\b", out)
+
+
+def test_keep_channels_exempts_output_layers_from_width_mult():
+    text = """
+input: [3, 16, 16]
+layers:
+  - {type: conv, out_channels: 32, kernel: 3, padding: 1}
+  - {type: conv, out_channels: 10, kernel: 1, keep_channels: true}
+"""
+    report = network.walk(spec.parse_text(text), width_mult=0.5)
+    assert [r.output_shape[0] for r in report.rows] == [16, 10]
+    assert report.rows[1].params == 10 * 16 + 10

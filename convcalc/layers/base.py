@@ -170,7 +170,7 @@ class Layer:
 
     def scaled(self, width_mult: float) -> "Layer":
         """The layer under MobileNet's width multiplier: int(c * alpha), at least 1."""
-        if self.width_field is None or width_mult == 1:
+        if self.width_field is None or width_mult == 1 or self.params.get("keep_channels"):
             return self
         c = self.params.get(self.width_field)
         if c is None:

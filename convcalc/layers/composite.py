@@ -8,7 +8,7 @@ from math import prod
 from ..errors import GeometryError
 from .base import Cost, Layer, Shape, composite, labelled, per_dim, register
 from .conv import Depthwise, Pointwise, _shape
-from .fields import BIAS, DILATION, KERNEL, OUT_CHANNELS, PADDING, STRIDE, Bool, Field, Int
+from .fields import BIAS, DILATION, KEEP_CHANNELS, KERNEL, OUT_CHANNELS, PADDING, STRIDE, Bool, Field, Int
 from .simple import Activation, BatchNorm, ChannelShuffle, Pool, elementwise
 
 MULTIPLIER = Field("multiplier", Int(1), 1, help="channel multiplier of the depthwise step")
@@ -21,8 +21,7 @@ class Separable(Layer):
     command = True
     spatial = True
     width_field = "out_channels"
-    fields = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, MULTIPLIER,
-              BIAS.with_default(True))
+    fields = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, MULTIPLIER, BIAS, KEEP_CHANNELS)
 
     def _parts(self) -> tuple[Layer, Layer]:
         dw = Depthwise(kernel=self.kernel, stride=self.stride, padding=self.padding,
@@ -77,6 +76,7 @@ class ShuffleUnit(Layer):
         Field("first_grouped", Bool(), True,
               help="group the first 1x1 conv (ShuffleNet leaves it ungrouped in the first unit of stage 2)"),
         Field("batchnorm", Bool(), True, help="BN after each conv, as in the paper"),
+        KEEP_CHANNELS,
     )
 
     def _main_channels(self, c_in: int) -> int:
@@ -141,6 +141,10 @@ class ShuffleUnit(Layer):
             out = (main_out + c_in,) + x[1:]
             parts.append(labelled(elementwise("concat", x, out, 0), "concat", "merge"))
         else:
+            if x != shape:  # an even kernel grows the depthwise output by one
+                raise GeometryError(f"the main branch gives {_shape(x)} but the identity shortcut "
+                                    f"{_shape(shape)}: use an odd {{kernel}}", field="kernel",
+                                    kernel=kernel[0])
             out = x
             parts.append(labelled(elementwise("add", x, out, prod(out)), "add", "merge"))
         parts.append(labelled(Activation(fn="relu").cost(out), "relu"))

@@ -10,12 +10,13 @@ Depthwise, pointwise, grouped and dilated convolutions are presets of it.
 
 from __future__ import annotations
 
-from math import gcd, prod
+from math import prod
 
 from .. import shapes
 from ..errors import GeometryError
 from .base import Cost, Layer, Shape, per_dim, register
-from .fields import BIAS, DILATION, GROUPS, KERNEL, OUT_CHANNELS, PADDING, STRIDE, Dims, Field, Int, Padding
+from .fields import (BIAS, DILATION, GROUPS, KEEP_CHANNELS, KERNEL, OUT_CHANNELS, PADDING, STRIDE, Dims,
+                     Field, Int, Padding)
 
 
 def resolve_padding(padding, n: int, size: tuple, kernel: tuple, stride: tuple, dilation: tuple,
@@ -48,7 +49,8 @@ def conv_cost(type_name: str, shape: Shape, out_channels: int, kernel: tuple, st
     w = prod(weight)
     out_elems = out_channels * prod(out)
     macs = w * prod(out)
-    rf = ("window", tuple(shapes.effective_kernel(k, d) for k, d in zip(kernel, dilation)), tuple(stride))
+    rf = ("window", tuple(shapes.effective_kernel(k, d) for k, d in zip(kernel, dilation)), tuple(stride),
+          tuple(lo for lo, _ in pads), tuple(dilation))
     return Cost(type_name, shape, (out_channels,) + out, params=w + (out_channels if bias else 0),
                 macs=macs, flops=2 * macs + (out_elems if bias else 0), rf=rf,
                 extra={"weight_shape": weight})
@@ -128,7 +130,7 @@ class Conv(_ConvBase):
     type_name = "conv"
     summary = "standard convolution, 1D/2D/3D, with stride, padding, dilation, groups and bias"
     command = True
-    fields = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, GROUPS, BIAS)
+    fields = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, GROUPS, BIAS, KEEP_CHANNELS)
 
     def _geometry(self, shape):
         n = len(shape) - 1
@@ -145,7 +147,7 @@ class Depthwise(_ConvBase):
     command = True
     fields = (KERNEL, STRIDE, PADDING, DILATION,
               Field("multiplier", Int(1), 1, help="channel multiplier: output maps per input channel"),
-              OUT_CHANNELS.with_default(None), BIAS)
+              OUT_CHANNELS.with_default(None), BIAS, KEEP_CHANNELS)
 
     def _geometry(self, shape):
         n = len(shape) - 1
@@ -168,7 +170,7 @@ class Pointwise(_ConvBase):
     type_name = "pointwise"
     summary = "1x1 convolution (channel mixing), optionally grouped or strided"
     command = True
-    fields = (OUT_CHANNELS, STRIDE, GROUPS, BIAS)
+    fields = (OUT_CHANNELS, STRIDE, GROUPS, BIAS, KEEP_CHANNELS)
 
     def _geometry(self, shape):
         n = len(shape) - 1
@@ -185,7 +187,7 @@ class Transposed(Layer):
     fields = (OUT_CHANNELS, KERNEL, STRIDE,
               Field("padding", Padding(words=False), 0, help="padding (removed from the output)", short="-p"),
               Field("output_padding", Dims(0), 0, help="extra size on one side of the output"),
-              DILATION, GROUPS, BIAS)
+              DILATION, GROUPS, BIAS, KEEP_CHANNELS)
 
     def _dims(self, shape):
         n = len(shape) - 1
@@ -214,7 +216,7 @@ class Transposed(Layer):
         out_elems = c_out * prod(out)
         # Zero-insertion view (the lecture's): a stride-1 conv over the stretched, padded input.
         dense = c_out * (c_in // g) * prod(kernel) * prod(out)
-        rf = ("up", tuple(_up_span(k, s, d) for k, s, d in zip(kernel, stride, dil)), tuple(stride))
+        rf = ("transposed", tuple(kernel), tuple(stride), tuple(pad), tuple(dil))
         return Cost(self.type_name, shape, (c_out,) + out, params=w + (c_out if self.bias else 0),
                     macs=macs, flops=2 * macs + (out_elems if self.bias else 0), rf=rf,
                     extra={"weight_shape": weight, "zero_insertion_macs": dense})
@@ -261,14 +263,6 @@ class Transposed(Layer):
         bias_f = f" + {c_out * prod(c.output_shape[1:]):,} (bias adds)" if self.bias else ""
         lines.append(f"FLOPs = 2 * MACs{bias_f} = {c.flops:,}")
         return lines
-
-
-def _up_span(k: int, s: int, d: int) -> int:
-    """How many input pixels (minus one) one output pixel of a transposed conv can see:
-    taps t with t*d = const (mod s) reach it, i.e. every s/gcd(d,s)-th tap."""
-    g = gcd(d, s)
-    step = s // g
-    return (-(-k // step) - 1) * (d // g)
 
 
 def _shape(shape) -> str:

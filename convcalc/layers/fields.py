@@ -291,3 +291,6 @@ PADDING = Field("padding", Padding(), 0, help="zero padding per side, or same / 
 DILATION = Field("dilation", Dims(1), 1, help="dilation (spacing of the kernel taps)", short="-d")
 GROUPS = Field("groups", Int(1), 1, help="groups: each sees in/g channels, makes out/g", short="-g")
 BIAS = Field("bias", Bool(), True, help="learnable bias (torch.nn's default: on)")
+KEEP_CHANNELS = Field("keep_channels", Bool(), False, cli=False,
+                      help="--width-mult leaves this layer's out_channels alone (an output layer: "
+                           "class scores, RGB)")

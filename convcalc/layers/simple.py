@@ -39,6 +39,10 @@ BN_FLOPS_PER_ELEMENT = 2      # inference: (x - mean) * scale + shift, folded in
 ADD_FLOPS_PER_ELEMENT = 1     # residual add
 
 
+def _dims_text(dims) -> str:
+    return "x".join(map(str, dims))
+
+
 def elementwise(type_name: str, in_shape: Shape, out_shape: Shape, flops: int) -> Cost:
     """A parameter-free operation that leaves the receptive field alone (add, concat...)."""
     return Cost(type_name, in_shape, out_shape, flops=flops)
@@ -98,10 +102,15 @@ class Pool(Layer):
         n = self.require_spatial(shape)
         k, s, p, d = self._dims(n)
         for dim in range(n):
-            half = shapes.effective_kernel(k[dim], d[dim]) / 2
-            if p[dim] > half:
-                raise GeometryError(f"{{padding}} must be at most half the window ({half:g})",
+            if p[dim] > k[dim] // 2:  # torch: "pad should be at most half of kernel size"
+                raise GeometryError(f"{{padding}} must be at most half the kernel ({k[dim] // 2})",
                                     field="padding", padding=p[dim])
+        if self.mode == "avg" and n == 3 and any(i < kk for i, kk in zip(shape[1:], k)):
+            # PyTorch's AvgPool3d refuses this even with padding ("input image smaller than
+            # kernel size"); 1D and 2D average pooling accept it.
+            raise GeometryError("3D average pooling needs every input dim >= the {kernel} "
+                                f"(PyTorch's rule), got input {_dims_text(shape[1:])}",
+                                field="kernel", kernel=k if len(set(k)) > 1 else k[0])
         out = tuple(shapes.pool_out(i, kk, ss, pp, dd, self.ceil_mode)
                     for i, kk, ss, pp, dd in zip(shape[1:], k, s, p, d))
         for dim, o in enumerate(out):
@@ -112,7 +121,7 @@ class Pool(Layer):
         window = prod(k)
         per_out = window - 1 if self.mode == "max" else window  # compares, or adds + 1 divide
         return Cost(self.type_name, shape, out_shape, flops=per_out * prod(out_shape),
-                    rf=("window", tuple(shapes.effective_kernel(kk, dd) for kk, dd in zip(k, d)), s),
+                    rf=("window", tuple(shapes.effective_kernel(kk, dd) for kk, dd in zip(k, d)), s, p, d),
                     extra={"mode": self.mode})
 
     def size_lines(self, shape: Shape) -> list[str]:
@@ -175,11 +184,8 @@ class AdaptivePool(Layer):
         total_window = prod(sum(w) for w in windows)  # sum over all output positions of the window size
         count = prod(out)
         flops = shape[0] * (total_window - (count if self.mode == "max" else 0))
-        k = tuple(max(w) for w in windows)
-        from fractions import Fraction  # rare: keep start-up light
-
-        s = tuple(Fraction(i, o) if i % o else i // o for i, o in zip(shape[1:], out))
-        return Cost(self.type_name, shape, (shape[0],) + out, flops=flops, rf=("window", k, s),
+        return Cost(self.type_name, shape, (shape[0],) + out, flops=flops,
+                    rf=("adaptive", tuple(shape[1:]), out),
                     extra={"mode": self.mode})
 
 
@@ -265,6 +271,5 @@ class Upsample(Layer):
         out = (shape[0],) + tuple(i * s for i, s in zip(shape[1:], f))
         # linear: 2^n - 1 lerps per output element, each a subtract, a multiply and an add
         per_out = 0 if self.mode == "nearest" else 3 * (2 ** n - 1)
-        span = 0 if self.mode == "nearest" else 1
         return Cost(self.type_name, shape, out, flops=per_out * prod(out),
-                    rf=("up", (span,) * n, f), extra={"mode": self.mode})
+                    rf=("upsample", self.mode, f), extra={"mode": self.mode})
