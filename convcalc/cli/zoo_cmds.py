@@ -1,9 +1,71 @@
-"""convcalc zoo (the reference model zoo). Placeholder: filled in by issue 5."""
+"""convcalc zoo [show NAME]: the reference model zoo (convcalc/zoo/*.yaml).
+
+``convcalc zoo`` lists the models with their computed totals and sources; ``convcalc zoo show
+NAME`` prints a spec (to save and edit); ``convcalc report zoo:NAME`` reports one.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
+
+from .common import FORMAT_HELP, OUTPUT_HELP, Format
+
+OutputOpt = Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+
+COLUMNS = ["name", "input", "params", "MACs", "source"]
+
+
+def zoo(
+    ctx: typer.Context,
+    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """The reference model zoo: published networks, their params, MACs and sources.
+
+    `convcalc zoo` lists the models, `convcalc zoo show NAME` prints a spec,
+    `convcalc report zoo:NAME` reports one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .. import zoo as z
+
+    models = z.catalog()
+    if format == Format.json:
+        from .common import emit_json
+
+        emit_json({"models": models}, output)
+        return
+    from ..render.doc import Doc, Note, Table
+    from .common import render
+
+    doc = Doc(f"convcalc model zoo: {len(models)} models")
+    rows = [[m["name"], tuple(m["input_shape"]), m["params"], m["macs"], m["cite"]] for m in models]
+    doc.add(Table("", COLUMNS, rows, right={2, 3}), primary=True)
+    doc.add(Note(["params and MACs: computed by convcalc at batch 1 (MACs = the papers' mult-adds).",
+                  "Each spec's header cites its source and explains any difference from the published "
+                  "figures.",
+                  "convcalc zoo show NAME prints a spec; convcalc report zoo:NAME reports it."]))
+    render(doc, format, output)
+
+
+def show(
+    name: Annotated[str, typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME")],
+    output: OutputOpt = None,
+) -> None:
+    """Print a zoo model's spec (YAML, with its source header), to save and edit."""
+    from .. import zoo as z
+    from ..output import emit
+
+    if name.startswith("zoo:"):
+        name = name[4:]
+    emit(z.read(name), output)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    sub = typer.Typer(name="zoo", invoke_without_command=True, no_args_is_help=False,
+                      add_completion=False, pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]})
+    sub.callback(invoke_without_command=True)(zoo)
+    sub.command()(show)
+    app.add_typer(sub, name="zoo")
