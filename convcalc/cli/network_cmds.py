@@ -26,26 +26,60 @@ WidthOpt = Annotated[float, typer.Option("--width-mult", help="MobileNet's width
 ResOpt = Annotated[Optional[int], typer.Option("--resolution", help="Set every spatial input dim to R.",
                                                metavar="R")]
 DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
+# report sweeps: several values, comma-separated, give one report per combination
+WidthListOpt = Annotated[str, typer.Option(
+    "--width-mult", metavar="A[,A...]",
+    help="MobileNet's width multiplier: every conv-like out_channels becomes int(c*A), at least 1. "
+         "Several values (1,0.75,0.5) give one report each and a summary.")]
+ResListOpt = Annotated[Optional[str], typer.Option(
+    "--resolution", metavar="R[,R...]",
+    help="Set every spatial input dim to R. Several values (224,192,160) give one report each.")]
 
 
-def load_reports(specs: list[str], batch: int = 1, width_mult: float = 1.0, resolution: int | None = None):
-    """Load and walk each spec; errors carry FILE:LINE."""
+def _values(text, parse, option: str) -> list:
+    from ..errors import ConvcalcError
+
+    if not isinstance(text, str):
+        return [text]
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(parse(part.strip()))
+        except ValueError:
+            raise ConvcalcError(f"{option} {text!r}: {part.strip()!r} is not a number") from None
+    return out
+
+
+def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=None):
+    """Load and walk each spec, once per width multiplier and resolution (a value or a
+    comma-separated list); errors carry FILE:LINE."""
     from .. import network, spec
     from ..errors import ConvcalcError
 
     check_min(batch, "--batch")
-    if not (width_mult > 0) or width_mult != width_mult or width_mult == float("inf"):
-        raise ConvcalcError(f"--width-mult {width_mult}: must be a number > 0")
-    if resolution is not None:
-        check_min(resolution, "--resolution")
+    widths = _values(width_mult, float, "--width-mult")
+    for w in widths:
+        if not (w > 0) or w == float("inf"):
+            raise ConvcalcError(f"--width-mult {w}: must be a number > 0")
+    resolutions = _values(resolution, int, "--resolution")
+    for r in resolutions:
+        if r is not None:
+            check_min(r, "--resolution")
+    sweep = len(widths) * len(resolutions) > 1
     reports = []
     for ref in specs:
-        net = spec.load(ref)
-        if resolution is not None:
-            if len(net.input_shape) == 1:
-                raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
-            net = net.with_resolution(resolution)
-        reports.append(network.walk(net, batch=batch, width_mult=width_mult))
+        base = spec.load(ref)
+        for r in resolutions:
+            net = base
+            if r is not None:
+                if len(net.input_shape) == 1:
+                    raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
+                net = net.with_resolution(r)
+            for w in widths:
+                report = network.walk(net, batch=batch, width_mult=w)
+                if sweep:
+                    report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
+                reports.append(report)
     return reports
 
 
@@ -53,8 +87,8 @@ def report(
     specs: SpecsArg,
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     batch: BatchOpt = 1,
-    width_mult: WidthOpt = 1.0,
-    resolution: ResOpt = None,
+    width_mult: WidthListOpt = "1",
+    resolution: ResListOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
     top: Annotated[Optional[int], typer.Option("--top", help="Show only the N layers with the most MACs.",
                                                metavar="N")] = None,
@@ -84,6 +118,13 @@ def report(
     from ..render.views import report_doc
     from .common import render
 
+    if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
+        summary = docs.Doc(f"{len(reports)} variants")
+        summary.add(_summary_table(reports, d), primary=True)
+        summary.add(docs.Note(["MACs and params as in the reports; --format json gives every layer of "
+                               "every variant"]))
+        render(summary, format, output)
+        return
     flat = format in (Format.csv, Format.markdown)
     parts = [report_doc(r, d, top, depth, flat=flat) for r in reports]
     if len(parts) == 1:

@@ -176,15 +176,20 @@ def flat_table(report, top, depth) -> Table:
 
 
 def by_type_table(report) -> Table:
+    """Totals per layer type, like MobileNet's Table 2. "weights %" is each type's share of the
+    conv + linear parameters alone (what the papers count: no batchnorm)."""
     bt = report.by_type()
     tm, tp = report.macs or 1, report.params or 1
+    tw = sum(v["params"] for v in bt.values() if v["macs"]) or 1
     rows = []
     for t, v in sorted(bt.items(), key=lambda kv: (-kv[1]["macs"], -kv[1]["params"], kv[0])):
-        rows.append([t, v["layers"], v["params"], f"{100 * v['params'] / tp:.2f}%", v["macs"],
+        rows.append([t, v["layers"], v["params"], f"{100 * v['params'] / tp:.2f}%",
+                     f"{100 * v['params'] / tw:.2f}%" if v["macs"] else None, v["macs"],
                      f"{100 * v['macs'] / tm:.2f}%", v["flops"]])
     return Table("By layer type (composites counted by their parts)",
-                 ["type", "layers", "params", "params %", "MACs", "MACs %", "FLOPs"], rows,
-                 right={1, 2, 3, 4, 5, 6})
+                 ["type", "layers", "params", "params %", "weights %", "MACs", "MACs %", "FLOPs"], rows,
+                 right={1, 2, 3, 4, 5, 6, 7},
+                 caption="weights %: share of the conv and linear parameters (no batchnorm), as papers count")
 
 
 def _select(report, top, depth, max_rows, with_parts: bool):
