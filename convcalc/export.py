@@ -66,7 +66,10 @@ def totals(report: Report, dtype: str = "fp32") -> dict[str, int]:
     return {**report.totals(), **memory(report, dtype)}
 
 
-def report_dict(report: Report, dtype: str = "fp32") -> dict:
+def report_dict(report: Report, dtype: str = "fp32", lazy: bool = False) -> dict:
+    """The report as JSON-ready data; with ``lazy`` the layers are an iterator (for
+    streaming a large report without holding every layer's dict)."""
+    layers = (row_dict(r, s) for r, s in zip(report.rows, report.rf_in))
     return {
         "name": report.name,
         "source": report.network.source,
@@ -75,7 +78,7 @@ def report_dict(report: Report, dtype: str = "fp32") -> dict:
         "batch": report.batch,
         "width_mult": report.width_mult,
         "dtype": dtype,
-        "layers": [row_dict(r, s) for r, s in zip(report.rows, report.rf_in)],
+        "layers": layers if lazy else list(layers),
         "totals": totals(report, dtype),
         "by_type": report.by_type(),
         "conventions": CONVENTIONS,

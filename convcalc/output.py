@@ -10,7 +10,8 @@ import tempfile
 from .errors import ConvcalcError
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text) -> None:
+    """Write ``text`` (a string, or an iterable of strings) to ``path`` atomically."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=directory)
@@ -18,7 +19,11 @@ def write_atomic(path: str, text: str) -> None:
         raise ConvcalcError(f"--output {path}: cannot write there: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                for chunk in _batched(text):
+                    fh.write(chunk)
         os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; give what open() would
         os.replace(tmp, path)
     except OSError as e:
@@ -44,6 +49,30 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _batched(chunks, size: int = 1 << 16):
+    """Join small pieces into ~64 KiB writes."""
+    buf: list[str] = []
+    n = 0
+    for c in chunks:
+        buf.append(c)
+        n += len(c)
+        if n >= size:
+            yield "".join(buf)
+            buf, n = [], 0
+    buf.append("\n")
+    yield "".join(buf)
+
+
+def emit_chunks(chunks, output: str | None = None) -> None:
+    """Like ``emit`` for text made in pieces (ends with a newline); nothing is held whole."""
+    if output:
+        write_atomic(output, chunks)
+        return
+    for chunk in _batched(chunks):
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
 
 
 def emit(text: str, output: str | None = None) -> None:

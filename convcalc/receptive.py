@@ -40,7 +40,20 @@ def apply(state, cost):
     kind = op[0]
     if kind == "drop":
         return None
+    if kind == "window":
+        return tuple(_window(dim_state, op, i) for i, dim_state in enumerate(state))
     return tuple(_compose(dim_state, *_taps(kind, op, i)) for i, dim_state in enumerate(state))
+
+
+def _window(prev: tuple, op: tuple, i: int) -> tuple:
+    """A conv or pooling; with period 1 (every output alike) this is Araujo's recurrence with
+    its start offset, in closed form: the common case, kept fast for long networks."""
+    period, advance, lo, hi = prev
+    if period == 1 and lo[0] is not None:
+        k, s = op[1][i], op[2][i]
+        p = op[3][i] if len(op) > 3 else 0
+        return (1, advance * s, (lo[0] - p * advance,), (hi[0] + (k - 1 - p) * advance,))
+    return _compose(prev, *_taps("window", op, i))
 
 
 def fold_parts(state, parts) -> list:
@@ -69,8 +82,9 @@ def fields(state) -> tuple[int, ...] | None:
     """Receptive field per spatial dim, in input pixels, or None once spatial dims are gone."""
     if state is None:
         return None
-    return tuple(max((h - l + 1 for l, h in zip(lo, hi) if l is not None), default=0)
-                 for _, _, lo, hi in state)
+    return tuple((hi[0] - lo[0] + 1 if lo[0] is not None else 0) if period == 1 else
+                 max((h - l + 1 for l, h in zip(lo, hi) if l is not None), default=0)
+                 for period, _, lo, hi in state)
 
 
 # -- taps of each kind of layer: (taps(o) -> input indices, Q, X) with taps(o+Q) = taps(o)+X --

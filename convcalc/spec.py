@@ -64,6 +64,9 @@ class _Parser:
     def __init__(self, where: str):
         self.where = where
         self.memo: dict[int, Node] = {}
+        # Layers written alike are built once and shared: big specs repeat themselves, and
+        # the walker then costs each distinct (layer, input shape) once.
+        self.layers: dict[tuple, object] = {}
 
     def err(self, obj: Any, message: str, key: str | None = None) -> SpecError:
         line = 0
@@ -194,10 +197,15 @@ class _Parser:
 
                 raise self.err(m, f"{path}: unknown layer type {t!r}{did_you_mean(t, all_types())}", "type")
             values = {k: v for k, v in m.items() if k not in ("type", "name") and not k.startswith("x-")}
-            try:
-                layer = cls.build(values)
-            except ConvcalcError as e:
-                raise self.err(m, f"{path}: {e.message}", e.field) from None
+            key = _freeze(t, values)
+            layer = self.layers.get(key) if key is not None else None
+            if layer is None:
+                try:
+                    layer = cls.build(values)
+                except ConvcalcError as e:
+                    raise self.err(m, f"{path}: {e.message}", e.field) from None
+                if key is not None:
+                    self.layers[key] = layer
             node = LayerNode(layer, label, loc)
         self.memo[id(m)] = node
         return node
@@ -228,6 +236,21 @@ class _Parser:
                 br = []
             out.append(self.layer_list(br, f"{path}.branches[{b}]", m, "branches"))
         return Concat(out, label, loc)
+
+
+def _freeze(t: str, values: dict):
+    """A hashable key for a layer's values (None if a value is not plain)."""
+    items = []
+    for k, v in values.items():
+        if isinstance(v, list):
+            v = tuple(v)
+        try:
+            hash(v)
+        except TypeError:
+            return None
+        # bool and int compare equal (True == 1): keep the type in the key
+        items.append((k, type(v).__name__, v))
+    return (t, tuple(sorted(items)))
 
 
 def all_types() -> list[str]:

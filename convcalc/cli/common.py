@@ -21,15 +21,44 @@ OUTPUT_HELP = "Write to FILE (atomically) instead of stdout."
 
 
 def dump_json(obj: Any) -> str:
-    """Indented JSON with short lists of numbers (shapes) kept on one line."""
+    """JSON for people and programs: the outer two levels indented, anything deeper (a layer,
+    a result) compact on one line, lists of numbers (shapes) inline."""
+    return "".join(json_chunks(obj))
+
+
+def json_chunks(obj: Any, level: int = 0):
+    """``dump_json`` in pieces; lists may be given as iterators (streamed, never held)."""
     import json
-    import re
 
-    text = json.dumps(obj, indent=2, ensure_ascii=False)
-    return re.sub(_SCALAR_LIST, lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    def compact(v):
+        return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
 
-
-_SCALAR_LIST = (r"\[\s*((?:-?[0-9.eE+]+|null)(?:,\s*(?:-?[0-9.eE+]+|null))*)\s*\]")
+    if isinstance(obj, dict):
+        if level >= 2 or not obj:
+            yield compact(obj)
+            return
+        pad = "  " * (level + 1)
+        sep = "{\n"
+        for k, v in obj.items():
+            yield f"{sep}{pad}{compact(k)}: "
+            yield from json_chunks(v, level + 1)
+            sep = ",\n"
+        yield "\n" + "  " * level + "}"
+        return
+    if isinstance(obj, (list, tuple)) and (level >= 2 or all(
+            v is None or isinstance(v, (int, float)) for v in obj)):
+        yield compact(list(obj))
+        return
+    if isinstance(obj, (list, tuple)) or hasattr(obj, "__next__"):
+        pad = "  " * (level + 1)
+        sep = "[\n"
+        for v in obj:
+            yield sep + pad
+            yield from json_chunks(v, level + 1)
+            sep = ",\n"
+        yield "[]" if sep == "[\n" else "\n" + "  " * level + "]"
+        return
+    yield compact(obj)
 
 
 def render(doc, fmt: Format, output: str | None) -> None:
@@ -65,9 +94,10 @@ def render(doc, fmt: Format, output: str | None) -> None:
 
 
 def emit_json(obj: Any, output: str | None) -> None:
-    from ..output import emit
+    """Write JSON (see dump_json), streamed: a report's layers may be an iterator."""
+    from ..output import emit_chunks
 
-    emit(dump_json(obj), output)
+    emit_chunks(json_chunks(obj), output)
 
 
 # Library field names -> the options that set them, for messages like

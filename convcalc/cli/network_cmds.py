@@ -109,7 +109,7 @@ def report(
         from .common import emit_json
 
         if len(reports) == 1:
-            emit_json(report_dict(reports[0], d), output)
+            emit_json(report_dict(reports[0], d, lazy=True), output)
         else:
             emit_json({"reports": [report_dict(r, d) for r in reports], "summary": _summary_dicts(reports, d)},
                       output)
