@@ -123,12 +123,33 @@ def human(n: int | float, unit: str = "") -> str:
     if unit == "B":
         for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
             if abs(n) >= scale:
-                return f"{n / scale:.2f} {suffix}"
+                return f"{_scaled(n, scale)} {suffix}"
         return f"{n} B"
     for suffix, scale in (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
         if abs(n) >= scale:
-            return f"{n / scale:.2f}{suffix}"
+            return f"{_scaled(n, scale)}{suffix}"
     return str(n)
+
+
+def _scaled(n: int | float, scale: int) -> str:
+    """n / scale with 2 decimals; exact ints beyond a float's range (1e308) in E notation."""
+    try:
+        return f"{n / scale:.2f}"
+    except OverflowError:
+        from decimal import Decimal
+
+        return f"{Decimal(n) / scale:.2E}"
+
+
+def percent(part: int | float, whole: int | float) -> float | None:
+    """100 * part / whole, or None when whole is 0 or the ratio is beyond a float's range.
+    (``100.0 * part`` would first turn a huge exact int into a float, and overflow.)"""
+    if not whole:
+        return None
+    try:
+        return 100 * part / whole
+    except OverflowError:
+        return None
 
 
 METRIC_LABELS = {"macs": "MACs", "flops": "FLOPs", "params": "params", "activations": "activations",
@@ -161,11 +182,11 @@ class Verdict:
 
     @property
     def excess_percent(self) -> float | None:
-        return 100.0 * self.excess / self.limit if self.limit else None
+        return percent(self.excess, self.limit)
 
     @property
     def used_percent(self) -> float | None:
-        return 100.0 * self.value / self.limit if self.limit else None
+        return percent(self.value, self.limit)
 
     @property
     def change(self) -> int | None:
@@ -173,9 +194,9 @@ class Verdict:
 
     @property
     def change_percent(self) -> float | None:
-        if self.baseline is None or not self.baseline:
+        if self.baseline is None:
             return None
-        return 100.0 * (self.value - self.baseline) / self.baseline
+        return percent(self.value - self.baseline, self.baseline)
 
     def as_dict(self) -> dict:
         d = {"spec": self.spec, "name": self.name, "metric": self.metric, "value": self.value,

@@ -161,7 +161,9 @@ class TotalChange:
 
     @property
     def change_percent(self) -> float | None:
-        return 100.0 * self.change / self.old if self.old else None
+        from .budget import percent
+
+        return percent(self.change, self.old)
 
     def as_dict(self) -> dict:
         return {"metric": self.metric, "old": self.old, "new": self.new, "change": self.change,

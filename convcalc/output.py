@@ -11,7 +11,31 @@ from .errors import ConvcalcError
 
 
 def write_atomic(path: str, text) -> None:
-    """Write ``text`` (a string, or an iterable of strings) to ``path`` atomically."""
+    """Write ``text`` (a string, or an iterable of strings) to ``path`` atomically.
+
+    Only a regular file (or a new one) is replaced by rename: ``/dev/stdout``, ``/dev/null``,
+    a FIFO or any other special file is written through, and a symlink's target is replaced,
+    not the link (a rename over them would put a regular file in their place)."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        if stat.S_ISDIR(st.st_mode):
+            raise ConvcalcError(f"--output {path}: is a directory")
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
+                if isinstance(text, str):
+                    fh.write(text)
+                else:
+                    for chunk in _batched(text):
+                        fh.write(chunk)
+        except OSError as e:
+            raise ConvcalcError(f"--output {path}: cannot write: {e.strerror or e}") from None
+        return
+    path = os.path.realpath(path) if st is not None else path   # through a symlink to its file
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=directory)

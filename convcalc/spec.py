@@ -239,18 +239,22 @@ class _Parser:
 
 
 def _freeze(t: str, values: dict):
-    """A hashable key for a layer's values (None if a value is not plain)."""
-    items = []
-    for k, v in values.items():
-        if isinstance(v, list):
-            v = tuple(v)
-        try:
-            hash(v)
-        except TypeError:
-            return None
-        # bool and int compare equal (True == 1): keep the type in the key
-        items.append((k, type(v).__name__, v))
-    return (t, tuple(sorted(items)))
+    """A hashable key for a layer's values (None if a value is not plain). Every value, also
+    inside lists, is keyed with its type: True == 1 == 1.0 in Python, but ``kernel: [3, true]``
+    must be refused even after ``kernel: [3, 1]`` was accepted."""
+    try:
+        return (t, tuple(sorted((k, _frozen(v)) for k, v in values.items())))
+    except TypeError:
+        return None
+
+
+def _frozen(v):
+    if isinstance(v, list):
+        return ("list", tuple(_frozen(x) for x in v))
+    if isinstance(v, dict):
+        raise TypeError("not plain")
+    hash(v)
+    return (type(v).__name__, v)
 
 
 def all_types() -> list[str]:

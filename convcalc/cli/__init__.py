@@ -110,6 +110,8 @@ def _usage_message(e) -> str:
 
 
 def _fail(message: str, code: int) -> int:
+    # One line, whatever the user typed: control characters are shown escaped.
+    message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     try:
         sys.stderr.write(f"convcalc: error: {message}\n")
         sys.stderr.flush()

@@ -175,7 +175,13 @@ class Layer:
         c = self.params.get(self.width_field)
         if c is None:
             return self
-        return self.replace(**{self.width_field: max(1, int(c * width_mult))})
+        try:
+            scaled = int(c * width_mult)
+        except OverflowError:  # c is an exact int beyond a float's range
+            from fractions import Fraction
+
+            scaled = int(Fraction(c) * Fraction(width_mult))
+        return self.replace(**{self.width_field: max(1, scaled)})
 
     # -- what it does ----------------------------------------------------------------------
     def cost(self, shape: Shape) -> Cost:  # pragma: no cover - abstract

@@ -42,6 +42,11 @@ def _show(v: Any) -> str:
     return str(v)
 
 
+def _got(v: Any) -> str:
+    """What a value is, for "must be ..., got X": ``a string 'eight'``, ``null``."""
+    return "null" if v is None else f"{_type_name(v)} {_show(v)}"
+
+
 class Kind:
     """How a field's values are checked and parsed."""
 
@@ -68,7 +73,7 @@ class Int(Kind):
 
     def parse(self, value: Any) -> int:
         if not _is_int(value):
-            raise ValueError(f"must be an integer, got {_type_name(value)} {_show(value)}")
+            raise ValueError(f"must be an integer, got {_got(value)}")
         if value < self.minimum:
             raise ValueError(f"must be >= {self.minimum}, got {value}")
         return value
@@ -97,7 +102,7 @@ class Dims(Kind):
 
     def _one(self, v: Any) -> int:
         if not _is_int(v):
-            raise ValueError(f"must be an integer or a list of integers, got {_type_name(v)} {_show(v)}")
+            raise ValueError(f"must be an integer or a list of integers, got {_got(v)}")
         if v < self.minimum:
             raise ValueError(f"must be >= {self.minimum}, got {v}")
         return v
@@ -164,7 +169,7 @@ class Bool(Kind):
 
     def parse(self, value: Any) -> bool:
         if not isinstance(value, bool):
-            raise ValueError(f"must be true or false, got {_type_name(value)} {_show(value)}")
+            raise ValueError(f"must be true or false, got {_got(value)}")
         return value
 
     def parse_text(self, text: str) -> bool:
@@ -190,7 +195,7 @@ class Choice(Kind):
 
     def parse(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise ValueError(f"must be one of {', '.join(self.options)}, got {_type_name(value)} {_show(value)}")
+            raise ValueError(f"must be one of {', '.join(self.options)}, got {_got(value)}")
         word = value.strip().lower()
         word = self.aliases.get(word, word)
         if word not in self.options:
@@ -215,7 +220,7 @@ class Float(Kind):
 
     def parse(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"must be a number, got {_type_name(value)} {_show(value)}")
+            raise ValueError(f"must be a number, got {_got(value)}")
         if value != value or value < self.minimum or (self.maximum is not None and value > self.maximum):
             top = f" and <= {self.maximum}" if self.maximum is not None else ""
             raise ValueError(f"must be >= {self.minimum}{top}, got {value}")
@@ -244,7 +249,7 @@ class Text(Kind):
 
     def parse(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise ValueError(f"must be a string, got {_type_name(value)} {_show(value)}")
+            raise ValueError(f"must be a string, got {_got(value)}")
         return value
 
     def schema(self) -> dict:

@@ -7,7 +7,7 @@ Rich/Markdown/CSV renderers, and GitHub Actions annotations. Pure: builds text a
 
 from __future__ import annotations
 
-from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human
+from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
 from .doc import Doc, Note, Pct, Styled, Table
 
 CHECK_COLUMNS = ["spec", "metric", "source", "value", "limit", "vs limit", "excess", "baseline", "change",
@@ -93,7 +93,7 @@ def check_doc(run: CheckRun, style: str = "rich") -> Doc:
 def _check_row(v: Verdict, style: str) -> list:
     label = METRIC_LABELS[v.metric]
     source = f"baseline +{v.allowed}" if v.source == "baseline" else v.source
-    vs = (100.0 * (v.value - v.limit) / v.limit) if v.limit else None
+    vs = percent(v.value - v.limit, v.limit)
     if style == "csv":
         vs_cell = Pct(vs)
         verdict = "pass" if v.passed else "fail"
