@@ -26,6 +26,9 @@ MAX_LAYERS = 2_000_000   # expanded leaf rows a walk may produce
 MAX_NESTING = 100        # block nesting depth
 
 
+_NO_KEY_LINES: dict = {}  # shared by every Loc without key lines; never written to
+
+
 class Loc:
     """Where a node was written: file, line, and the line of each of its keys."""
 
@@ -34,7 +37,7 @@ class Loc:
     def __init__(self, file: str = "", line: int = 0, key_lines: dict | None = None):
         self.file = file
         self.line = line
-        self.key_lines = key_lines or {}
+        self.key_lines = key_lines or _NO_KEY_LINES
 
     def at(self, key: str | None = None) -> str:
         if not self.file:
@@ -202,8 +205,9 @@ class Report:
         return out
 
 
-def count_leaves(nodes: list[Node], memo: dict | None = None) -> int:
-    """Rows a walk would produce, computed without expanding (shared nodes counted once each)."""
+def count_leaves(nodes: list[Node], memo: dict | None = None, limit: int | None = None) -> int:
+    """Rows a walk would produce, computed without expanding (shared nodes counted once each).
+    With ``limit``, a ``repeat`` whose ``times`` takes the count past it is refused at that line."""
     memo = {} if memo is None else memo
     total = 0
     for node in nodes:
@@ -213,13 +217,17 @@ def count_leaves(nodes: list[Node], memo: dict | None = None) -> int:
             if isinstance(node, LayerNode):
                 n = 1
             elif isinstance(node, Sequential):
-                n = count_leaves(node.layers, memo)
+                n = count_leaves(node.layers, memo, limit)
             elif isinstance(node, Residual):
-                n = count_leaves(node.body, memo) + count_leaves(node.shortcut or [], memo) + 1
+                n = count_leaves(node.body, memo, limit) + count_leaves(node.shortcut or [], memo, limit) + 1
             elif isinstance(node, Concat):
-                n = sum(count_leaves(b, memo) for b in node.branches) + 1
+                n = sum(count_leaves(b, memo, limit) for b in node.branches) + 1
             else:
-                n = node.times * count_leaves(node.layers, memo)
+                inner = count_leaves(node.layers, memo, limit)
+                n = node.times * inner
+                if limit is not None and n > limit >= inner:  # this repeat's times crosses it
+                    raise LimitError(f"this repeat expands to {n:,} layers; the limit is {limit:,}",
+                                     where=node.loc.at("times"))
             memo[key] = n
         total += n
     return total
@@ -228,7 +236,7 @@ def count_leaves(nodes: list[Node], memo: dict | None = None) -> int:
 def walk(network: Network, *, batch: int = 1, width_mult: float = 1.0,
          max_layers: int = MAX_LAYERS) -> Report:
     """Propagate shapes through the network and cost every layer."""
-    n_rows = count_leaves(network.layers)
+    n_rows = count_leaves(network.layers, limit=max_layers)
     if n_rows > max_layers:
         raise LimitError(f"the network expands to {n_rows:,} layers; the limit is {max_layers:,}",
                          where=network.loc.at("layers"))

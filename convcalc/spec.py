@@ -77,7 +77,13 @@ class _Parser:
         return SpecError(message, where=f"{self.where}:{line}" if line else self.where)
 
     def loc(self, m: yamlio.YMap) -> Loc:
-        return Loc(self.where, m.line, m.key_lines)
+        # A mapping on one line (a flow-style layer) needs no key lines: Loc.at falls back to
+        # the mapping's line. Not keeping them frees ~30 MiB per 100,000 layers.
+        line, kl = m.line, m.key_lines
+        for v in kl.values():
+            if v != line:
+                return Loc(self.where, line, kl)
+        return Loc(self.where, line)
 
     def check_keys(self, m: yamlio.YMap, allowed, path: str, what: str) -> None:
         from ._suggest import did_you_mean
