@@ -161,11 +161,19 @@ def _opt(kind, text: str, option: str):
         raise ConvcalcError(f"{option}: {e}") from None
 
 
-def schema(output: OutputOpt = None) -> None:
+def schema(
+    format: Annotated[Format, typer.Option("--format", "-f", help="json (a JSON Schema is JSON; "
+                                           "`convcalc types` lists the same keys as a table).")] = Format.json,
+    output: OutputOpt = None,
+) -> None:
     """Print the JSON Schema of the spec format (for editors: yaml-language-server)."""
+    from ..errors import ConvcalcError
     from ..schema import spec_schema
     from .common import emit_json
 
+    if format != Format.json:
+        raise ConvcalcError(f"--format {format.value}: the schema is JSON; `convcalc types --format "
+                            f"{format.value}` lists the spec's types and keys")
     emit_json(spec_schema(), output)
 
 
