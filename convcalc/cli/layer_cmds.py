@@ -56,7 +56,7 @@ def field_params(cls: type[Layer]) -> list[inspect.Parameter]:
             opt = typer.Option(..., *decls, help=help_text, metavar=f.kind.metavar)
         else:
             shown = "x".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-            opt = typer.Option(None, *decls, help=help_text + (f" [default: {shown}]" if shown is not None else ""),
+            opt = typer.Option(None, *decls, help=help_text + (f" Default: {shown}." if shown is not None else ""),
                                metavar=f.kind.metavar, show_default=False)
         out.append(_param(f.name, Optional[str], opt))
     return out

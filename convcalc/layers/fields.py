@@ -139,6 +139,8 @@ class Padding(Dims):
     def __init__(self, words: bool = True):
         super().__init__(minimum=0)
         self.words = words
+        if not words:
+            self.metavar = "P|PxP"
 
     def parse(self, value: Any):
         if isinstance(value, str):
