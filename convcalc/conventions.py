@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .layers.simple import ACTIVATION_FLOPS, ADD_FLOPS_PER_ELEMENT, BN_FLOPS_PER_ELEMENT
+from .layers.simple import ADD_FLOPS_PER_ELEMENT, BN_FLOPS_PER_ELEMENT
 
 CONVENTIONS = {
     "macs": "multiply-accumulates of convolutions and linear layers (the papers' 'mult-adds'; "
@@ -24,6 +24,3 @@ SHORT = ("MACs = multiply-accumulates (papers' mult-adds); FLOPs = 2 x MACs + bi
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
 
-
-def activation_costs() -> dict[str, int]:
-    return dict(ACTIVATION_FLOPS)

@@ -212,12 +212,3 @@ def per_dim(layer: Layer, name: str, n: int) -> tuple[int, ...]:
         return v
     return (v,) * n
 
-
-def spec_values(layer: Layer) -> dict[str, Any]:
-    """The layer's non-default fields, as a spec would write them."""
-    out: dict[str, Any] = {"type": layer.type_name}
-    for f in layer.fields:
-        v = layer.params.get(f.name)
-        if f.required or v != f.default:
-            out[f.name] = list(v) if isinstance(v, tuple) else v
-    return out
