@@ -121,4 +121,5 @@ def make_command(cls: type[Layer]):
 def register(app: typer.Typer) -> None:
     for cls in REGISTRY.values():
         if cls.command:
-            app.command(name=cls.type_name, help=make_command(cls).__doc__)(make_command(cls))
+            command = make_command(cls)
+            app.command(name=cls.type_name, help=command.__doc__)(command)

@@ -161,6 +161,9 @@ def _summary_table(reports, dtype):
 
 def _multi_csv(reports, docs_) -> str:
     """One CSV for several reports: the flat tables with a leading network column."""
+    import csv
+    import io
+
     from ..render.doc import to_csv
 
     out = []
@@ -169,9 +172,6 @@ def _multi_csv(reports, docs_) -> str:
         head, body = lines[0], lines[1:]
         if i == 0:
             out.append("network," + head)
-        import csv
-        import io
-
         buf = io.StringIO()
         csv.writer(buf, lineterminator="").writerow([r.name])
         out.extend(f"{buf.getvalue()},{line}" for line in body)
