@@ -29,8 +29,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results.md")
 
-JSON_QUERY = ["conv", "-c", "3", "--size", "224x224", "-o", "32", "-k", "3", "-s", "2", "-p", "1",
-              "--format", "json"]
+JSON_QUERY = [
+    "conv",
+    "-c",
+    "3",
+    "--size",
+    "224x224",
+    "-o",
+    "32",
+    "-k",
+    "3",
+    "-s",
+    "2",
+    "-p",
+    "1",
+    "--format",
+    "json",
+]
 TABLE_QUERY = JSON_QUERY[:-2]
 SIZE_QUERY = ["size", "224", "-k", "3", "-s", "2", "-p", "1"]
 
@@ -71,8 +86,9 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 
 def run_once(cmd: list[str]) -> tuple[float, int, int, str]:
     """(seconds, exit code, peak RSS in KiB, stderr) of one run of ``cmd``."""
-    p = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], stdin=subprocess.DEVNULL,
-                       capture_output=True, env=CHILD_ENV)
+    p = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *cmd], stdin=subprocess.DEVNULL, capture_output=True, env=CHILD_ENV
+    )
     err = p.stderr.decode("utf-8", "replace")
     try:
         elapsed, code, rss = p.stdout.split()
@@ -126,14 +142,16 @@ def flat_spec(n: int) -> str:
 
 def repeat_spec(times: int) -> str:
     """``times`` copies of a 2-layer block: 2 * times rows from a 10-line file."""
-    return (f"name: repeat-{times}\n"
-            "input: [16, 32, 32]\n"
-            "layers:\n"
-            "  - type: repeat\n"
-            f"    times: {times}\n"
-            "    layers:\n"
-            "      - {type: conv, out_channels: 16, kernel: 3, padding: 1, bias: false}\n"
-            "      - {type: activation, fn: relu6}\n")
+    return (
+        f"name: repeat-{times}\n"
+        "input: [16, 32, 32]\n"
+        "layers:\n"
+        "  - type: repeat\n"
+        f"    times: {times}\n"
+        "    layers:\n"
+        "      - {type: conv, out_channels: 16, kernel: 3, padding: 1, bias: false}\n"
+        "      - {type: activation, fn: relu6}\n"
+    )
 
 
 RESIDUAL_BLOCK = """\
@@ -161,8 +179,13 @@ RESIDUAL_BLOCK = """\
 
 def lines_spec(n_lines: int) -> str:
     """A hand-written-looking spec (block style, comments, residual blocks) of ~n_lines lines."""
-    head = ["name: long-file", "description: a generated spec of block-style residual blocks",
-            "input: [32, 28, 28]", "budget: {macs: 100G, params: 100M}", "layers:"]
+    head = [
+        "name: long-file",
+        "description: a generated spec of block-style residual blocks",
+        "input: [32, 28, 28]",
+        "budget: {macs: 100G, params: 100M}",
+        "layers:",
+    ]
     out = list(head)
     i = 0
     while len(out) < n_lines:
@@ -181,8 +204,13 @@ def zoo_names() -> list[str]:
     import json
 
     try:
-        p = subprocess.run(convcalc_cmd() + ["zoo", "--format", "json"], capture_output=True,
-                           text=True, timeout=60, env=CHILD_ENV)
+        p = subprocess.run(
+            convcalc_cmd() + ["zoo", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=CHILD_ENV,
+        )
         if p.returncode == 0:
             return [m["name"] for m in json.loads(p.stdout).get("models", [])]
     except (OSError, ValueError, KeyError, TypeError, subprocess.SubprocessError):
@@ -192,7 +220,7 @@ def zoo_names() -> list[str]:
     spec = importlib.util.find_spec("convcalc")
     if spec is None or not spec.submodule_search_locations:
         return []
-    zoo_dir = os.path.join(list(spec.submodule_search_locations)[0], "zoo")
+    zoo_dir = os.path.join(next(iter(spec.submodule_search_locations)), "zoo")
     if not os.path.isdir(zoo_dir):
         return []
     return sorted(f[:-5] for f in os.listdir(zoo_dir) if f.endswith(".yaml"))
@@ -218,8 +246,13 @@ def plan(tmp: str, quick: bool) -> list[tuple[str, str, list[str], int, int]]:
         paths[key] = p
     out = [
         ("python_startup", "python -c pass (the unit)", [py, "-c", "pass"], r_small * 2, w_small),
-        ("bare_typer", "bare one-command Typer app", [py, os.path.join(HERE, "bare_typer.py"), "--name", "x"],
-         r_small, w_small),
+        (
+            "bare_typer",
+            "bare one-command Typer app",
+            [py, os.path.join(HERE, "bare_typer.py"), "--name", "x"],
+            r_small,
+            w_small,
+        ),
         ("query_json", "conv ... --format json", cc + JSON_QUERY, r_small, w_small),
         ("query_table", "conv ... (table)", cc + TABLE_QUERY, r_small, w_small),
         ("size", "size 224 -k 3 -s 2 -p 1", cc + SIZE_QUERY, r_small, w_small),
@@ -227,14 +260,35 @@ def plan(tmp: str, quick: bool) -> list[tuple[str, str, list[str], int, int]]:
     for key in ("flat1k", "flat10k", "flat100k", "repeat20k", "lines10k"):
         runs = r_huge if key == "flat100k" else (r_big if key != "flat1k" else r_small)
         desc = files[key][1]
-        out.append((f"{key}_json", f"report --format json: {desc}",
-                    cc + ["report", paths[key], "--format", "json"], runs, w_big))
+        out.append(
+            (
+                f"{key}_json",
+                f"report --format json: {desc}",
+                cc + ["report", paths[key], "--format", "json"],
+                runs,
+                w_big,
+            )
+        )
         out.append((f"{key}_table", f"report (table): {desc}", cc + ["report", paths[key]], runs, w_big))
     for name in zoo_names():
-        out.append((f"zoo_{name}_json", f"report --format json zoo:{name}",
-                    cc + ["report", f"zoo:{name}", "--format", "json"], r_small, w_small))
-        out.append((f"zoo_{name}_table", f"report zoo:{name} (table)", cc + ["report", f"zoo:{name}"],
-                    r_small, w_small))
+        out.append(
+            (
+                f"zoo_{name}_json",
+                f"report --format json zoo:{name}",
+                cc + ["report", f"zoo:{name}", "--format", "json"],
+                r_small,
+                w_small,
+            )
+        )
+        out.append(
+            (
+                f"zoo_{name}_table",
+                f"report zoo:{name} (table)",
+                cc + ["report", f"zoo:{name}"],
+                r_small,
+                w_small,
+            )
+        )
     return out
 
 
@@ -275,8 +329,12 @@ def targets(res: dict[str, Result]) -> list[tuple[str, str, str | None]]:
         if all(r is not None and r.times and not r.error for r in (t1, t10, t100)):
             s1 = (t10.median - t1.median) / 9_000
             s2 = (t100.median - t10.median) / 90_000
-            add(f"linear in layers ({fmt}): per-layer cost 10k->100k <= 1.5x that of 1k->10k",
-                s2 / s1 if s1 > 0 else None, 1.5, "{:.2f}x")
+            add(
+                f"linear in layers ({fmt}): per-layer cost 10k->100k <= 1.5x that of 1k->10k",
+                s2 / s1 if s1 > 0 else None,
+                1.5,
+                "{:.2f}x",
+            )
         else:
             out.append((f"linear in layers ({fmt})", "not measured", None))
     for fmt in ("json", "table"):
@@ -294,8 +352,16 @@ def table_lines(results: list[Result], base: float | None) -> list[str]:
             rows.append((r.name, "error", "", "", str(len(r.times)), f"{r.what}: {r.error}"))
             continue
         ratio = f"{r.median / base:.1f}x" if base else "?"
-        rows.append((r.name, f"{r.median * 1000:.0f} ms", ratio, f"{r.rss_kib / MIB:.0f} MiB",
-                     str(len(r.times)), r.what))
+        rows.append(
+            (
+                r.name,
+                f"{r.median * 1000:.0f} ms",
+                ratio,
+                f"{r.rss_kib / MIB:.0f} MiB",
+                str(len(r.times)),
+                r.what,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     out = []
     for j, row in enumerate(rows):
@@ -307,8 +373,10 @@ def table_lines(results: list[Result], base: float | None) -> list[str]:
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} cores (nproc {_nproc()}), Python {platform.python_version()} "
-            f"({platform.python_implementation()}), {platform.system()} {platform.machine()}")
+    return (
+        f"{os.cpu_count()} cores (nproc {_nproc()}), Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.machine()}"
+    )
 
 
 def _nproc() -> str:
@@ -330,34 +398,49 @@ def _versions() -> str:
     return ", ".join(out)
 
 
-def write_markdown(path: str, results: list[Result], tgts, base: float | None, quick: bool,
-                   zoo: list[str]) -> None:
+def write_markdown(
+    path: str, results: list[Result], tgts, base: float | None, quick: bool, zoo: list[str]
+) -> None:
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    md = ["# convcalc benchmark results", "",
-          f"- date: {now}",
-          f"- machine: {machine()}",
-          f"- packages: {_versions()}",
-          f"- runs: {'--quick' if quick else 'full'}; median wall time of subprocesses after warm-up, "
-          "stdout to /dev/null",
-          f"- unit: `python -c pass` = {base * 1000:.1f} ms" if base else "- unit: not measured",
-          f"- zoo models: {', '.join(zoo) if zoo else 'none (the zoo is empty)'}",
-          "- bytecode caches on (PYTHONDONTWRITEBYTECODE is dropped for the measured commands, as on "
-          "a user's machine); peak RSS: getrusage(RUSAGE_CHILDREN).ru_maxrss of a launcher that runs "
-          "only that command",
-          "- linear: the per-layer cost between the 10k and 100k flat specs, over that between 1k and "
-          "10k (about 1 when the cost is linear; 10 would be quadratic)",
-          "", "## Targets", "", "| target | measured | verdict |", "|---|---:|---|"]
+    md = [
+        "# convcalc benchmark results",
+        "",
+        f"- date: {now}",
+        f"- machine: {machine()}",
+        f"- packages: {_versions()}",
+        f"- runs: {'--quick' if quick else 'full'}; median wall time of subprocesses after warm-up, "
+        "stdout to /dev/null",
+        f"- unit: `python -c pass` = {base * 1000:.1f} ms" if base else "- unit: not measured",
+        f"- zoo models: {', '.join(zoo) if zoo else 'none (the zoo is empty)'}",
+        "- bytecode caches on (PYTHONDONTWRITEBYTECODE is dropped for the measured commands, as on "
+        "a user's machine); peak RSS: getrusage(RUSAGE_CHILDREN).ru_maxrss of a launcher that runs "
+        "only that command",
+        "- linear: the per-layer cost between the 10k and 100k flat specs, over that between 1k and "
+        "10k (about 1 when the cost is linear; 10 would be quadratic)",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---:|---|",
+    ]
     for label, value, verdict in tgts:
         md.append(f"| {label} | {value} | {verdict or 'n/a'} |")
-    md += ["", "## All benchmarks", "",
-           "| benchmark | median | x start-up | peak RSS | runs | what |", "|---|---:|---:|---:|---:|---|"]
+    md += [
+        "",
+        "## All benchmarks",
+        "",
+        "| benchmark | median | x start-up | peak RSS | runs | what |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for r in results:
         if r.error:
             md.append(f"| {r.name} | error | | | {len(r.times)} | {r.what}: {r.error} |")
         else:
             ratio = f"{r.median / base:.1f}x" if base else "?"
-            md.append(f"| {r.name} | {r.median * 1000:.0f} ms | {ratio} | {r.rss_kib / MIB:.0f} MiB | "
-                      f"{len(r.times)} | {r.what} |")
+            md.append(
+                f"| {r.name} | {r.median * 1000:.0f} ms | {ratio} | {r.rss_kib / MIB:.0f} MiB | "
+                f"{len(r.times)} | {r.what} |"
+            )
     md += ["", "Regenerate with `python benchmarks/bench.py` (add `--quick` for fewer runs).", ""]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(md))
@@ -366,12 +449,19 @@ def write_markdown(path: str, results: list[Result], tgts, base: float | None, q
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer runs")
-    ap.add_argument("--only", metavar="NAME", action="append",
-                    help="run only benchmarks whose name contains NAME (repeatable); "
-                         "python_startup always runs")
-    ap.add_argument("--output", metavar="FILE", default=None,
-                    help=f"markdown results file (default {os.path.relpath(RESULTS, ROOT)}; "
-                         "not written with --only unless given)")
+    ap.add_argument(
+        "--only",
+        metavar="NAME",
+        action="append",
+        help="run only benchmarks whose name contains NAME (repeatable); python_startup always runs",
+    )
+    ap.add_argument(
+        "--output",
+        metavar="FILE",
+        default=None,
+        help=f"markdown results file (default {os.path.relpath(RESULTS, ROOT)}; "
+        "not written with --only unless given)",
+    )
     args = ap.parse_args(argv)
 
     zoo = zoo_names()

@@ -14,14 +14,40 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
 from .errors import ConvcalcError, GeometryError, LimitError, SpecError
 
-__all__ = ["__version__", "ConvcalcError", "GeometryError", "LimitError", "SpecError", "REGISTRY",
-           "Cost", "Layer", "Network", "Report", "walk", "layer", "load_spec", "parse_spec"]
+if TYPE_CHECKING:
+    from .layers import Layer
+    from .network import Network
+
+__all__ = [
+    "REGISTRY",
+    "ConvcalcError",
+    "Cost",
+    "GeometryError",
+    "Layer",
+    "LimitError",
+    "Network",
+    "Report",
+    "SpecError",
+    "__version__",
+    "layer",
+    "load_spec",
+    "parse_spec",
+    "walk",
+]
 
 
-_LAZY = {"REGISTRY": "layers", "Cost": "layers", "Layer": "layers", "Network": "network",
-         "Report": "network", "walk": "network"}
+_LAZY = {
+    "REGISTRY": "layers",
+    "Cost": "layers",
+    "Layer": "layers",
+    "Network": "network",
+    "Report": "network",
+    "walk": "network",
+}
 
 
 def __getattr__(name: str):
@@ -34,21 +60,21 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(f".{mod}", __name__), name)
 
 
-def layer(type_name: str, **values) -> "Layer":
+def layer(type_name: str, **values) -> Layer:
     """Build a layer from spec values (``layer("conv", out_channels=8, kernel=3)``)."""
     from .layers import get
 
     return get(type_name).build(values)
 
 
-def load_spec(ref: str) -> "Network":
+def load_spec(ref: str) -> Network:
     """Load a YAML spec from a path or ``zoo:NAME`` (needs PyYAML)."""
     from .spec import load
 
     return load(ref)
 
 
-def parse_spec(text: str, where: str = "<spec>") -> "Network":
+def parse_spec(text: str, where: str = "<spec>") -> Network:
     """Parse YAML spec text (needs PyYAML)."""
     from .spec import parse_text
 

@@ -18,8 +18,8 @@ METRICS = ("macs", "flops", "params", "activations", "memory")
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
-MAX_DIGITS = 40     # "1" followed by 5000 zeros is not a limit anyone means (and int() refuses it)
-MAX_EXPONENT = 30   # Fraction("1e99999999") would build a 400 MB integer: refuse before that
+MAX_DIGITS = 40  # "1" followed by 5000 zeros is not a limit anyone means (and int() refuses it)
+MAX_EXPONENT = 30  # Fraction("1e99999999") would build a 400 MB integer: refuse before that
 
 
 def parse_quantity(value: Any, metric: str = "") -> int:
@@ -43,8 +43,10 @@ def parse_quantity(value: Any, metric: str = "") -> int:
         raise BudgetInputError(f"{_short(value)} is not a number like 600M, 4.5M, 1.2G or 800k")
     digits, exponent, suffix = m.group(1).replace("_", ""), m.group(2), m.group(3)
     if len(digits) > MAX_DIGITS or (exponent is not None and abs(int(exponent)) > MAX_EXPONENT):
-        raise BudgetInputError(f"{_short(value)} is out of range (at most {MAX_DIGITS} digits and an "
-                               f"exponent within +-{MAX_EXPONENT})")
+        raise BudgetInputError(
+            f"{_short(value)} is out of range (at most {MAX_DIGITS} digits and an "
+            f"exponent within +-{MAX_EXPONENT})"
+        )
     number = Fraction(digits) * Fraction(10) ** int(exponent or 0)
     scale = _scale(suffix, metric)
     if scale is None:
@@ -103,7 +105,9 @@ def parse_allowance(text: str) -> tuple[str, Fraction]:
         return "absolute", Fraction(parse_quantity(s))
     except BudgetInputError as e:
         if "not a number" in e.message:
-            raise BudgetInputError(f"{_short(text)} is not a percentage like 5% or an amount like 2M") from None
+            raise BudgetInputError(
+                f"{_short(text)} is not a percentage like 5% or an amount like 2M"
+            ) from None
         raise
 
 
@@ -152,8 +156,13 @@ def percent(part: int | float, whole: int | float) -> float | None:
         return None
 
 
-METRIC_LABELS = {"macs": "MACs", "flops": "FLOPs", "params": "params", "activations": "activations",
-                 "memory": "memory"}
+METRIC_LABELS = {
+    "macs": "MACs",
+    "flops": "FLOPs",
+    "params": "params",
+    "activations": "activations",
+    "memory": "memory",
+}
 
 
 class Verdict:
@@ -164,9 +173,18 @@ class Verdict:
 
     __slots__ = ("spec", "metric", "value", "limit", "source", "baseline", "line", "allowed", "name")
 
-    def __init__(self, spec: str, metric: str, value: int, limit: int, source: str,
-                 baseline: int | None = None, line: int = 0, allowed: str | None = None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        spec: str,
+        metric: str,
+        value: int,
+        limit: int,
+        source: str,
+        baseline: int | None = None,
+        line: int = 0,
+        allowed: str | None = None,
+        name: str | None = None,
+    ):
         self.spec, self.metric, self.value, self.limit = spec, metric, value, limit
         self.source, self.baseline, self.line = source, baseline, line
         self.allowed = allowed
@@ -199,10 +217,19 @@ class Verdict:
         return percent(self.value - self.baseline, self.baseline)
 
     def as_dict(self) -> dict:
-        d = {"spec": self.spec, "name": self.name, "metric": self.metric, "value": self.value,
-             "limit": self.limit, "passed": self.passed, "excess": max(self.excess, 0),
-             "excess_percent": (self.excess_percent if self.excess > 0 else 0.0) if self.limit else None,
-             "used_percent": self.used_percent, "source": self.source, "line": self.line or None}
+        d = {
+            "spec": self.spec,
+            "name": self.name,
+            "metric": self.metric,
+            "value": self.value,
+            "limit": self.limit,
+            "passed": self.passed,
+            "excess": max(self.excess, 0),
+            "excess_percent": (self.excess_percent if self.excess > 0 else 0.0) if self.limit else None,
+            "used_percent": self.used_percent,
+            "source": self.source,
+            "line": self.line or None,
+        }
         if self.baseline is not None:
             d["baseline"] = self.baseline
             d["change"] = self.change
@@ -211,18 +238,32 @@ class Verdict:
         return d
 
 
-def judge(spec: str, totals: dict[str, int], limits: dict[str, int], sources: dict[str, str],
-          lines: dict[str, int] | None = None, name: str | None = None) -> list[Verdict]:
+def judge(
+    spec: str,
+    totals: dict[str, int],
+    limits: dict[str, int],
+    sources: dict[str, str],
+    lines: dict[str, int] | None = None,
+    name: str | None = None,
+) -> list[Verdict]:
     """A verdict per limit. ``totals`` must hold every limited metric. A value equal to its
     limit passes."""
     lines = lines or {}
-    return [Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0), name=name)
-            for m in METRICS if m in limits]
+    return [
+        Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0), name=name)
+        for m in METRICS
+        if m in limits
+    ]
 
 
-def judge_baseline(spec: str, totals: dict[str, int], baseline: dict[str, int],
-                   allowance: tuple[str, Fraction], metrics=("params", "macs", "flops", "activations"),
-                   name: str | None = None) -> list[Verdict]:
+def judge_baseline(
+    spec: str,
+    totals: dict[str, int],
+    baseline: dict[str, int],
+    allowance: tuple[str, Fraction],
+    metrics=("params", "macs", "flops", "activations"),
+    name: str | None = None,
+) -> list[Verdict]:
     """Each total may grow by at most the allowance over the baseline report's total
     (a baseline of 0 with a percentage allowance allows no growth)."""
     kind, amount = allowance
@@ -242,7 +283,7 @@ def judge_baseline(spec: str, totals: dict[str, int], baseline: dict[str, int],
 def merge_limits(budget: dict[str, int], flags: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
     """(limits, sources): the spec's ``budget:`` with each flag overriding its key."""
     limits = {m: budget[m] for m in METRICS if m in budget}
-    sources = {m: "budget" for m in limits}
+    sources = dict.fromkeys(limits, "budget")
     for m, v in flags.items():
         limits[m] = v
         sources[m] = "flag"
@@ -273,6 +314,7 @@ SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
 def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
     """The reports of a saved ``convcalc report --format json`` (one report, or
     ``{"reports": [...]}``), validated: a clear error rather than a KeyError."""
+
     def bad(msg: str) -> BudgetInputError:
         return BudgetInputError(f"{where}: {msg} (expected the output of `convcalc report --format json`)")
 
@@ -283,8 +325,11 @@ def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
         if not isinstance(reports, list) or not reports:
             raise bad("'reports' must be a non-empty list")
         summary = doc.get("summary")
-        sources = [s.get("source") if isinstance(s, dict) else None for s in summary] \
-            if isinstance(summary, list) and len(summary) == len(reports) else [None] * len(reports)
+        sources = (
+            [s.get("source") if isinstance(s, dict) else None for s in summary]
+            if isinstance(summary, list) and len(summary) == len(reports)
+            else [None] * len(reports)
+        )
         return [_entry(r, f"reports[{i}]", sources[i], bad) for i, r in enumerate(reports)]
     if "totals" in doc:
         return [_entry(doc, "", None, bad)]
@@ -315,12 +360,20 @@ def _entry(r: Any, path: str, source, bad) -> BaselineEntry:
 
 
 def _json_type(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
-            int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+        int: "a number",
+        float: "a number",
+    }.get(type(v), type(v).__name__)
 
 
-def find_baseline(entries: list[BaselineEntry], name: str, source: str, n_specs: int,
-                  where: str) -> tuple[BaselineEntry | None, str]:
+def find_baseline(
+    entries: list[BaselineEntry], name: str, source: str, n_specs: int, where: str
+) -> tuple[BaselineEntry | None, str]:
     """The saved report for spec ``source`` (network ``name``) and a note ("" if none).
 
     Matched by name; several reports of that name are told apart by the saved source path.
@@ -330,8 +383,10 @@ def find_baseline(entries: list[BaselineEntry], name: str, source: str, n_specs:
     if len(hits) > 1:
         narrowed = [e for e in hits if e.source == source]
         if len(narrowed) != 1:
-            raise BudgetInputError(f"{where}: {len(hits)} reports are named {name!r}; cannot tell which one "
-                                   f"is the baseline of {source}")
+            raise BudgetInputError(
+                f"{where}: {len(hits)} reports are named {name!r}; cannot tell which one "
+                f"is the baseline of {source}"
+            )
         hits = narrowed
     if hits:
         return hits[0], ""
@@ -351,7 +406,7 @@ def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
             if k == "input_shape":
                 old, new = list(old) if isinstance(old, (list, tuple)) else old, list(new)
             if old != new:
-                show = (lambda v: "x".join(map(str, v)) if isinstance(v, list) else str(v))
+                show = lambda v: "x".join(map(str, v)) if isinstance(v, list) else str(v)
                 out.append(f"{k.replace('_', ' ')} {show(old)} in the baseline vs {show(new)} now")
     return out
 
@@ -374,12 +429,18 @@ class Note:
 class CheckRun:
     """Every verdict and note of ``convcalc check``; ``passed`` iff no verdict failed."""
 
-    def __init__(self, verdicts: list[Verdict], notes: list[Note], specs: list[tuple[str, str]],
-                 baseline: str | None = None, allowance: tuple[str, Fraction] | None = None,
-                 dtype: str = "fp32"):
+    def __init__(
+        self,
+        verdicts: list[Verdict],
+        notes: list[Note],
+        specs: list[tuple[str, str]],
+        baseline: str | None = None,
+        allowance: tuple[str, Fraction] | None = None,
+        dtype: str = "fp32",
+    ):
         self.verdicts = verdicts
         self.notes = notes
-        self.specs = specs          # (spec, name) in order
+        self.specs = specs  # (spec, name) in order
         self.baseline = baseline
         self.allowance = allowance
         self.dtype = dtype
@@ -396,14 +457,32 @@ class CheckRun:
         specs = []
         for spec, name in self.specs:
             mine = [v for v in self.verdicts if v.spec == spec]
-            specs.append({"spec": spec, "name": name, "passed": all(v.passed for v in mine),
-                          "checked": len(mine), "failed": sum(not v.passed for v in mine)})
-        d = {"passed": self.passed, "checked": len(self.verdicts), "failed": len(self.failures),
-             "dtype": self.dtype, "results": [v.as_dict() for v in self.verdicts],
-             "notes": [n.as_dict() for n in self.notes], "specs": specs}
+            specs.append(
+                {
+                    "spec": spec,
+                    "name": name,
+                    "passed": all(v.passed for v in mine),
+                    "checked": len(mine),
+                    "failed": sum(not v.passed for v in mine),
+                }
+            )
+        d = {
+            "passed": self.passed,
+            "checked": len(self.verdicts),
+            "failed": len(self.failures),
+            "dtype": self.dtype,
+            "results": [v.as_dict() for v in self.verdicts],
+            "notes": [n.as_dict() for n in self.notes],
+            "specs": specs,
+        }
         if self.baseline is not None:
             kind, amount = self.allowance or ("percent", Fraction(0))
-            d["baseline"] = {"file": self.baseline, "max_increase": {
-                "kind": kind, "amount": float(amount) if kind == "percent" else int(amount),
-                "text": allowance_text((kind, amount))}}
+            d["baseline"] = {
+                "file": self.baseline,
+                "max_increase": {
+                    "kind": kind,
+                    "amount": float(amount) if kind == "percent" else int(amount),
+                    "text": allowance_text((kind, amount)),
+                },
+            }
         return d

@@ -49,8 +49,16 @@ def pick_groups(c_in: int, c_out: int) -> int:
     return 1
 
 
-def compare(shape: tuple, out_channels: int, kernel, stride=1, padding="same", groups: int | None = None,
-            dilation: int = 2, bias: bool = False) -> Comparison:
+def compare(
+    shape: tuple,
+    out_channels: int,
+    kernel,
+    stride=1,
+    padding="same",
+    groups: int | None = None,
+    dilation: int = 2,
+    bias: bool = False,
+) -> Comparison:
     n = len(shape) - 1
     k = kernel if isinstance(kernel, tuple) else (kernel,) * n
     auto = groups is None
@@ -59,13 +67,29 @@ def compare(shape: tuple, out_channels: int, kernel, stride=1, padding="same", g
     specs = [
         ("standard", "g=1", Conv(dilation=1, groups=1, **common)),
         (f"grouped (g={g})", f"g={g}", Conv(dilation=1, groups=g, **common)),
-        ("depthwise-separable", "depthwise k x k + pointwise 1x1",
-         Separable(dilation=1, multiplier=1, **common)),
-        (f"ShuffleNet unit (g={g})", f"m = C_out/4, {'add' if _max(stride) == 1 else 'concat'} shortcut",
-         ShuffleUnit(out_channels=out_channels, groups=g, stride=stride, kernel=kernel, bottleneck=None,
-                     first_grouped=True, batchnorm=True)),
-        (f"dilated (d={dilation})", f"d={dilation}: same weights, wider field",
-         Conv(dilation=dilation, groups=1, **common)),
+        (
+            "depthwise-separable",
+            "depthwise k x k + pointwise 1x1",
+            Separable(dilation=1, multiplier=1, **common),
+        ),
+        (
+            f"ShuffleNet unit (g={g})",
+            f"m = C_out/4, {'add' if _max(stride) == 1 else 'concat'} shortcut",
+            ShuffleUnit(
+                out_channels=out_channels,
+                groups=g,
+                stride=stride,
+                kernel=kernel,
+                bottleneck=None,
+                first_grouped=True,
+                batchnorm=True,
+            ),
+        ),
+        (
+            f"dilated (d={dilation})",
+            f"d={dilation}: same weights, wider field",
+            Conv(dilation=dilation, groups=1, **common),
+        ),
     ]
     variants = []
     for name, config, layer in specs:

@@ -26,7 +26,7 @@ from .errors import ConvcalcError
 ROW_METRICS = ("params", "macs", "flops", "activations")
 TOTAL_METRICS = ("params", "macs", "flops", "activations", "memory")
 SETTINGS = ("input_shape", "batch", "width_mult", "dtype")
-MAX_ALIGN_WORK = 4_000_000   # len(a) * len(b) of the stretch SequenceMatcher may align
+MAX_ALIGN_WORK = 4_000_000  # len(a) * len(b) of the stretch SequenceMatcher may align
 
 
 # -- reading a report dict -------------------------------------------------------------------------
@@ -34,8 +34,9 @@ def select_report(doc: Any, where: str, name: str | None = None) -> dict:
     """The report in a saved JSON document: the document itself, or one of ``{"reports": [...]}``
     (the only one, or the one called ``name``). Validated, so a diff never dies on a KeyError."""
     if not isinstance(doc, dict):
-        raise ConvcalcError(f"{where}: expected a report saved by `convcalc report --format json`, "
-                            f"got {_json_type(doc)}")
+        raise ConvcalcError(
+            f"{where}: expected a report saved by `convcalc report --format json`, got {_json_type(doc)}"
+        )
     if "reports" in doc:
         reports = doc["reports"]
         if not isinstance(reports, list) or not reports:
@@ -44,8 +45,9 @@ def select_report(doc: Any, where: str, name: str | None = None) -> dict:
         if name is None:
             if len(reports) != 1:
                 shown = ", ".join(str(n) for n in names)
-                raise ConvcalcError(f"{where} holds {len(reports)} reports ({shown}); pick one with "
-                                    f"{where}#NAME")
+                raise ConvcalcError(
+                    f"{where} holds {len(reports)} reports ({shown}); pick one with {where}#NAME"
+                )
             return validate_report(reports[0], f"{where}: reports[0]")
         hits = [i for i, n in enumerate(names) if n == name]
         if len(hits) != 1:
@@ -62,8 +64,9 @@ def validate_report(r: dict, where: str) -> dict:
         raise ConvcalcError(f"{where}: a report must be an object, got {_json_type(r)}")
     layers = r.get("layers")
     if not isinstance(layers, list):
-        raise ConvcalcError(f"{where}: 'layers' must be a list (is this the output of "
-                            "`convcalc report --format json`?)")
+        raise ConvcalcError(
+            f"{where}: 'layers' must be a list (is this the output of `convcalc report --format json`?)"
+        )
     for i, layer in enumerate(layers):
         at = f"{where}: layers[{i}]"
         if not isinstance(layer, dict):
@@ -94,8 +97,15 @@ def _is_count(v: Any) -> bool:
 
 
 def _json_type(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
-            int: "a number", float: "a number"}.get(type(v), type(v).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+        int: "a number",
+        float: "a number",
+    }.get(type(v), type(v).__name__)
 
 
 # -- the diff ----------------------------------------------------------------------------------------
@@ -132,11 +142,18 @@ class LayerChange:
 
     def as_dict(self) -> dict:
         o, n = self.old or {}, self.new or {}
-        d: dict = {"status": self.status, "name": self.name,
-                   "old_name": o.get("name"), "new_name": n.get("name"),
-                   "label": n.get("label") or o.get("label"),
-                   "type": self.type, "old_type": o.get("type"), "new_type": n.get("type"),
-                   "old_output_shape": o.get("output_shape"), "new_output_shape": n.get("output_shape")}
+        d: dict = {
+            "status": self.status,
+            "name": self.name,
+            "old_name": o.get("name"),
+            "new_name": n.get("name"),
+            "label": n.get("label") or o.get("label"),
+            "type": self.type,
+            "old_type": o.get("type"),
+            "new_type": n.get("type"),
+            "old_output_shape": o.get("output_shape"),
+            "new_output_shape": n.get("output_shape"),
+        }
         for m in ROW_METRICS:
             d[f"old_{m}"] = o.get(m)
             d[f"new_{m}"] = n.get(m)
@@ -145,8 +162,11 @@ class LayerChange:
 
 
 def _same(a: dict, b: dict) -> bool:
-    return (a["type"] == b["type"] and list(a["output_shape"]) == list(b["output_shape"])
-            and all(a.get(m) == b.get(m) for m in ROW_METRICS))
+    return (
+        a["type"] == b["type"]
+        and list(a["output_shape"]) == list(b["output_shape"])
+        and all(a.get(m) == b.get(m) for m in ROW_METRICS)
+    )
 
 
 class TotalChange:
@@ -166,18 +186,30 @@ class TotalChange:
         return percent(self.change, self.old)
 
     def as_dict(self) -> dict:
-        return {"metric": self.metric, "old": self.old, "new": self.new, "change": self.change,
-                "change_percent": self.change_percent}
+        return {
+            "metric": self.metric,
+            "old": self.old,
+            "new": self.new,
+            "change": self.change,
+            "change_percent": self.change_percent,
+        }
 
 
 class Diff:
-    def __init__(self, old: dict, new: dict, rows: list[LayerChange], totals: list[TotalChange],
-                 alignment: str, settings: list[tuple[str, Any, Any]]):
+    def __init__(
+        self,
+        old: dict,
+        new: dict,
+        rows: list[LayerChange],
+        totals: list[TotalChange],
+        alignment: str,
+        settings: list[tuple[str, Any, Any]],
+    ):
         self.old_name, self.new_name = str(old.get("name", "")), str(new.get("name", ""))
-        self.rows = rows            # every layer of both reports, in execution order
+        self.rows = rows  # every layer of both reports, in execution order
         self.totals = totals
         self.alignment = alignment  # "name" or "sequence"
-        self.settings = settings    # (setting, old, new) that differ: the comparison may mislead
+        self.settings = settings  # (setting, old, new) that differ: the comparison may mislead
 
     def counts(self) -> dict[str, int]:
         c = {"added": 0, "removed": 0, "changed": 0, "unchanged": 0}
@@ -195,10 +227,15 @@ class Diff:
 
     def as_dict(self, include_unchanged: bool = False) -> dict:
         rows = self.rows if include_unchanged else self.changed_rows()
-        return {"old": self.old_name, "new": self.new_name, "alignment": self.alignment,
-                "counts": self.counts(), "layers": [r.as_dict() for r in rows],
-                "totals": {t.metric: t.as_dict() for t in self.totals},
-                "settings_differ": [{"setting": k, "old": a, "new": b} for k, a, b in self.settings]}
+        return {
+            "old": self.old_name,
+            "new": self.new_name,
+            "alignment": self.alignment,
+            "counts": self.counts(),
+            "layers": [r.as_dict() for r in rows],
+            "totals": {t.metric: t.as_dict() for t in self.totals},
+            "settings_differ": [{"setting": k, "old": a, "new": b} for k, a, b in self.settings],
+        }
 
 
 def diff_reports(old: dict, new: dict) -> Diff:
@@ -245,7 +282,7 @@ def align_by_sequence(a: list[dict], b: list[dict]) -> Pairs | None:
     hi = 0
     while hi < len(sa) - lo and hi < len(sb) - lo and sa[-1 - hi] == sb[-1 - hi]:
         hi += 1
-    mid_a, mid_b = sa[lo:len(sa) - hi], sb[lo:len(sb) - hi]
+    mid_a, mid_b = sa[lo : len(sa) - hi], sb[lo : len(sb) - hi]
     if len(mid_a) * len(mid_b) > MAX_ALIGN_WORK:
         return None
     types_a, types_b = [x["type"] for x in a], [x["type"] for x in b]

@@ -19,7 +19,7 @@ class ConvcalcError(Exception):
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
-    def located(self, where: str, prefix: str = "") -> "ConvcalcError":
+    def located(self, where: str, prefix: str = "") -> ConvcalcError:
         """Return a copy placed at ``where`` (file:line), with ``prefix`` (a spec path)
         prepended to the message, unless it already has a location."""
         if self.where:
@@ -45,7 +45,7 @@ class GeometryError(ConvcalcError):
     def render(self, namer) -> str:
         return self.template.format_map({k: namer(k, v) for k, v in self.values.items()})
 
-    def located(self, where: str, prefix: str = "") -> "ConvcalcError":
+    def located(self, where: str, prefix: str = "") -> ConvcalcError:
         if self.where:
             return self
         msg = f"{prefix}: {self.message}" if prefix else self.message

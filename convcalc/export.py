@@ -58,8 +58,12 @@ def memory(report: Report, dtype: str = "fp32") -> dict[str, int]:
     b = DTYPE_BYTES[dtype]
     weights = report.params * b
     peak = report.peak_elements * b
-    return {"weight_bytes": weights, "activation_bytes": report.activations * b,
-            "peak_activation_bytes": peak, "memory": weights + peak}
+    return {
+        "weight_bytes": weights,
+        "activation_bytes": report.activations * b,
+        "peak_activation_bytes": peak,
+        "memory": weights + peak,
+    }
 
 
 def totals(report: Report, dtype: str = "fp32") -> dict[str, int]:

@@ -14,16 +14,16 @@ that carry the spec location of the offending layer (when the network came from 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from math import prod
-from typing import Iterator
 
 from . import receptive
 from .errors import ConvcalcError, GeometryError, LimitError
 from .layers.base import Cost, Layer
 from .layers.simple import ADD_FLOPS_PER_ELEMENT, elementwise
 
-MAX_LAYERS = 2_000_000   # expanded leaf rows a walk may produce
-MAX_NESTING = 100        # block nesting depth
+MAX_LAYERS = 2_000_000  # expanded leaf rows a walk may produce
+MAX_NESTING = 100  # block nesting depth
 
 
 _NO_KEY_LINES: dict = {}  # shared by every Loc without key lines; never written to
@@ -69,8 +69,9 @@ class Sequential(Node):
     __slots__ = ("layers", "inline")
     kind = "sequential"
 
-    def __init__(self, layers: list[Node], label: str | None = None, loc: Loc = NOWHERE,
-                 inline: bool = False):
+    def __init__(
+        self, layers: list[Node], label: str | None = None, loc: Loc = NOWHERE, inline: bool = False
+    ):
         self.layers, self.label, self.loc, self.inline = layers, label, loc, inline
 
 
@@ -78,8 +79,13 @@ class Residual(Node):
     __slots__ = ("body", "shortcut")
     kind = "residual"
 
-    def __init__(self, body: list[Node], shortcut: list[Node] | None = None,
-                 label: str | None = None, loc: Loc = NOWHERE):
+    def __init__(
+        self,
+        body: list[Node],
+        shortcut: list[Node] | None = None,
+        label: str | None = None,
+        loc: Loc = NOWHERE,
+    ):
         self.body, self.shortcut, self.label, self.loc = body, shortcut, label, loc
 
 
@@ -102,19 +108,27 @@ class Repeat(Node):
 class Network:
     """A whole network: input shape (C, *spatial) and a list of nodes."""
 
-    def __init__(self, name: str, input_shape: tuple, layers: list[Node], budget: dict | None = None,
-                 source: str = "", loc: Loc = NOWHERE, description: str = "",
-                 budget_lines: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        input_shape: tuple,
+        layers: list[Node],
+        budget: dict | None = None,
+        source: str = "",
+        loc: Loc = NOWHERE,
+        description: str = "",
+        budget_lines: dict | None = None,
+    ):
         self.name = name
         self.input_shape = tuple(input_shape)
         self.layers = layers
-        self.budget = budget or {}            # metric -> limit (int)
+        self.budget = budget or {}  # metric -> limit (int)
         self.budget_lines = budget_lines or {}  # metric -> spec line ("" -> the budget: line)
         self.source = source
         self.loc = loc
         self.description = description
 
-    def with_resolution(self, r: int) -> "Network":
+    def with_resolution(self, r: int) -> Network:
         """The same network on an input whose every spatial dim is ``r``."""
         import copy
 
@@ -129,7 +143,14 @@ class Row:
     __slots__ = ("name", "label", "depth", "cost", "batch", "rf")
 
     def __init__(self, name: str, label: str | None, depth: int, cost: Cost, batch: int, rf):
-        self.name, self.label, self.depth, self.cost, self.batch, self.rf = name, label, depth, cost, batch, rf
+        self.name, self.label, self.depth, self.cost, self.batch, self.rf = (
+            name,
+            label,
+            depth,
+            cost,
+            batch,
+            rf,
+        )
 
     type = property(lambda self: self.cost.type)
     input_shape = property(lambda self: self.cost.input_shape)
@@ -144,11 +165,13 @@ class Row:
     def receptive_field(self) -> tuple | None:
         return receptive.fields(self.rf)
 
-    def parts(self, rf_in) -> list["Row"]:
+    def parts(self, rf_in) -> list[Row]:
         """Rows for a composite's parts (``rf_in``: the state before this layer)."""
         states = receptive.fold_parts(rf_in, self.cost.parts)
-        return [Row(f"{self.name}.{p.label}", None, self.depth + 1, p, self.batch, s)
-                for p, s in zip(self.cost.parts, states)]
+        return [
+            Row(f"{self.name}.{p.label}", None, self.depth + 1, p, self.batch, s)
+            for p, s in zip(self.cost.parts, states)
+        ]
 
 
 class Block:
@@ -157,20 +180,35 @@ class Block:
     __slots__ = ("name", "kind", "label", "depth", "start", "end")
 
     def __init__(self, name, kind, label, depth, start):
-        self.name, self.kind, self.label, self.depth, self.start, self.end = name, kind, label, depth, start, start
+        self.name, self.kind, self.label, self.depth, self.start, self.end = (
+            name,
+            kind,
+            label,
+            depth,
+            start,
+            start,
+        )
 
 
 class Report:
     """The walked network: rows in execution order, block headers and totals."""
 
-    def __init__(self, network: Network, rows: list[Row], blocks: list[Block], rf_in: list,
-                 batch: int, peak_elements: int, width_mult: float):
+    def __init__(
+        self,
+        network: Network,
+        rows: list[Row],
+        blocks: list[Block],
+        rf_in: list,
+        batch: int,
+        peak_elements: int,
+        width_mult: float,
+    ):
         self.network = network
         self.name = network.name
         self.input_shape = network.input_shape
         self.rows = rows
         self.blocks = blocks
-        self.rf_in = rf_in          # receptive-field state before each row (for parts)
+        self.rf_in = rf_in  # receptive-field state before each row (for parts)
         self.batch = batch
         self.peak_elements = peak_elements
         self.width_mult = width_mult
@@ -181,8 +219,12 @@ class Report:
         self.activations = sum(prod(r.cost.output_shape) for r in rows) * batch
 
     def totals(self) -> dict[str, int]:
-        return {"params": self.params, "macs": self.macs, "flops": self.flops,
-                "activations": self.activations}
+        return {
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activations": self.activations,
+        }
 
     def by_type(self) -> dict[str, dict[str, int]]:
         """Totals per layer type; composites count under their parts' types
@@ -226,20 +268,25 @@ def count_leaves(nodes: list[Node], memo: dict | None = None, limit: int | None 
                 inner = count_leaves(node.layers, memo, limit)
                 n = node.times * inner
                 if limit is not None and n > limit >= inner:  # this repeat's times crosses it
-                    raise LimitError(f"this repeat expands to {n:,} layers; the limit is {limit:,}",
-                                     where=node.loc.at("times"))
+                    raise LimitError(
+                        f"this repeat expands to {n:,} layers; the limit is {limit:,}",
+                        where=node.loc.at("times"),
+                    )
             memo[key] = n
         total += n
     return total
 
 
-def walk(network: Network, *, batch: int = 1, width_mult: float = 1.0,
-         max_layers: int = MAX_LAYERS) -> Report:
+def walk(
+    network: Network, *, batch: int = 1, width_mult: float = 1.0, max_layers: int = MAX_LAYERS
+) -> Report:
     """Propagate shapes through the network and cost every layer."""
     n_rows = count_leaves(network.layers, limit=max_layers)
     if n_rows > max_layers:
-        raise LimitError(f"the network expands to {n_rows:,} layers; the limit is {max_layers:,}",
-                         where=network.loc.at("layers"))
+        raise LimitError(
+            f"the network expands to {n_rows:,} layers; the limit is {max_layers:,}",
+            where=network.loc.at("layers"),
+        )
     return _Walker(network, batch, width_mult).run()
 
 
@@ -259,8 +306,15 @@ class _Walker:
         shape = self.network.input_shape
         state = receptive.initial(len(shape) - 1)
         self.seq(self.network.layers, "layers", shape, state, 0, 0)
-        return Report(self.network, self.rows, self.blocks, self.rf_in, self.batch,
-                      self.peak * self.batch, self.width_mult)
+        return Report(
+            self.network,
+            self.rows,
+            self.blocks,
+            self.rf_in,
+            self.batch,
+            self.peak * self.batch,
+            self.width_mult,
+        )
 
     # Each method returns (shape, rf_state). ``held`` counts elements kept alive by enclosing
     # blocks (a residual's input, finished concat branches), for the peak-memory estimate.
@@ -277,7 +331,9 @@ class _Walker:
         block = Block(name, node.kind, node.label, depth, len(self.rows))
         self.blocks.append(block)
         if isinstance(node, Sequential):
-            out = self.seq(node.layers, name if node.inline else f"{name}.layers", shape, state, depth + 1, held)
+            out = self.seq(
+                node.layers, name if node.inline else f"{name}.layers", shape, state, depth + 1, held
+            )
         elif isinstance(node, Repeat):
             out = shape, state
             for t in range(node.times):
@@ -321,16 +377,25 @@ class _Walker:
         x = prod(shape)
         body_shape, body_state = self.seq(node.body, f"{name}.body", shape, state, depth + 1, held + x)
         if node.shortcut:
-            sc_shape, sc_state = self.seq(node.shortcut, f"{name}.shortcut", shape, state, depth + 1,
-                                          held + prod(body_shape))
+            sc_shape, sc_state = self.seq(
+                node.shortcut, f"{name}.shortcut", shape, state, depth + 1, held + prod(body_shape)
+            )
         else:
             sc_shape, sc_state = shape, state
         if body_shape != sc_shape:
-            raise GeometryError(f"residual at {name}: body gives {list(body_shape)}, "
-                                f"shortcut gives {list(sc_shape)}").located(node.loc.at())
+            raise GeometryError(
+                f"residual at {name}: body gives {list(body_shape)}, shortcut gives {list(sc_shape)}"
+            ).located(node.loc.at())
         state = receptive.merge(body_state, sc_state)
-        self.synthetic("add", f"{name}.add", body_shape, body_shape,
-                       ADD_FLOPS_PER_ELEMENT * prod(body_shape), state, depth)
+        self.synthetic(
+            "add",
+            f"{name}.add",
+            body_shape,
+            body_shape,
+            ADD_FLOPS_PER_ELEMENT * prod(body_shape),
+            state,
+            depth,
+        )
         return body_shape, state
 
     def concat(self, node: Concat, name: str, shape, state, depth: int, held: int):
@@ -338,11 +403,14 @@ class _Walker:
         merged = None
         done = 0
         for b, branch in enumerate(node.branches):
-            s, st = self.seq(branch, f"{name}.branches[{b}]", shape, state, depth + 1, held + prod(shape) + done)
+            s, st = self.seq(
+                branch, f"{name}.branches[{b}]", shape, state, depth + 1, held + prod(shape) + done
+            )
             if outs and s[1:] != outs[0][1:]:
                 raise GeometryError(
                     f"concat at {name}: branches[{b}] gives {list(s)}, but branches[0] gives "
-                    f"{list(outs[0])}: all but the channel dim must match").located(node.loc.at())
+                    f"{list(outs[0])}: all but the channel dim must match"
+                ).located(node.loc.at())
             outs.append(s)
             done += prod(s)
             merged = st if b == 0 else receptive.merge(merged, st)
@@ -355,4 +423,3 @@ def iter_parts(report: Report) -> Iterator[tuple[Row, list[Row]]]:
     """Each row with its parts' rows (empty for simple layers)."""
     for row, rf_in in zip(report.rows, report.rf_in):
         yield row, (row.parts(rf_in) if row.cost.parts else [])
-

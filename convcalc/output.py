@@ -3,6 +3,7 @@ that fails leaves no partial file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -35,7 +36,7 @@ def write_atomic(path: str, text) -> None:
         except OSError as e:
             raise ConvcalcError(f"--output {path}: cannot write: {e.strerror or e}") from None
         return
-    path = os.path.realpath(path) if st is not None else path   # through a symlink to its file
+    path = os.path.realpath(path) if st is not None else path  # through a symlink to its file
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".convcalc-", suffix=".tmp", dir=directory)
@@ -69,10 +70,8 @@ def _mode_for(path: str) -> int:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _batched(chunks, size: int = 1 << 16):

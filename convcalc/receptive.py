@@ -82,27 +82,30 @@ def fields(state) -> tuple[int, ...] | None:
     """Receptive field per spatial dim, in input pixels, or None once spatial dims are gone."""
     if state is None:
         return None
-    return tuple((hi[0] - lo[0] + 1 if lo[0] is not None else 0) if period == 1 else
-                 max((h - l + 1 for l, h in zip(lo, hi) if l is not None), default=0)
-                 for period, _, lo, hi in state)
+    return tuple(
+        (hi[0] - lo[0] + 1 if lo[0] is not None else 0)
+        if period == 1
+        else max((h - lo_ + 1 for lo_, h in zip(lo, hi) if lo_ is not None), default=0)
+        for period, _, lo, hi in state
+    )
 
 
 # -- taps of each kind of layer: (taps(o) -> input indices, Q, X) with taps(o+Q) = taps(o)+X --
 def _taps(kind: str, op: tuple, i: int):
-    if kind == "window":          # conv, pooling: ("window", k_eff, stride, pad_before[, dil])
+    if kind == "window":  # conv, pooling: ("window", k_eff, stride, pad_before[, dil])
         k, s = op[1][i], op[2][i]
         p = op[3][i] if len(op) > 3 else 0
         d = op[4][i] if len(op) > 4 else 1
         taps = (k - 1) // d + 1 if d > 1 else k
         return (lambda o: [o * s - p + t * d for t in range(taps)]), 1, s
-    if kind == "transposed":      # ("transposed", kernel, stride, padding, dilation)
+    if kind == "transposed":  # ("transposed", kernel, stride, padding, dilation)
         k, s, p, d = op[1][i], op[2][i], op[3][i], op[4][i]
 
         def t_taps(o: int):  # input x reaches output o = x*s - p + t*d for a tap t
             return [(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0]
 
         return t_taps, s, 1
-    if kind == "upsample":        # ("upsample", mode, scale)
+    if kind == "upsample":  # ("upsample", mode, scale)
         mode, f = op[1], op[2][i]
         if mode == "nearest":
             return (lambda o: [o // f]), f, 1
@@ -113,7 +116,7 @@ def _taps(kind: str, op: tuple, i: int):
             return [x0] if frac == 0 else [x0, x0 + 1]
 
         return lin_taps, f, 1
-    if kind == "adaptive":        # ("adaptive", in_size, out_size): torch's windows
+    if kind == "adaptive":  # ("adaptive", in_size, out_size): torch's windows
         n_in, n_out = op[1][i], op[2][i]
         g = gcd(n_in, n_out)
         return (lambda o: list(range(o * n_in // n_out, -(-(o + 1) * n_in // n_out)))), n_out // g, n_in // g
@@ -129,13 +132,13 @@ def _compose(prev: tuple, taps, q: int, x: int) -> tuple:
         best_lo = best_hi = None
         for t in taps(o):
             q_, r_ = divmod(t, period)
-            l = lo[r_]
-            if l is None:
+            low = lo[r_]
+            if low is None:
                 continue
-            l += q_ * advance
+            low += q_ * advance
             h = hi[r_] + q_ * advance
-            if best_lo is None or l < best_lo:
-                best_lo = l
+            if best_lo is None or low < best_lo:
+                best_lo = low
             if best_hi is None or h > best_hi:
                 best_hi = h
         new_lo.append(best_lo)
@@ -150,8 +153,11 @@ def _normalise(period: int, advance: int, lo: list, hi: list) -> tuple:
             if period % d or (advance * d) % period:
                 continue
             step = advance * d // period
-            if all(_shifted(lo, o, d, period, advance) == _add(lo[o], step) and
-                   _shifted(hi, o, d, period, advance) == _add(hi[o], step) for o in range(period)):
+            if all(
+                _shifted(lo, o, d, period, advance) == _add(lo[o], step)
+                and _shifted(hi, o, d, period, advance) == _add(hi[o], step)
+                for o in range(period)
+            ):
                 return (d, step, tuple(lo[:d]), tuple(hi[:d]))
     return (period, advance, tuple(lo), tuple(hi))
 

@@ -8,9 +8,16 @@ from .budget import METRICS
 from .layers import REGISTRY
 from .spec import BLOCKS
 
-_LIMIT = {"oneOf": [{"type": "integer", "minimum": 0},
-                    {"type": "string", "pattern": r"^\s*[0-9][0-9_]*(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*"
-                                                  r"([kKMGTPB]|KiB|MiB|GiB|TiB|[kKMGTP]?B)?\s*$"}]}
+_LIMIT = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0},
+        {
+            "type": "string",
+            "pattern": r"^\s*[0-9][0-9_]*(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*"
+            r"([kKMGTPB]|KiB|MiB|GiB|TiB|[kKMGTP]?B)?\s*$",
+        },
+    ]
+}
 
 _BLOCK_DOCS = {
     "sequential": "layers in order (a named group)",
@@ -32,8 +39,14 @@ def _layer_schema(cls) -> dict:
         props[f.name] = s
         if f.required:
             required.append(f.name)
-    return {"type": "object", "description": cls.summary, "properties": props, "required": required,
-            "patternProperties": {"^x-": {}}, "additionalProperties": False}
+    return {
+        "type": "object",
+        "description": cls.summary,
+        "properties": props,
+        "required": required,
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": False,
+    }
 
 
 def _block_schema(name: str) -> dict:
@@ -49,8 +62,14 @@ def _block_schema(name: str) -> dict:
     if name == "concat":
         props["branches"] = {"type": "array", "minItems": 1, "items": {"oneOf": [ref, {"type": "null"}]}}
     required = ["type"] + [k for k in BLOCKS[name] if k != "shortcut"]
-    return {"type": "object", "description": _BLOCK_DOCS[name], "properties": props,
-            "required": required, "patternProperties": {"^x-": {}}, "additionalProperties": False}
+    return {
+        "type": "object",
+        "description": _BLOCK_DOCS[name],
+        "properties": props,
+        "required": required,
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": False,
+    }
 
 
 def spec_schema() -> dict:
@@ -62,16 +81,23 @@ def spec_schema() -> dict:
         "type": "object",
         "required": ["type"],
         "properties": {"type": {"enum": types}},
-        "allOf": [{"if": {"properties": {"type": {"const": t}}, "required": ["type"]},
-                   "then": {"$ref": f"#/$defs/type_{t}"}} for t in types],
+        "allOf": [
+            {
+                "if": {"properties": {"type": {"const": t}}, "required": ["type"]},
+                "then": {"$ref": f"#/$defs/type_{t}"},
+            }
+            for t in types
+        ],
     }
     defs["layer"] = layer
     # a list of layers; a single layer mapping is accepted where a list is expected
     # (a nested list of layers, e.g. an anchored list, splices in)
-    defs["layers"] = {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/item"}},
-                                {"$ref": "#/$defs/layer"}]}
-    defs["item"] = {"oneOf": [{"$ref": "#/$defs/layer"},
-                              {"type": "array", "items": {"$ref": "#/$defs/item"}}]}
+    defs["layers"] = {
+        "oneOf": [{"type": "array", "items": {"$ref": "#/$defs/item"}}, {"$ref": "#/$defs/layer"}]
+    }
+    defs["item"] = {
+        "oneOf": [{"$ref": "#/$defs/layer"}, {"type": "array", "items": {"$ref": "#/$defs/item"}}]
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://convcalc.dev/spec.schema.json",
@@ -81,12 +107,25 @@ def spec_schema() -> dict:
         "properties": {
             "name": {"type": "string"},
             "description": {"type": "string"},
-            "input": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1,
-                      "maxItems": 4, "description": "channels, then 0 to 3 spatial dims"},
-            "budget": {"type": "object", "properties": {m: _LIMIT for m in METRICS},
-                       "patternProperties": {"^x-": {}}, "additionalProperties": False},
-            "layers": {"oneOf": [{"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1},
-                                 {"$ref": "#/$defs/layer"}]},
+            "input": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1},
+                "minItems": 1,
+                "maxItems": 4,
+                "description": "channels, then 0 to 3 spatial dims",
+            },
+            "budget": {
+                "type": "object",
+                "properties": dict.fromkeys(METRICS, _LIMIT),
+                "patternProperties": {"^x-": {}},
+                "additionalProperties": False,
+            },
+            "layers": {
+                "oneOf": [
+                    {"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1},
+                    {"$ref": "#/$defs/layer"},
+                ]
+            },
         },
         "patternProperties": {"^x-": {}},
         "additionalProperties": False,

@@ -97,8 +97,10 @@ class _Parser:
     def network(self, doc: Any) -> Network:
         if not isinstance(doc, yamlio.YMap):
             what = "empty" if doc is None else _type_name(doc)
-            raise SpecError(f"a spec must be a mapping with 'input' and 'layers', got {what}",
-                            where=f"{self.where}:{yamlio.line_of(doc, 1)}")
+            raise SpecError(
+                f"a spec must be a mapping with 'input' and 'layers', got {what}",
+                where=f"{self.where}:{yamlio.line_of(doc, 1)}",
+            )
         self.check_keys(doc, TOP_KEYS, "", "a spec")
         for key in ("input", "layers"):
             if key not in doc:
@@ -114,14 +116,17 @@ class _Parser:
         shape = self.input_shape(doc)
         budget, budget_lines = self.budget(doc)
         layers = self.layer_list(doc["layers"], "layers", doc, "layers", allow_empty=False)
-        return Network(str(name), shape, layers, budget, self.where, self.loc(doc), description,
-                       budget_lines)
+        return Network(str(name), shape, layers, budget, self.where, self.loc(doc), description, budget_lines)
 
     def input_shape(self, doc: yamlio.YMap) -> tuple:
         v = doc["input"]
         if not isinstance(v, list) or not 1 <= len(v) <= 4:
-            raise self.err(doc, "input: must be a list [channels, *spatial] with 0 to 3 spatial dims, "
-                           f"got {_show(v) if not isinstance(v, list) else f'{len(v)} values'}", "input")
+            raise self.err(
+                doc,
+                "input: must be a list [channels, *spatial] with 0 to 3 spatial dims, "
+                f"got {_show(v) if not isinstance(v, list) else f'{len(v)} values'}",
+                "input",
+            )
         for x in v:
             if isinstance(x, bool) or not isinstance(x, int) or x < 1:
                 raise self.err(doc, f"input: every size must be an integer >= 1, got {_show(x)}", "input")
@@ -133,7 +138,9 @@ class _Parser:
         if b is None:
             return {}, {}
         if not isinstance(b, yamlio.YMap):
-            raise self.err(doc, f"budget: must be a mapping like {{macs: 600M}}, got {_type_name(b)}", "budget")
+            raise self.err(
+                doc, f"budget: must be a mapping like {{macs: 600M}}, got {_type_name(b)}", "budget"
+            )
         self.check_keys(b, BUDGET_KEYS, "budget", "a budget")
         from .budget import parse_limit
 
@@ -148,8 +155,9 @@ class _Parser:
         return out, {"": doc.key_line("budget"), **b.key_lines}
 
     # -- layers ------------------------------------------------------------------------------
-    def layer_list(self, v: Any, path: str, parent: yamlio.YMap, key: str,
-                   allow_empty: bool = True) -> list[Node]:
+    def layer_list(
+        self, v: Any, path: str, parent: yamlio.YMap, key: str, allow_empty: bool = True
+    ) -> list[Node]:
         if isinstance(v, yamlio.YMap):  # a single layer where a list is expected
             return [self.node(v, f"{path}[0]")]
         if not isinstance(v, list):
@@ -163,9 +171,11 @@ class _Parser:
                 continue
             if not isinstance(item, yamlio.YMap):
                 line = v.item_line(i) if isinstance(v, yamlio.YList) else 0
-                raise SpecError(f"{path}[{i}]: a layer must be a mapping with a 'type', got "
-                                f"{_type_name(item)} {_show(item)}",
-                                where=f"{self.where}:{line}" if line else self.where)
+                raise SpecError(
+                    f"{path}[{i}]: a layer must be a mapping with a 'type', got "
+                    f"{_type_name(item)} {_show(item)}",
+                    where=f"{self.where}:{line}" if line else self.where,
+                )
             out.append(self.node(item, f"{path}[{i}]"))
         return out
 

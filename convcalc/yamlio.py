@@ -89,8 +89,9 @@ def decode(data: bytes, where: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise SpecError(f"is not UTF-8 text (byte 0x{data[e.start]:02x} on this line)",
-                        where=f"{where}:{line}") from None
+        raise SpecError(
+            f"is not UTF-8 text (byte 0x{data[e.start]:02x} on this line)", where=f"{where}:{line}"
+        ) from None
 
 
 def load(text: str, where: str = "<spec>") -> Any:
@@ -145,7 +146,7 @@ def _load_libyaml(text: str, where: str) -> Any:
 
 _TAG = "tag:yaml.org,2002:"
 _MAP, _SEQ, _STR, _MERGE = _TAG + "map", _TAG + "seq", _TAG + "str", _TAG + "merge"
-_NOKEY = object()   # a mapping frame waiting for its next key
+_NOKEY = object()  # a mapping frame waiting for its next key
 _MERGE_KEY = object()
 
 
@@ -159,7 +160,7 @@ class _Frame:
         self.key = _NOKEY
         self.key_line = 0
         self.merged = None
-        self.height = 0   # levels of collections inside, counting through aliases
+        self.height = 0  # levels of collections inside, counting through aliases
 
 
 class _Builder:
@@ -172,7 +173,7 @@ class _Builder:
         self.anchors: dict[str, Any] = {}
         self.open_anchors: set[str] = set()
         self.heights: dict[int, int] = {}  # id(anchored collection) -> its height
-        self.plain: dict[str, Any] = {}   # plain scalar text -> value (or _MERGE_KEY)
+        self.plain: dict[str, Any] = {}  # plain scalar text -> value (or _MERGE_KEY)
         # One int object per line number: key_lines and item_lines of a 100,000-layer file
         # hold hundreds of thousands of them, and they outlive the document (in spec locations).
         self.line_ints: dict[int, int] = {}
@@ -184,10 +185,10 @@ class _Builder:
     def document(self) -> Any:
         y = self.yaml
         get = self.loader.get_event
-        ev = get()                       # StreamStartEvent
+        ev = get()  # StreamStartEvent
         ev = get()
         if isinstance(ev, y.StreamEndEvent):
-            return None                  # no document at all (empty, or only comments)
+            return None  # no document at all (empty, or only comments)
         Scalar, Alias = y.ScalarEvent, y.AliasEvent
         MapStart, MapEnd = y.MappingStartEvent, y.MappingEndEvent
         SeqStart, SeqEnd = y.SequenceStartEvent, y.SequenceEndEvent
@@ -256,8 +257,11 @@ class _Builder:
                     # count the levels they bring, or consumers would recurse without end.
                     height = self.heights[id(value)]
                     if len(stack) + height > MAX_DEPTH:
-                        raise LimitError(f"nesting deeper than {MAX_DEPTH} levels (through aliases: "
-                                         f"*{name} holds {height} levels)", where=f"{self.where}:{line}")
+                        raise LimitError(
+                            f"nesting deeper than {MAX_DEPTH} levels (through aliases: "
+                            f"*{name} holds {height} levels)",
+                            where=f"{self.where}:{line}",
+                        )
                     if stack[-1].height < height:
                         stack[-1].height = height
                 root = attach(stack, value, None, root, line)
@@ -267,8 +271,10 @@ class _Builder:
                 raise self.fail(ev.start_mark.line + 1, f"unexpected YAML event {cls.__name__}")
         ev = get()
         if not isinstance(ev, y.StreamEndEvent):
-            raise self.fail(ev.start_mark.line + 1,
-                            "more than one YAML document (a '---' line starts another): a spec is one")
+            raise self.fail(
+                ev.start_mark.line + 1,
+                "more than one YAML document (a '---' line starts another): a spec is one",
+            )
         return root
 
     def attach(self, stack: list, value: Any, ev, root: Any, line: int = 0) -> Any:
@@ -326,7 +332,7 @@ class _Builder:
     def scalar(self, ev) -> Any:
         tag = ev.tag
         if tag is None or tag == "!":
-            if not ev.implicit[0] or tag == "!":   # quoted, block or '!'-tagged: a string
+            if not ev.implicit[0] or tag == "!":  # quoted, block or '!'-tagged: a string
                 return ev.value
             text = ev.value
             try:
@@ -341,12 +347,12 @@ class _Builder:
         tag = _resolver().resolve(self.yaml.ScalarNode, text, (True, False))
         if tag == _MERGE:
             return _MERGE_KEY
-        if tag == _TAG + "value":   # a lone '=' (YAML 1.1's value key): just text here
+        if tag == _TAG + "value":  # a lone '=' (YAML 1.1's value key): just text here
             return text
         return self.construct(tag, text, ev)
 
     def construct(self, tag: str, text: str, ev) -> Any:
-        short = tag[len(_TAG):] if tag.startswith(_TAG) else None
+        short = tag[len(_TAG) :] if tag.startswith(_TAG) else None
         if short == "str":
             return text
         if short == "null":
@@ -364,7 +370,7 @@ class _Builder:
                 return ctor.construct_yaml_bool(node)
             except (ValueError, KeyError, OverflowError) as e:
                 line = ev.start_mark.line + 1
-                if "digits" in str(e):   # Python refuses int(str) past 4,300 digits
+                if "digits" in str(e):  # Python refuses int(str) past 4,300 digits
                     raise self.fail(line, f"a number of {len(text):,} characters is too long") from None
                 shown = text if len(text) <= 40 else text[:37] + "..."
                 raise self.fail(line, f"{shown!r} is not a valid {short}") from None
@@ -372,7 +378,7 @@ class _Builder:
 
 
 def _bad_tag(tag: str) -> str:
-    shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+    shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
     return f"tag {shown!r} is not allowed (specs are plain data)"
 
 
@@ -417,7 +423,7 @@ _COMMENT = _re.compile(r"(?:^|[ ])#.*$")
 _MAP_LINE = _re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: +(.*))?$")
 _SEQ_LINE = _re.compile(r"- +(.*)$")
 _PLAIN = _re.compile(r"(?:[A-Za-z0-9_.~+/(]|-(?=[0-9.]))[^:]*$")
-_WORD = r"(?:[A-Za-z0-9_.~+/(]|-(?=[0-9.]))[^\[\]{},: ]*"   # a plain scalar inside [...] or {...}
+_WORD = r"(?:[A-Za-z0-9_.~+/(]|-(?=[0-9.]))[^\[\]{},: ]*"  # a plain scalar inside [...] or {...}
 _FLOW_TOKEN = _re.compile(r" *(?:([\[\]{},])|(:)(?= )|(" + _WORD + "))")
 _FLOW_ALL = _re.compile(r"(?: *(?:[\[\]{},]|:(?= )|" + _WORD + "))* *")
 # the common case, a flow mapping of plain keys and plain values: {type: conv, kernel: 3}
@@ -431,7 +437,7 @@ class _Fast:
     __slots__ = ("lines", "pos", "plain", "keys", "depth")
 
     def __init__(self, text: str):
-        if _BAD_CHARS.search(text):   # tabs, CR, control characters, BOM: libyaml's business
+        if _BAD_CHARS.search(text):  # tabs, CR, control characters, BOM: libyaml's business
             raise _NotSimple
         lines = []
         sub = _COMMENT.sub
@@ -514,11 +520,11 @@ class _Fast:
             m = _MAP_LINE.match(content)
             if m is None:
                 if content[:1] == "-":
-                    break   # a sequence at this indent belongs to an outer key
+                    break  # a sequence at this indent belongs to an outer key
                 raise _NotSimple
             key = self.key(m.group(1))
             if key in key_lines:
-                raise _NotSimple   # duplicate: libyaml's path reports it
+                raise _NotSimple  # duplicate: libyaml's path reports it
             key_lines[key] = line
             rest = m.group(2)
             self.pos += 1
@@ -530,7 +536,7 @@ class _Fast:
                 if nind > indent or (nind == indent and ncontent[:1] == "-"):
                     out[key] = self.block(nind)
                     continue
-            raise _NotSimple   # an empty value (null): rare in specs, leave it to libyaml
+            raise _NotSimple  # an empty value (null): rare in specs, leave it to libyaml
         out.key_lines = key_lines
         return out
 
@@ -549,7 +555,7 @@ class _Fast:
         except KeyError:
             pass
         tag = _resolver().resolve(_scalar_node_class(), text, (True, False))
-        short = tag[len(_TAG):]
+        short = tag[len(_TAG) :]
         if short == "str":
             value = text
         elif short == "null":
@@ -560,8 +566,13 @@ class _Fast:
             node = _scalar_node_class()(tag, text)
             ctor = _constructor()
             try:
-                value = (ctor.construct_yaml_int(node) if short == "int" else
-                         ctor.construct_yaml_float(node) if short == "float" else ctor.construct_yaml_bool(node))
+                value = (
+                    ctor.construct_yaml_int(node)
+                    if short == "int"
+                    else ctor.construct_yaml_float(node)
+                    if short == "float"
+                    else ctor.construct_yaml_bool(node)
+                )
             except (ValueError, KeyError, OverflowError):
                 raise _NotSimple from None
         else:
@@ -583,13 +594,13 @@ class _Fast:
             for k, w in _FLAT_PAIR.findall(text):
                 k = keys.get(k) or self.key(k)
                 if k in out:
-                    raise _NotSimple   # duplicate: libyaml's path reports it
+                    raise _NotSimple  # duplicate: libyaml's path reports it
                 v = plain.get(w, _NotSimple)
                 out[k] = self.scalar(w) if v is _NotSimple else v
             out.key_lines = dict.fromkeys(out, line)
             return out
         if not _FLOW_ALL.fullmatch(text):
-            raise _NotSimple   # something that is not a flow token
+            raise _NotSimple  # something that is not a flow token
         tokens = _FLOW_TOKEN.findall(text)
         value, i = self.flow(tokens, 0, line)
         if i != len(tokens):
@@ -613,7 +624,7 @@ class _Fast:
             while True:
                 if i >= n:
                     raise _NotSimple
-                p, colon, word = tokens[i]
+                p, _colon, word = tokens[i]
                 if word:
                     out.append(self.scalar(word))
                     i += 1
@@ -629,7 +640,7 @@ class _Fast:
                     i += 1
                     break
                 if p != "," or i + 1 >= n or tokens[i + 1][0] == "]":
-                    raise _NotSimple   # also a trailing comma: leave it to libyaml
+                    raise _NotSimple  # also a trailing comma: leave it to libyaml
                 i += 1
             out.item_lines = [line] * len(out)
             self.depth -= 1
@@ -662,7 +673,7 @@ class _Fast:
             elif p == "[" or p == "{":
                 out[key], i = self.flow(tokens, i, line)
             else:
-                raise _NotSimple   # {a: } or {a: ,}: a null value, left to libyaml
+                raise _NotSimple  # {a: } or {a: ,}: a null value, left to libyaml
             if i >= n:
                 raise _NotSimple
             p = tokens[i][0]

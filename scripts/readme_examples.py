@@ -60,10 +60,10 @@ def refresh(text: str) -> tuple[str, list[str]]:
             raise SystemExit(f"README.md:{i}: a run marker must be followed by a fenced block")
         fence = lines[i]
         j = i + 1
-        close = fence[:len(fence) - len(fence.lstrip("`"))]  # as many backticks as the opening
+        close = fence[: len(fence) - len(fence.lstrip("`"))]  # as many backticks as the opening
         while j < len(lines) and lines[j] != close:
             j += 1
-        old = "\n".join(lines[i + 1:j])
+        old = "\n".join(lines[i + 1 : j])
         new = run(m.group(1))
         if old != new:
             stale.append(m.group(1))

@@ -61,6 +61,7 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
     if skipped and session.exitstatus == 0:
-        reporter.write_line(f"CONVCALC_CI: {skipped} test(s) skipped; CI requires every test to run",
-                            red=True)
+        reporter.write_line(
+            f"CONVCALC_CI: {skipped} test(s) skipped; CI requires every test to run", red=True
+        )
         session.exitstatus = 1

@@ -71,8 +71,14 @@ def test_flag_limit_at_total_passes_and_one_below_fails(cli, spec_file, metric):
     assert r.code == 0, r
     assert d["passed"] is True
     [res] = d["results"]
-    assert (res["metric"], res["value"], res["limit"], res["passed"], res["excess"], res["source"]) == \
-        (metric, total, total, True, 0, "flag")
+    assert (res["metric"], res["value"], res["limit"], res["passed"], res["excess"], res["source"]) == (
+        metric,
+        total,
+        total,
+        True,
+        0,
+        "flag",
+    )
 
     r, d = check_json(cli, path, f"--max-{metric}", str(total - 1))
     assert r.code == 1, r
@@ -225,32 +231,69 @@ def test_resolution_and_width_mult_are_applied(cli, spec_file):
 
 
 # -- SI parsing --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("0", 0), ("600", 600), ("800k", 800_000), ("800K", 800_000), ("600M", 600_000_000),
-    ("4.5M", 4_500_000), ("1.2G", 1_200_000_000), ("2T", 2 * 10**12), ("1P", 10**15),
-    ("1.2B", 1_200_000_000), ("2b", 2_000_000_000), ("1_000_000", 10**6), ("1e3", 1000), ("2.5e3k", 2_500_000),
-    (" 600 M ", 600_000_000), ("0.001k", 1),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0", 0),
+        ("600", 600),
+        ("800k", 800_000),
+        ("800K", 800_000),
+        ("600M", 600_000_000),
+        ("4.5M", 4_500_000),
+        ("1.2G", 1_200_000_000),
+        ("2T", 2 * 10**12),
+        ("1P", 10**15),
+        ("1.2B", 1_200_000_000),
+        ("2b", 2_000_000_000),
+        ("1_000_000", 10**6),
+        ("1e3", 1000),
+        ("2.5e3k", 2_500_000),
+        (" 600 M ", 600_000_000),
+        ("0.001k", 1),
+    ],
+)
 def test_si_suffixes(text, expected):
     assert B.parse_limit(text, "macs") == expected
     assert isinstance(B.parse_limit(text, "macs"), int)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("1KiB", 1024), ("4MiB", 4 * 2**20), ("1.5GiB", 3 * 2**29), ("1TiB", 2**40), ("16MB", 16 * 10**6),
-    ("16kB", 16_000), ("100B", 100), ("1.2G", 1_200_000_000), ("4096", 4096), ("0.5KiB", 512),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1KiB", 1024),
+        ("4MiB", 4 * 2**20),
+        ("1.5GiB", 3 * 2**29),
+        ("1TiB", 2**40),
+        ("16MB", 16 * 10**6),
+        ("16kB", 16_000),
+        ("100B", 100),
+        ("1.2G", 1_200_000_000),
+        ("4096", 4096),
+        ("0.5KiB", 512),
+    ],
+)
 def test_memory_suffixes(text, expected):
     assert B.parse_limit(text, "memory") == expected
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("lots", "is not a number"), ("1.2.3M", "is not a number"), ("-5M", "must be >= 0"),
-    ("5X", "unknown suffix 'X'"), ("1.0000001k", "is not a whole number (1000.0001)"),
-    ("", "is not a number"), ("1.5", "is not a whole number"), ("5m", "unknown suffix 'm'"),
-    ("1e99999999", "out of range"), ("1" * 50, "out of range"), ("1__0", "is not a number"),
-    (".5M", "is not a number"), ("+5M", "is not a number"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("lots", "is not a number"),
+        ("1.2.3M", "is not a number"),
+        ("-5M", "must be >= 0"),
+        ("5X", "unknown suffix 'X'"),
+        ("1.0000001k", "is not a whole number (1000.0001)"),
+        ("", "is not a number"),
+        ("1.5", "is not a whole number"),
+        ("5m", "unknown suffix 'm'"),
+        ("1e99999999", "out of range"),
+        ("1" * 50, "out of range"),
+        ("1__0", "is not a number"),
+        (".5M", "is not a number"),
+        ("+5M", "is not a number"),
+    ],
+)
 def test_bad_quantities(text, fragment):
     with pytest.raises(BudgetInputError) as e:
         B.parse_limit(text, "macs")
@@ -280,11 +323,17 @@ def test_numbers_from_yaml_values():
             B.parse_limit(bad, "macs")
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("5%", ("percent", Fraction(5))), ("0.5%", ("percent", Fraction(1, 2))), ("0%", ("percent", Fraction(0))),
-    ("2M", ("absolute", Fraction(2_000_000))), ("800k", ("absolute", Fraction(800_000))),
-    ("0", ("absolute", Fraction(0))),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("5%", ("percent", Fraction(5))),
+        ("0.5%", ("percent", Fraction(1, 2))),
+        ("0%", ("percent", Fraction(0))),
+        ("2M", ("absolute", Fraction(2_000_000))),
+        ("800k", ("absolute", Fraction(800_000))),
+        ("0", ("absolute", Fraction(0))),
+    ],
+)
 def test_allowances(text, expected):
     assert B.parse_allowance(text) == expected
 
@@ -400,8 +449,10 @@ def test_baseline_verdict_shows_old_new_change_and_percent(cli, saved, spec_file
     assert f"+{100 * (new_t['macs'] - old_t['macs']) / old_t['macs']:.2f}%" in r.out
     assert "baseline +1%" in r.out
     r = cli("check", new, "--baseline", base, "--max-increase", "1%", "--format", "markdown")
-    assert "| spec | metric | source | value | limit | vs limit | excess | baseline | change | change % | verdict |" \
+    assert (
+        "| spec | metric | source | value | limit | vs limit | excess | baseline | change | change % | verdict |"
         in r.out
+    )
 
 
 def test_shrinking_always_passes(cli, tmp_path, spec_file):
@@ -415,11 +466,13 @@ def test_shrinking_always_passes(cli, tmp_path, spec_file):
 
 def test_multi_report_baseline_matches_by_name(cli, tmp_path, spec_file):
     a = spec_file(SPEC, "a.yaml")
-    other = spec_file(SPEC.replace("name: tiny", "name: other").replace("out_channels: 8", "out_channels: 4"),
-                      "o.yaml")
+    other = spec_file(
+        SPEC.replace("name: tiny", "name: other").replace("out_channels: 8", "out_channels: 4"), "o.yaml"
+    )
     out = str(tmp_path / "multi.json")
     assert cli("report", a, other, "--format", "json", "--output", out).code == 0
-    saved = json.load(open(out))
+    with open(out) as fh:
+        saved = json.load(fh)
     assert "reports" in saved
     r, d = check_json(cli, other, a, "--baseline", out)
     assert r.code == 0, d
@@ -463,21 +516,24 @@ def test_baseline_and_limits_together(cli, saved):
     assert d["baseline"]["max_increase"] == {"kind": "percent", "amount": 0.0, "text": "0%"}
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (None, "no such file"),
-    ("", "is empty"),
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "must be a JSON object"),
-    ('{"name": "x"}', "neither 'totals' nor 'reports'"),
-    ('{"totals": {"macs": "big"}}', "totals.macs must be an integer"),
-    ('{"totals": {"macs": -1}}', "totals.macs must be an integer"),
-    ('{"totals": {"macs": true}}', "totals.macs must be an integer"),
-    ('{"totals": {"weight_bytes": 3}}', "has none of"),
-    ('{"totals": []}', "'totals' must be an object"),
-    ('{"reports": []}', "'reports' must be a non-empty list"),
-    ('{"reports": [3]}', "a report must be an object"),
-    ("\xff\xfe", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (None, "no such file"),
+        ("", "is empty"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"name": "x"}', "neither 'totals' nor 'reports'"),
+        ('{"totals": {"macs": "big"}}', "totals.macs must be an integer"),
+        ('{"totals": {"macs": -1}}', "totals.macs must be an integer"),
+        ('{"totals": {"macs": true}}', "totals.macs must be an integer"),
+        ('{"totals": {"weight_bytes": 3}}', "has none of"),
+        ('{"totals": []}', "'totals' must be an object"),
+        ('{"reports": []}', "'reports' must be a non-empty list"),
+        ('{"reports": [3]}', "a report must be an object"),
+        ("\xff\xfe", "not UTF-8"),
+    ],
+)
 def test_bad_baseline_file_is_exit_2(cli, spec_file, tmp_path, content, fragment):
     path = tmp_path / "base.json"
     if content is not None:
@@ -557,11 +613,15 @@ def test_markdown_has_verdict_heading_and_table(cli, spec_file):
 def test_csv_has_one_row_per_limit_with_plain_numbers(cli, spec_file):
     path = spec_file(SPEC)
     t = totals_of(path)
-    r = cli("check", path, "--max-macs", str(t["macs"] - 1), "--max-params", str(t["params"]), "--format", "csv")
+    r = cli(
+        "check", path, "--max-macs", str(t["macs"] - 1), "--max-params", str(t["params"]), "--format", "csv"
+    )
     assert r.code == 1
     rows = list(csv.DictReader(io.StringIO(r.out)))
     assert [(x["metric"], int(x["value"]), int(x["limit"]), x["verdict"]) for x in rows] == [
-        ("MACs", t["macs"], t["macs"] - 1, "fail"), ("params", t["params"], t["params"], "pass")]
+        ("MACs", t["macs"], t["macs"] - 1, "fail"),
+        ("params", t["params"], t["params"], "pass"),
+    ]
     assert int(rows[0]["excess"]) == 1 and rows[1]["excess"] == ""
 
 
@@ -652,6 +712,12 @@ def test_pre_commit_hook_definition():
     files = re.compile(hook["files"])
     for yes in ("models/resnet.yaml", "src/models/a/b.yml", "net.convcalc.yaml", "x/y.convcalc.yml"):
         assert files.search(yes), yes
-    for no in (".github/workflows/ci.yml", "docker-compose.yaml", "models.yaml", "mymodels/a.yaml",
-               "models/readme.md", "net.convcalc.yaml.bak"):
+    for no in (
+        ".github/workflows/ci.yml",
+        "docker-compose.yaml",
+        "models.yaml",
+        "mymodels/a.yaml",
+        "models/readme.md",
+        "net.convcalc.yaml.bak",
+    ):
         assert not files.search(no), no

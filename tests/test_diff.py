@@ -63,9 +63,17 @@ def test_insertion_is_one_added_row_not_every_later_row_changed():
     later = [(r.old["name"], r.new["name"]) for r in d.rows if r.old and r.new and r.old["type"] == "linear"]
     assert later == [("layers[9]", "layers[10]")]
     # pairing by name alone would have shown many changed rows: that is what the sequence avoids
-    by_name = [p for p in align_by_name(old["layers"], new["layers"])]
-    assert sum(1 for i, j in by_name if i is not None and j is not None
-               and old["layers"][i]["output_shape"] != new["layers"][j]["output_shape"]) >= 3
+    by_name = list(align_by_name(old["layers"], new["layers"]))
+    assert (
+        sum(
+            1
+            for i, j in by_name
+            if i is not None
+            and j is not None
+            and old["layers"][i]["output_shape"] != new["layers"][j]["output_shape"]
+        )
+        >= 3
+    )
 
 
 def test_removal_is_one_removed_row():
@@ -82,7 +90,7 @@ def test_width_change_pairs_by_name():
     changed = {r.name: r for r in d.changed_rows()}
     assert set(changed) == {"layers[2]", "layers[3]", "layers[4]", "layers[5]"}
     assert changed["layers[2]"].new["output_shape"] == [24, 32, 32]
-    assert changed["layers[5]"].delta("params") == (24 - 16) * 9 * 32   # its input channels grew
+    assert changed["layers[5]"].delta("params") == (24 - 16) * 9 * 32  # its input channels grew
     assert all(r.status == "changed" for r in changed.values())
 
 
@@ -104,8 +112,10 @@ def test_type_replacement_at_the_same_path_is_one_changed_row():
 
 def test_type_replacement_plus_insertion_is_removed_and_added():
     # paths shift too: the sequence alignment shows the pool removed and two convs added
-    two = "  - {type: conv, out_channels: 16, kernel: 3, padding: same}\n" \
-          "  - {type: conv, out_channels: 16, kernel: 2, stride: 2}\n"
+    two = (
+        "  - {type: conv, out_channels: 16, kernel: 3, padding: same}\n"
+        "  - {type: conv, out_channels: 16, kernel: 2, stride: 2}\n"
+    )
     d = diff_reports(rep(BASE), rep(BASE.replace(POOL, two)))
     got = sorted((r.status, r.type) for r in d.changed_rows())
     assert got == [("added", "conv"), ("added", "conv"), ("removed", "pool")]
@@ -163,8 +173,10 @@ def test_as_dict_hides_unchanged_unless_asked():
 
 
 def test_sequence_alignment_trims_the_common_head_and_tail_quickly():
-    body = "".join("  - {type: conv, out_channels: 8, kernel: 3, padding: same}\n  - {type: activation}\n"
-                   for _ in range(1500))
+    body = "".join(
+        "  - {type: conv, out_channels: 8, kernel: 3, padding: same}\n  - {type: activation}\n"
+        for _ in range(1500)
+    )
     head = "name: deep\ninput: [8, 8, 8]\nlayers:\n"
     old = rep(head + body + body)
     new = rep(head + body + "  - {type: batchnorm}\n" + body)
@@ -196,17 +208,25 @@ def test_select_report_single_and_multi():
         select_report(multi, "m.json", "nope")
 
 
-@pytest.mark.parametrize("doc, fragment", [
-    ([], "got a list"),
-    ({"totals": {}}, "'layers' must be a list"),
-    ({"layers": [{"name": "a"}], "totals": {}}, "layers[0]: 'type' must be a string"),
-    ({"layers": [{"name": "a", "type": "conv", "output_shape": "8x8"}], "totals": {}}, "'output_shape'"),
-    ({"layers": [{"name": "a", "type": "conv", "output_shape": [8], "params": -1, "macs": 0}], "totals": {}},
-     "'params' must be an integer"),
-    ({"layers": [], "totals": {"macs": 1.5}}, "totals.macs"),
-    ({"layers": []}, "'totals' must be an object"),
-    ({"reports": "x"}, "non-empty list"),
-])
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        ([], "got a list"),
+        ({"totals": {}}, "'layers' must be a list"),
+        ({"layers": [{"name": "a"}], "totals": {}}, "layers[0]: 'type' must be a string"),
+        ({"layers": [{"name": "a", "type": "conv", "output_shape": "8x8"}], "totals": {}}, "'output_shape'"),
+        (
+            {
+                "layers": [{"name": "a", "type": "conv", "output_shape": [8], "params": -1, "macs": 0}],
+                "totals": {},
+            },
+            "'params' must be an integer",
+        ),
+        ({"layers": [], "totals": {"macs": 1.5}}, "totals.macs"),
+        ({"layers": []}, "'totals' must be an object"),
+        ({"reports": "x"}, "non-empty list"),
+    ],
+)
 def test_invalid_saved_reports(doc, fragment):
     with pytest.raises(ConvcalcError) as e:
         select_report(doc, "r.json")
@@ -238,10 +258,13 @@ def test_cli_spec_vs_saved_json(cli, spec_file, tmp_path):
     assert d["old_source"] == saved and d["alignment"] == "name"
     assert {x["name"] for x in d["layers"]} == {"layers[2]", "layers[3]", "layers[4]", "layers[5]"}
     old_t, new_t = rep(BASE)["totals"], rep(WIDER)["totals"]
-    assert d["totals"]["params"] == {"metric": "params", "old": old_t["params"], "new": new_t["params"],
-                                     "change": new_t["params"] - old_t["params"],
-                                     "change_percent": pytest.approx(100 * (new_t["params"] - old_t["params"])
-                                                                     / old_t["params"])}
+    assert d["totals"]["params"] == {
+        "metric": "params",
+        "old": old_t["params"],
+        "new": new_t["params"],
+        "change": new_t["params"] - old_t["params"],
+        "change_percent": pytest.approx(100 * (new_t["params"] - old_t["params"]) / old_t["params"]),
+    }
 
 
 def test_cli_json_without_json_suffix_is_detected(cli, spec_file, tmp_path):
@@ -286,8 +309,18 @@ def test_cli_all_shows_unchanged_rows(cli, spec_file):
     assert int(total["old_macs"]) == t_old["macs"] and int(total["new_macs"]) == t_new["macs"]
     assert int(total["macs_change"]) == t_new["macs"] - t_old["macs"]
     assert int(total["params_change"]) == t_new["params"] - t_old["params"]
-    assert list(rows[0]) == ["status", "layer", "type", "output", "old_params", "new_params", "params_change",
-                             "old_macs", "new_macs", "macs_change"]
+    assert list(rows[0]) == [
+        "status",
+        "layer",
+        "type",
+        "output",
+        "old_params",
+        "new_params",
+        "params_change",
+        "old_macs",
+        "new_macs",
+        "macs_change",
+    ]
     r = cli("diff", a, b, "--format", "csv")
     assert [x["status"] for x in csv.DictReader(io.StringIO(r.out))] == ["added", "total"]
 

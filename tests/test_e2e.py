@@ -33,7 +33,9 @@ def convcalc_exe() -> str:
     """The installed console script: on PATH, or next to this interpreter (a venv's bin/)."""
     exe = shutil.which("convcalc")
     if exe is None:
-        beside = os.path.join(os.path.dirname(sys.executable), "convcalc" + (".exe" if os.name == "nt" else ""))
+        beside = os.path.join(
+            os.path.dirname(sys.executable), "convcalc" + (".exe" if os.name == "nt" else "")
+        )
         exe = beside if os.path.isfile(beside) else None
     assert exe is not None, "the convcalc console script is not installed (pip install -e .)"
     return exe
@@ -42,8 +44,9 @@ def convcalc_exe() -> str:
 def run(cwd, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
     env["NO_COLOR"] = "1"
-    return subprocess.run([convcalc_exe(), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [convcalc_exe(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_ci_flow(tmp_path):
@@ -72,8 +75,9 @@ def test_ci_flow(tmp_path):
     verdict = json.loads(r.stdout)
     assert verdict["passed"] is False
     failed = [x for x in verdict["results"] if not x["passed"]]
-    assert [(x["spec"], x["metric"], x["value"], x["limit"], x["excess"]) for x in failed] == \
-        [(spec, "macs", macs, macs - 1, 1)]
+    assert [(x["spec"], x["metric"], x["value"], x["limit"], x["excess"]) for x in failed] == [
+        (spec, "macs", macs, macs - 1, 1)
+    ]
 
     # 4. GitHub annotations point at the budget key of the failing limit
     r = run(tmp_path, "check", spec, "--max-params", str(params - 1), "--format", "github")
@@ -84,7 +88,9 @@ def test_ci_flow(tmp_path):
     # 5. a grown model against the saved baseline
     (tmp_path / "models" / "grown.yaml").write_text(GROWN)
     grown = "models/grown.yaml"
-    r = run(tmp_path, "check", grown, "--baseline", "baseline.json", "--max-increase", "5%", "--format", "json")
+    r = run(
+        tmp_path, "check", grown, "--baseline", "baseline.json", "--max-increase", "5%", "--format", "json"
+    )
     assert r.returncode == 1, r.stderr
     d = json.loads(r.stdout)
     assert {x["source"] for x in d["results"]} == {"budget", "baseline"}

@@ -17,13 +17,12 @@ import signal
 import string
 
 import pytest
+from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, run_cli
-
 PREFIX = "convcalc: error: "
-TIME_LIMIT_S = 10      # per example, by SIGALRM: a hang fails the test instead of stalling it
+TIME_LIMIT_S = 10  # per example, by SIGALRM: a hang fails the test instead of stalling it
 
 BUILTIN = [
     # residual, concat, repeat, budget
@@ -106,18 +105,56 @@ SEEDS = _seeds()
 
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
 KEY = re.compile(r"^(\s*-?\s*)([A-Za-z_][\w-]*)(\s*:)", re.M)
-REPLACEMENTS = ["0", "-1", "1000000000000", str(10**30), str(2**64 + 1), "2.5", "1e3", "'7'", "seven",
-                "null", "true", "[]", "{}", "[1, 2, 3, 4]", ".nan", "-.inf", "0x10", "~"]
-KEY_NAMES = ["type", "layers", "kernel", "strid", "out_channel", "times", "input", "budget", "<<",
-             "body", "branches", "x-note", "name", "padding", "groups", "TYPE", "", "k e y"]
+REPLACEMENTS = [
+    "0",
+    "-1",
+    "1000000000000",
+    str(10**30),
+    str(2**64 + 1),
+    "2.5",
+    "1e3",
+    "'7'",
+    "seven",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "[1, 2, 3, 4]",
+    ".nan",
+    "-.inf",
+    "0x10",
+    "~",
+]
+KEY_NAMES = [
+    "type",
+    "layers",
+    "kernel",
+    "strid",
+    "out_channel",
+    "times",
+    "input",
+    "budget",
+    "<<",
+    "body",
+    "branches",
+    "x-note",
+    "name",
+    "padding",
+    "groups",
+    "TYPE",
+    "",
+    "k e y",
+]
 CHARS = list(string.printable) + ["\u00e9", "\u2028", "\ufeff", "\t", "&", "*", "!", "|", ">", "%", "@", "`"]
 
 
 def mutate(text: str, data) -> str:
     """One random edit of ``text``."""
     lines = text.split("\n")
-    kind = data.draw(st.sampled_from(["delete", "duplicate", "number", "key", "indent", "char",
-                                      "truncate", "swap"]), label="mutation")
+    kind = data.draw(
+        st.sampled_from(["delete", "duplicate", "number", "key", "indent", "char", "truncate", "swap"]),
+        label="mutation",
+    )
     i = data.draw(st.integers(0, max(len(lines) - 1, 0)), label="line")
     if kind == "delete":
         del lines[i]
@@ -131,18 +168,24 @@ def mutate(text: str, data) -> str:
         if spots:
             n, m = data.draw(st.sampled_from(spots), label="number")
             new = data.draw(st.sampled_from(REPLACEMENTS), label="value")
-            lines[n] = lines[n][:m.start()] + new + lines[n][m.end():]
+            lines[n] = lines[n][: m.start()] + new + lines[n][m.end() :]
     elif kind == "key":
         spots = [(n, m) for n, line in enumerate(lines) for m in KEY.finditer(line)]
         if spots:
             n, m = data.draw(st.sampled_from(spots), label="key")
-            new = data.draw(st.one_of(st.sampled_from(KEY_NAMES),
-                                      st.text(string.ascii_lowercase + "_", min_size=1, max_size=8)), label="name")
-            lines[n] = lines[n][:m.start(2)] + new + lines[n][m.end(2):]
+            new = data.draw(
+                st.one_of(
+                    st.sampled_from(KEY_NAMES), st.text(string.ascii_lowercase + "_", min_size=1, max_size=8)
+                ),
+                label="name",
+            )
+            lines[n] = lines[n][: m.start(2)] + new + lines[n][m.end(2) :]
     elif kind == "indent":
         delta = data.draw(st.sampled_from([-4, -2, -1, 1, 2, 4]), label="delta")
         line = lines[i]
-        lines[i] = (" " * delta + line) if delta > 0 else line[min(-delta, len(line) - len(line.lstrip(" "))):]
+        lines[i] = (
+            (" " * delta + line) if delta > 0 else line[min(-delta, len(line) - len(line.lstrip(" "))) :]
+        )
     elif kind == "char":
         pos = data.draw(st.integers(0, len(lines[i])), label="column")
         ch = data.draw(st.sampled_from(CHARS), label="char")
@@ -194,9 +237,16 @@ def run_spec_commands(path: str, what: str) -> None:
     check_outcome(run_limited("check", path, "--max-macs", "1k"), (0, 1, 2), f"check {what}")
 
 
-FUZZ = settings(deadline=None, database=None, derandomize=False,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None,
+    database=None,
+    derandomize=False,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 
 
 def test_the_seeds_are_valid(tmp_path):
@@ -230,33 +280,96 @@ def test_twice_mutated_specs(tmp_path, time_limit, data):
 
 
 # -- random specs: random structure (valid YAML) and random text ------------------------------
-LAYER_TYPES = ["conv", "depthwise", "pointwise", "transposed", "separable", "shuffle", "pool",
-               "global_pool", "adaptive_pool", "batchnorm", "activation", "linear", "flatten",
-               "dropout", "identity", "upsample", "channel_shuffle", "sequential", "residual",
-               "concat", "repeat", "bogus"]
-FIELD_NAMES = ["out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias", "mode",
-               "fn", "times", "layers", "body", "shortcut", "branches", "out_features", "scale",
-               "output_size", "multiplier", "p", "ceil_mode", "name", "x-extra", "kernal"]
+LAYER_TYPES = [
+    "conv",
+    "depthwise",
+    "pointwise",
+    "transposed",
+    "separable",
+    "shuffle",
+    "pool",
+    "global_pool",
+    "adaptive_pool",
+    "batchnorm",
+    "activation",
+    "linear",
+    "flatten",
+    "dropout",
+    "identity",
+    "upsample",
+    "channel_shuffle",
+    "sequential",
+    "residual",
+    "concat",
+    "repeat",
+    "bogus",
+]
+FIELD_NAMES = [
+    "out_channels",
+    "kernel",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+    "mode",
+    "fn",
+    "times",
+    "layers",
+    "body",
+    "shortcut",
+    "branches",
+    "out_features",
+    "scale",
+    "output_size",
+    "multiplier",
+    "p",
+    "ceil_mode",
+    "name",
+    "x-extra",
+    "kernal",
+]
 SCALARS = st.one_of(
-    st.integers(-3, 40), st.integers(-(10**40), 10**40), st.sampled_from([0, 1, 2, 3, 1000, 65536]),
-    st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+    st.integers(-3, 40),
+    st.integers(-(10**40), 10**40),
+    st.sampled_from([0, 1, 2, 3, 1000, 65536]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
     st.sampled_from(["same", "valid", "max", "avg", "relu", "gelu", "nearest", "3x3", ""]),
-    st.text(max_size=6))
+    st.text(max_size=6),
+)
 
 
 def layer_strategy():
-    values = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                          | st.dictionaries(st.sampled_from(FIELD_NAMES), inner, max_size=3), max_leaves=8)
-    return st.builds(lambda t, fields: {"type": t, **fields}, st.sampled_from(LAYER_TYPES),
-                     st.dictionaries(st.sampled_from(FIELD_NAMES), values, max_size=4))
+    values = st.recursive(
+        SCALARS,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(FIELD_NAMES), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+    return st.builds(
+        lambda t, fields: {"type": t, **fields},
+        st.sampled_from(LAYER_TYPES),
+        st.dictionaries(st.sampled_from(FIELD_NAMES), values, max_size=4),
+    )
 
 
 SPEC_STRATEGY = st.fixed_dictionaries(
-    {"input": st.one_of(st.lists(st.integers(-2, 64), min_size=0, max_size=5), SCALARS),
-     "layers": st.one_of(st.lists(layer_strategy(), max_size=6), SCALARS)},
-    optional={"name": SCALARS, "budget": st.dictionaries(st.sampled_from(["macs", "params", "memory", "bogus"]),
-                                                         st.one_of(SCALARS, st.sampled_from(["1M", "2k", "1.5G", "x"])),
-                                                         max_size=2)})
+    {
+        "input": st.one_of(st.lists(st.integers(-2, 64), min_size=0, max_size=5), SCALARS),
+        "layers": st.one_of(st.lists(layer_strategy(), max_size=6), SCALARS),
+    },
+    optional={
+        "name": SCALARS,
+        "budget": st.dictionaries(
+            st.sampled_from(["macs", "params", "memory", "bogus"]),
+            st.one_of(SCALARS, st.sampled_from(["1M", "2k", "1.5G", "x"])),
+            max_size=2,
+        ),
+    },
+)
 
 
 @settings(FUZZ, max_examples=80)
@@ -270,8 +383,12 @@ def test_random_structured_specs(tmp_path, time_limit, spec):
 
 
 @settings(FUZZ, max_examples=120)
-@given(text=st.one_of(st.text(max_size=200),
-                      st.text(alphabet=st.sampled_from(list("[]{}:-,&*!|>'\"#%@ \n\t?abc123<")), max_size=200)))
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.text(alphabet=st.sampled_from(list("[]{}:-,&*!|>'\"#%@ \n\t?abc123<")), max_size=200),
+    )
+)
 def test_random_text(tmp_path, time_limit, text):
     p = tmp_path / "noise.yaml"
     p.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -287,11 +404,45 @@ def test_random_bytes(tmp_path, time_limit, data):
 
 
 # -- single-layer commands with random option values ------------------------------------------
-GARBAGE = ["3x", "x3", "0x5", "3x3", "1x1x1", "2x2x2x2", "", " ", "abc", "-1", "0", "-0", "1e3", "3.5",
-           "99999999999999999999", str(10**30), "same", "valid", "SAME", "x", "\u0663", "1_0", "0x10",
-           "+3", "3 ", "\t4", "nan", "inf", "--", "-k", "true"]
-VALUE = st.one_of(st.sampled_from(GARBAGE), st.integers(-10, 300).map(str),
-                  st.text(alphabet="0123456789x-", min_size=1, max_size=6), st.text(max_size=5))
+GARBAGE = [
+    "3x",
+    "x3",
+    "0x5",
+    "3x3",
+    "1x1x1",
+    "2x2x2x2",
+    "",
+    " ",
+    "abc",
+    "-1",
+    "0",
+    "-0",
+    "1e3",
+    "3.5",
+    "99999999999999999999",
+    str(10**30),
+    "same",
+    "valid",
+    "SAME",
+    "x",
+    "\u0663",
+    "1_0",
+    "0x10",
+    "+3",
+    "3 ",
+    "\t4",
+    "nan",
+    "inf",
+    "--",
+    "-k",
+    "true",
+]
+VALUE = st.one_of(
+    st.sampled_from(GARBAGE),
+    st.integers(-10, 300).map(str),
+    st.text(alphabet="0123456789x-", min_size=1, max_size=6),
+    st.text(max_size=5),
+)
 LAYER_OPTIONS = {
     "conv": ["-o", "-k", "-s", "-p", "-d", "-g", "--bias", "--no-bias"],
     "depthwise": ["-k", "-s", "-p", "-d", "--multiplier", "-o"],
@@ -308,11 +459,17 @@ FLAGS = {"--bias", "--no-bias", "--explain"}
 def test_single_layer_commands_with_random_options(time_limit, data):
     cmd = data.draw(st.sampled_from(sorted(LAYER_OPTIONS)), label="command")
     args = [cmd, "-c", data.draw(VALUE, label="-c"), "--size", data.draw(VALUE, label="--size")]
-    for opt in data.draw(st.lists(st.sampled_from(LAYER_OPTIONS[cmd] + ["--batch", "--explain"]),
-                                  max_size=5, unique=True), label="options"):
+    for opt in data.draw(
+        st.lists(st.sampled_from(LAYER_OPTIONS[cmd] + ["--batch", "--explain"]), max_size=5, unique=True),
+        label="options",
+    ):
         args += [opt] if opt in FLAGS else [opt, data.draw(VALUE, label=opt)]
-    args += data.draw(st.sampled_from([[], ["--format", "json"], ["--format", "csv"], ["--format", "markdown"],
-                                       ["--format", "xml"]]), label="format")
+    args += data.draw(
+        st.sampled_from(
+            [[], ["--format", "json"], ["--format", "csv"], ["--format", "markdown"], ["--format", "xml"]]
+        ),
+        label="format",
+    )
     check_outcome(run_limited(*args), (0, 2), " ".join(args))
 
 
@@ -321,17 +478,37 @@ def test_single_layer_commands_with_random_options(time_limit, data):
 def test_size_and_compare_with_random_options(time_limit, data):
     if data.draw(st.booleans(), label="size?"):
         args = ["size", data.draw(VALUE, label="SIZE")]
-        for opt in data.draw(st.lists(st.sampled_from(["-k", "-s", "-p", "-d", "--output-padding",
-                                                       "--transposed", "--ceil-mode", "--explain"]),
-                                      max_size=4, unique=True), label="options"):
-            args += [opt] if opt in ("--transposed", "--ceil-mode", "--explain") else [opt, data.draw(VALUE, label=opt)]
+        for opt in data.draw(
+            st.lists(
+                st.sampled_from(
+                    ["-k", "-s", "-p", "-d", "--output-padding", "--transposed", "--ceil-mode", "--explain"]
+                ),
+                max_size=4,
+                unique=True,
+            ),
+            label="options",
+        ):
+            args += (
+                [opt]
+                if opt in ("--transposed", "--ceil-mode", "--explain")
+                else [opt, data.draw(VALUE, label=opt)]
+            )
         if "-k" not in args:
             args += ["-k", data.draw(VALUE, label="-k")]
     else:
-        args = ["compare", "-c", data.draw(VALUE, label="-c"), "--size", data.draw(VALUE, label="--size"),
-                "-o", data.draw(VALUE, label="-o")]
-        for opt in data.draw(st.lists(st.sampled_from(["-k", "-s", "-p", "-g", "-d", "--batch"]),
-                                      max_size=3, unique=True), label="options"):
+        args = [
+            "compare",
+            "-c",
+            data.draw(VALUE, label="-c"),
+            "--size",
+            data.draw(VALUE, label="--size"),
+            "-o",
+            data.draw(VALUE, label="-o"),
+        ]
+        for opt in data.draw(
+            st.lists(st.sampled_from(["-k", "-s", "-p", "-g", "-d", "--batch"]), max_size=3, unique=True),
+            label="options",
+        ):
             args += [opt, data.draw(VALUE, label=opt)]
     args += data.draw(st.sampled_from([[], ["--format", "json"], ["--format", "markdown"]]), label="format")
     check_outcome(run_limited(*args), (0, 2), " ".join(args))
@@ -344,11 +521,30 @@ def test_report_and_check_options_with_random_values(tmp_path, time_limit, data)
     p.write_text(BUILTIN[0], encoding="utf-8")
     cmd = data.draw(st.sampled_from(["report", "check"]), label="command")
     args = [cmd, str(p)]
-    opts = ["--batch", "--width-mult", "--resolution", "--dtype", "--top", "--depth"] if cmd == "report" else \
-           ["--max-macs", "--max-params", "--max-flops", "--max-memory", "--max-activations", "--batch", "--dtype"]
+    opts = (
+        ["--batch", "--width-mult", "--resolution", "--dtype", "--top", "--depth"]
+        if cmd == "report"
+        else [
+            "--max-macs",
+            "--max-params",
+            "--max-flops",
+            "--max-memory",
+            "--max-activations",
+            "--batch",
+            "--dtype",
+        ]
+    )
     for opt in data.draw(st.lists(st.sampled_from(opts), max_size=3, unique=True), label="options"):
-        args += [opt, data.draw(st.one_of(VALUE, st.sampled_from(["0.5", "1e-9", "1e308", "fp16", "int4",
-                                                                  "1.5G", "4MiB", "600M", "1k"])), label=opt)]
+        args += [
+            opt,
+            data.draw(
+                st.one_of(
+                    VALUE,
+                    st.sampled_from(["0.5", "1e-9", "1e308", "fp16", "int4", "1.5G", "4MiB", "600M", "1k"]),
+                ),
+                label=opt,
+            ),
+        ]
     check_outcome(run_limited(*args), (0, 1, 2) if cmd == "check" else (0, 2), " ".join(args))
 
 
@@ -356,6 +552,7 @@ def test_report_and_check_options_with_random_values(tmp_path, time_limit, data)
 # yamlio reads plain machine-written YAML itself (a fast path) and everything else with libyaml.
 # Whatever the fast path accepts must give exactly what libyaml gives: values and their types,
 # and the line of every mapping, key, list and item (the lines of error messages).
+
 
 def _same(a, b, path="$"):
     import math
@@ -369,7 +566,9 @@ def _same(a, b, path="$"):
     if isinstance(a, list):
         if (a.line, a.item_lines, len(a)) != (b.line, b.item_lines, len(b)):
             return f"{path}: line/items {a.line} {a.item_lines} vs {b.line} {b.item_lines}"
-        return next((r for i, (x, y) in enumerate(zip(a, b)) for r in [_same(x, y, f"{path}[{i}]")] if r), None)
+        return next(
+            (r for i, (x, y) in enumerate(zip(a, b)) for r in [_same(x, y, f"{path}[{i}]")] if r), None
+        )
     if isinstance(a, float) and math.isnan(a):
         return None if math.isnan(b) else f"{path}: nan vs {b!r}"
     return None if a == b else f"{path}: {a!r} vs {b!r}"
@@ -396,24 +595,48 @@ def assert_readers_agree(text: str) -> bool:
 def test_the_fast_path_is_taken_by_machine_written_specs():
     flat = "name: flat\ninput: [16, 16, 16]\nlayers:\n" + "".join(
         "  - {type: conv, out_channels: 16, kernel: 3, padding: 1}\n  - {type: activation, fn: relu}\n"
-        for _ in range(50))
+        for _ in range(50)
+    )
     block = "input: [3, 8, 8]\nlayers:\n" + "".join(
         f"  # block {i}\n  - type: residual\n    body:\n      - type: conv\n        out_channels: 3\n"
-        f"        kernel: [3, 3]\n        padding: same\n  - {{type: batchnorm}}\n" for i in range(20))
+        f"        kernel: [3, 3]\n        padding: same\n  - {{type: batchnorm}}\n"
+        for i in range(20)
+    )
     for text in (flat, block, BUILTIN[0], BUILTIN[2]):
         assert assert_readers_agree(text)
-    assert not assert_readers_agree(BUILTIN[1])   # anchors and aliases: libyaml's
+    assert not assert_readers_agree(BUILTIN[1])  # anchors and aliases: libyaml's
 
 
 READER_TOKENS = list("[]{}:-, \n#abcx_y0129.e+~/()") + [
-    "  ", "\n  ", "\n    ", "\n- ", ": ", "- ", "true", "null", "yes", "1e3", "0x1", "1_0", ".inf", "0o7",
-    "2001-12-14", "1:2", "x-", "key: ", "{a: 1}", "[1, 2]", "type: conv", "\n  - {type: identity}"]
+    "  ",
+    "\n  ",
+    "\n    ",
+    "\n- ",
+    ": ",
+    "- ",
+    "true",
+    "null",
+    "yes",
+    "1e3",
+    "0x1",
+    "1_0",
+    ".inf",
+    "0o7",
+    "2001-12-14",
+    "1:2",
+    "x-",
+    "key: ",
+    "{a: 1}",
+    "[1, 2]",
+    "type: conv",
+    "\n  - {type: identity}",
+]
 
 
 @settings(FUZZ, max_examples=300)
 @given(data=st.data())
 def test_readers_agree_on_mutated_specs(data):
-    name, text = data.draw(st.sampled_from(SEEDS), label="seed")
+    _name, text = data.draw(st.sampled_from(SEEDS), label="seed")
     assert_readers_agree(text)
     for _ in range(data.draw(st.integers(1, 3), label="edits")):
         text = mutate(text, data)
@@ -421,13 +644,20 @@ def test_readers_agree_on_mutated_specs(data):
 
 
 @settings(FUZZ, max_examples=80)
-@given(spec=SPEC_STRATEGY, style=st.sampled_from([None, True, False]), width=st.sampled_from([20, 80, 1000]),
-       indent=st.sampled_from([2, 3, 4]))
+@given(
+    spec=SPEC_STRATEGY,
+    style=st.sampled_from([None, True, False]),
+    width=st.sampled_from([20, 80, 1000]),
+    indent=st.sampled_from([2, 3, 4]),
+)
 def test_readers_agree_on_dumped_specs(spec, style, width, indent):
     import yaml
 
-    assert_readers_agree(yaml.safe_dump(spec, default_flow_style=style, sort_keys=False, width=width,
-                                        indent=indent, allow_unicode=True))
+    assert_readers_agree(
+        yaml.safe_dump(
+            spec, default_flow_style=style, sort_keys=False, width=width, indent=indent, allow_unicode=True
+        )
+    )
 
 
 @settings(FUZZ, max_examples=1000)

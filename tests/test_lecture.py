@@ -7,11 +7,11 @@ from convcalc import layer
 
 
 def lecture_standard(kw, kh, ci, w, h, co):
-    return kw * kh * ci * w * h * co          # "K_w * K_h * C_i * W * H * C_o"
+    return kw * kh * ci * w * h * co  # "K_w * K_h * C_i * W * H * C_o"
 
 
 def lecture_separable(kw, kh, ci, w, h, co):
-    return kw * kh * ci * w * h + ci * w * h * co   # depthwise step + pointwise step
+    return kw * kh * ci * w * h + ci * w * h * co  # depthwise step + pointwise step
 
 
 def test_lecture_separable_example():
@@ -48,8 +48,10 @@ def test_mobilenet_table3():
 def test_dilation_keeps_params_and_macs_but_widens_the_field():
     from convcalc import receptive
 
-    costs = {d: layer("conv", out_channels=16, kernel=3, dilation=d, padding=d).cost((16, 32, 32))
-             for d in (1, 2, 4)}
+    costs = {
+        d: layer("conv", out_channels=16, kernel=3, dilation=d, padding=d).cost((16, 32, 32))
+        for d in (1, 2, 4)
+    }
     assert len({(c.params, c.macs, c.output_shape) for c in costs.values()}) == 1
     fields = {d: receptive.fields(receptive.apply(receptive.initial(2), c)) for d, c in costs.items()}
     assert fields == {1: (3, 3), 2: (5, 5), 4: (9, 9)}

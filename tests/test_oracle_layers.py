@@ -15,11 +15,11 @@ import pytest
 import torch  # at top level: CI must fail, not skip, without torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from torch_twin import layer_module, torch_counts
 
 from convcalc.errors import ConvcalcError
 from convcalc.layers import REGISTRY
 from convcalc.layers.simple import ACTIVATION_ALIASES, ACTIVATION_FLOPS
-from torch_twin import layer_module, torch_counts
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -94,8 +94,7 @@ def window_geometry(draw, n: int, words: bool = True):
         p, padding = [0] * n, choice
     need = [1 if padding == "same" else d[i] * (k[i] - 1) + 1 - 2 * p[i] for i in range(n)]
     size = draw(sizes(n, need))
-    return dict(kernel=draw(field(k)), stride=draw(field(s)), dilation=draw(field(d)),
-                padding=padding), size
+    return dict(kernel=draw(field(k)), stride=draw(field(s)), dilation=draw(field(d)), padding=padding), size
 
 
 @st.composite
@@ -131,8 +130,13 @@ def pointwise_cases(draw):
     g = draw(st.integers(1, 4))
     c_in, c_out = g * draw(st.integers(1, 4)), g * draw(st.integers(1, 4))
     size = draw(sizes(n, [1] * n))
-    values = dict(type="pointwise", out_channels=c_out, groups=g, bias=draw(st.booleans()),
-                  stride=draw(field(draw(per_dim(n, 1, 3)))))
+    values = dict(
+        type="pointwise",
+        out_channels=c_out,
+        groups=g,
+        bias=draw(st.booleans()),
+        stride=draw(field(draw(per_dim(n, 1, 3)))),
+    )
     return Case(values, (c_in,) + size, draw(BATCH))
 
 
@@ -149,9 +153,17 @@ def transposed_cases(draw):
     size = draw(sizes(n, need))
     if n == 3:
         size = tuple(min(x, max(need[i], 5)) for i, x in enumerate(size))
-    values = dict(type="transposed", out_channels=c_out, groups=g, bias=draw(st.booleans()),
-                  kernel=draw(field(k)), stride=draw(field(s)), dilation=draw(field(d)),
-                  padding=draw(field(p)), output_padding=draw(field(op)))
+    values = dict(
+        type="transposed",
+        out_channels=c_out,
+        groups=g,
+        bias=draw(st.booleans()),
+        kernel=draw(field(k)),
+        stride=draw(field(s)),
+        dilation=draw(field(d)),
+        padding=draw(field(p)),
+        output_padding=draw(field(op)),
+    )
     return Case(values, (c_in,) + size, draw(BATCH))
 
 
@@ -160,8 +172,13 @@ def separable_cases(draw):
     n = draw(SPATIAL_DIMS)
     c_in = draw(st.integers(1, 8))
     geo, size = draw(window_geometry(n))
-    values = dict(type="separable", out_channels=draw(st.integers(1, 16)),
-                  multiplier=draw(st.integers(1, 3)), bias=draw(st.booleans()), **geo)
+    values = dict(
+        type="separable",
+        out_channels=draw(st.integers(1, 16)),
+        multiplier=draw(st.integers(1, 3)),
+        bias=draw(st.booleans()),
+        **geo,
+    )
     return Case(values, (c_in,) + size, draw(BATCH))
 
 
@@ -182,9 +199,15 @@ def shuffle_cases(draw):
         c_out = c_in + main_out
     else:
         c_out = c_in = 4 * g * draw(st.integers(1, 2)) if not explicit_m else g * draw(st.integers(1, 6))
-    values = dict(type="shuffle", out_channels=c_out, groups=g, stride=draw(field(stride)),
-                  kernel=draw(field(kernel)), first_grouped=first_grouped,
-                  batchnorm=draw(st.booleans()))
+    values = dict(
+        type="shuffle",
+        out_channels=c_out,
+        groups=g,
+        stride=draw(field(stride)),
+        kernel=draw(field(kernel)),
+        first_grouped=first_grouped,
+        batchnorm=draw(st.booleans()),
+    )
     if explicit_m or (c_out // 4) % g or c_out // 4 < 1:
         values["bottleneck"] = g * draw(st.integers(1, 3))
     # torch's avg_pool3d (the 3D shortcut) also wants the unpadded input >= its kernel 3
@@ -207,8 +230,7 @@ def pool_cases(draw):
     if mode == "avg" and n == 3:  # torch's avg_pool3d also wants the unpadded input >= kernel
         need = [max(x, kk) for x, kk in zip(need, k)]
     size = draw(sizes(n, need))
-    values = dict(type="pool", mode=mode, kernel=draw(field(k)), padding=draw(field(p)),
-                  ceil_mode=ceil_mode)
+    values = dict(type="pool", mode=mode, kernel=draw(field(k)), padding=draw(field(p)), ceil_mode=ceil_mode)
     if s is not None:
         values["stride"] = draw(field(s))
     if mode == "max":
@@ -218,17 +240,34 @@ def pool_cases(draw):
 
 def any_shape(min_dims: int = 0):
     return st.integers(min_dims, 3).flatmap(
-        lambda n: st.tuples(st.integers(1, 16), *[st.integers(1, max_size(n)) for _ in range(n)])
-        if n else st.tuples(st.integers(1, 16)))
+        lambda n: (
+            st.tuples(st.integers(1, 16), *[st.integers(1, max_size(n)) for _ in range(n)])
+            if n
+            else st.tuples(st.integers(1, 16))
+        )
+    )
 
 
 @st.composite
 def simple_cases(draw):
     """The layers without a window: normalisation, activations, reshaping, linear, upsampling,
     global and adaptive pooling, channel shuffle."""
-    t = draw(st.sampled_from(["batchnorm", "activation", "global_pool", "adaptive_pool",
-                              "channel_shuffle", "flatten", "linear", "dropout", "identity",
-                              "upsample"]))
+    t = draw(
+        st.sampled_from(
+            [
+                "batchnorm",
+                "activation",
+                "global_pool",
+                "adaptive_pool",
+                "channel_shuffle",
+                "flatten",
+                "linear",
+                "dropout",
+                "identity",
+                "upsample",
+            ]
+        )
+    )
     spatial = t in ("global_pool", "adaptive_pool", "upsample")
     shape = draw(any_shape(1 if spatial else 0))
     n = len(shape) - 1
@@ -260,12 +299,28 @@ def simple_cases(draw):
 
 
 VALID = {
-    "conv": conv_cases(), "depthwise": depthwise_cases(), "pointwise": pointwise_cases(),
-    "transposed": transposed_cases(), "separable": separable_cases(), "shuffle": shuffle_cases(),
+    "conv": conv_cases(),
+    "depthwise": depthwise_cases(),
+    "pointwise": pointwise_cases(),
+    "transposed": transposed_cases(),
+    "separable": separable_cases(),
+    "shuffle": shuffle_cases(),
     "pool": pool_cases(),
-    **{t: simple_cases().filter(lambda c, t=t: c.values["type"] == t)
-       for t in ["batchnorm", "activation", "global_pool", "adaptive_pool", "channel_shuffle",
-                 "flatten", "linear", "dropout", "identity", "upsample"]},
+    **{
+        t: simple_cases().filter(lambda c, t=t: c.values["type"] == t)
+        for t in [
+            "batchnorm",
+            "activation",
+            "global_pool",
+            "adaptive_pool",
+            "channel_shuffle",
+            "flatten",
+            "linear",
+            "dropout",
+            "identity",
+            "upsample",
+        ]
+    },
 }
 
 
@@ -281,18 +336,28 @@ def test_every_registered_layer_type_has_a_strategy_and_a_twin():
 # dilation with padding 'same' (stride 1: torch's own padding='same'; even kernel: odd total)
 @example(case=Case(dict(type="conv", out_channels=4, kernel=4, dilation=3, padding="same"), (2, 9, 7)))
 # 'same' with stride > 1: TensorFlow's rule (F.pad + conv)
-@example(case=Case(dict(type="conv", out_channels=4, kernel=[3, 4], stride=[2, 3], dilation=2,
-                        padding="same"), (2, 10, 7)))
+@example(
+    case=Case(
+        dict(type="conv", out_channels=4, kernel=[3, 4], stride=[2, 3], dilation=2, padding="same"),
+        (2, 10, 7),
+    )
+)
 # asymmetric per-dim kernel (3, 5) and per-dim padding
 @example(case=Case(dict(type="conv", out_channels=6, kernel=[3, 5], padding=[1, 2]), (3, 12, 9), 2))
 # 1x1 kernel, grouped
 @example(case=Case(dict(type="conv", out_channels=8, kernel=1, groups=4, bias=False), (4, 5, 5)))
 # 3D conv
-@example(case=Case(dict(type="conv", out_channels=5, kernel=[3, 3, 2], stride=[1, 2, 1],
-                        padding=1), (2, 6, 7, 5), 2))
+@example(
+    case=Case(
+        dict(type="conv", out_channels=5, kernel=[3, 3, 2], stride=[1, 2, 1], padding=1), (2, 6, 7, 5), 2
+    )
+)
 # 1D conv with everything at once
-@example(case=Case(dict(type="conv", out_channels=6, kernel=5, stride=3, dilation=2, padding=3,
-                        groups=3), (6, 20), 3))
+@example(
+    case=Case(
+        dict(type="conv", out_channels=6, kernel=5, stride=3, dilation=2, padding=3, groups=3), (6, 20), 3
+    )
+)
 def test_conv_matches_torch(case):
     assert_matches_torch(case)
 
@@ -316,16 +381,32 @@ def test_pointwise_matches_torch(case):
 @settings(max_examples=70, **SETTINGS)
 @given(case=transposed_cases())
 # DCGAN's 4x4 s2 p1 doubling
-@example(case=Case(dict(type="transposed", out_channels=4, kernel=4, stride=2, padding=1,
-                        bias=False), (8, 4, 4)))
+@example(
+    case=Case(dict(type="transposed", out_channels=4, kernel=4, stride=2, padding=1, bias=False), (8, 4, 4))
+)
 # output_padding with dilation > stride (allowed: output_padding < max(stride, dilation))
-@example(case=Case(dict(type="transposed", out_channels=2, kernel=3, stride=1, dilation=3,
-                        output_padding=2), (2, 4)))
+@example(
+    case=Case(
+        dict(type="transposed", out_channels=2, kernel=3, stride=1, dilation=3, output_padding=2), (2, 4)
+    )
+)
 # stride > kernel: the output has gaps
 @example(case=Case(dict(type="transposed", out_channels=3, kernel=2, stride=3, groups=3), (6, 3, 5)))
 # 3D, per-dim everything
-@example(case=Case(dict(type="transposed", out_channels=4, kernel=[2, 3, 1], stride=[2, 1, 3],
-                        padding=[0, 1, 0], output_padding=[1, 0, 2]), (2, 3, 4, 2), 2))
+@example(
+    case=Case(
+        dict(
+            type="transposed",
+            out_channels=4,
+            kernel=[2, 3, 1],
+            stride=[2, 1, 3],
+            padding=[0, 1, 0],
+            output_padding=[1, 0, 2],
+        ),
+        (2, 3, 4, 2),
+        2,
+    )
+)
 def test_transposed_matches_torch(case):
     assert_matches_torch(case)
 
@@ -334,8 +415,11 @@ def test_transposed_matches_torch(case):
 @given(case=separable_cases())
 # the lecture's example: 12x12x3, 5x5, no padding, 256 maps
 @example(case=Case(dict(type="separable", out_channels=256, kernel=5, bias=False), (3, 12, 12)))
-@example(case=Case(dict(type="separable", out_channels=8, kernel=3, stride=2, padding="same",
-                        multiplier=2), (4, 11, 10)))
+@example(
+    case=Case(
+        dict(type="separable", out_channels=8, kernel=3, stride=2, padding="same", multiplier=2), (4, 11, 10)
+    )
+)
 def test_separable_matches_torch(case):
     assert_matches_torch(case)
 
@@ -343,11 +427,25 @@ def test_separable_matches_torch(case):
 @settings(max_examples=40, **SETTINGS)
 @given(case=shuffle_cases())
 # ShuffleNet 1x g=3: first unit of stage 2 (ungrouped first 1x1), then a stride-1 unit
-@example(case=Case(dict(type="shuffle", out_channels=240, groups=3, stride=2, first_grouped=False),
-                   (24, 8, 8)))
+@example(
+    case=Case(dict(type="shuffle", out_channels=240, groups=3, stride=2, first_grouped=False), (24, 8, 8))
+)
 @example(case=Case(dict(type="shuffle", out_channels=240, groups=3), (240, 4, 4)))
-@example(case=Case(dict(type="shuffle", out_channels=12, groups=2, stride=[2, 1], kernel=[3, 5],
-                        bottleneck=4, batchnorm=False), (4, 7, 6), 2))
+@example(
+    case=Case(
+        dict(
+            type="shuffle",
+            out_channels=12,
+            groups=2,
+            stride=[2, 1],
+            kernel=[3, 5],
+            bottleneck=4,
+            batchnorm=False,
+        ),
+        (4, 7, 6),
+        2,
+    )
+)
 @example(case=Case(dict(type="shuffle", out_channels=16, groups=4, stride=2), (8, 9)))
 def test_shuffle_unit_matches_torch(case):
     assert_matches_torch(case)
@@ -356,10 +454,8 @@ def test_shuffle_unit_matches_torch(case):
 @settings(max_examples=70, **SETTINGS)
 @given(case=pool_cases())
 # ceil_mode whose last window would start in the padding (torch drops it): 5, k2 s2 p1 -> 3
-@example(case=Case(dict(type="pool", mode="max", kernel=2, stride=2, padding=1, ceil_mode=True),
-                   (3, 5, 5)))
-@example(case=Case(dict(type="pool", mode="avg", kernel=2, stride=2, padding=1, ceil_mode=True),
-                   (3, 5)))
+@example(case=Case(dict(type="pool", mode="max", kernel=2, stride=2, padding=1, ceil_mode=True), (3, 5, 5)))
+@example(case=Case(dict(type="pool", mode="avg", kernel=2, stride=2, padding=1, ceil_mode=True), (3, 5)))
 # ceil_mode keeping a partial last window
 @example(case=Case(dict(type="pool", mode="max", kernel=3, stride=2, ceil_mode=True), (2, 8, 8)))
 # stride > kernel; dilated max pool; 3D
@@ -408,9 +504,24 @@ def loose_cases(draw):
     """Random configurations of the layers with geometry, many of them invalid: kernels larger
     than the input, groups that do not divide, output_padding too large, pool padding beyond half
     the window, even kernels in a ShuffleNet unit."""
-    t = draw(st.sampled_from(["conv", "depthwise", "pointwise", "transposed", "separable",
-                              "shuffle", "shuffle", "pool", "pool", "pool", "channel_shuffle",
-                              "adaptive_pool"]))
+    t = draw(
+        st.sampled_from(
+            [
+                "conv",
+                "depthwise",
+                "pointwise",
+                "transposed",
+                "separable",
+                "shuffle",
+                "shuffle",
+                "pool",
+                "pool",
+                "pool",
+                "channel_shuffle",
+                "adaptive_pool",
+            ]
+        )
+    )
     n = draw(SPATIAL_DIMS)
     size = tuple(draw(per_dim(n, 1, 7 if n < 3 else 4)))
     c_in = draw(st.integers(1, 12))
@@ -420,8 +531,12 @@ def loose_cases(draw):
     p = draw(field(draw(per_dim(n, 0, 4))))
     values: dict = {"type": t}
     if t in ("conv", "depthwise", "separable"):
-        values.update(kernel=k, stride=s, dilation=d,
-                      padding=draw(st.one_of(st.just(p), st.sampled_from(["same", "valid"]))))
+        values.update(
+            kernel=k,
+            stride=s,
+            dilation=d,
+            padding=draw(st.one_of(st.just(p), st.sampled_from(["same", "valid"]))),
+        )
         if t == "conv":
             values.update(out_channels=draw(st.integers(1, 12)), groups=draw(st.integers(1, 4)))
         elif t == "depthwise":
@@ -431,18 +546,29 @@ def loose_cases(draw):
     elif t == "pointwise":
         values.update(out_channels=draw(st.integers(1, 12)), groups=draw(st.integers(1, 4)), stride=s)
     elif t == "transposed":
-        values.update(out_channels=draw(st.integers(1, 12)), groups=draw(st.integers(1, 4)),
-                      kernel=k, stride=s, dilation=d, padding=p,
-                      output_padding=draw(field(draw(per_dim(n, 0, 3)))))
+        values.update(
+            out_channels=draw(st.integers(1, 12)),
+            groups=draw(st.integers(1, 4)),
+            kernel=k,
+            stride=s,
+            dilation=d,
+            padding=p,
+            output_padding=draw(field(draw(per_dim(n, 0, 3)))),
+        )
     elif t == "shuffle":
         g = draw(st.integers(1, 4))
         stride = draw(per_dim(n, 1, 2))
         c_in = g * draw(st.integers(1, 3))
         c_out = c_in + g * draw(st.integers(1, 3)) if max(stride) > 1 else c_in
-        values.update(out_channels=c_out, groups=g, stride=draw(field(stride)),
-                      kernel=draw(field([draw(st.sampled_from([1, 3, 3, 5, 2, 4])) for _ in range(n)])),
-                      first_grouped=draw(st.booleans()), batchnorm=draw(st.booleans()),
-                      bottleneck=g * draw(st.integers(1, 2)))
+        values.update(
+            out_channels=c_out,
+            groups=g,
+            stride=draw(field(stride)),
+            kernel=draw(field([draw(st.sampled_from([1, 3, 3, 5, 2, 4])) for _ in range(n)])),
+            first_grouped=draw(st.booleans()),
+            batchnorm=draw(st.booleans()),
+            bottleneck=g * draw(st.integers(1, 2)),
+        )
         # then, sometimes, break it
         what = draw(st.sampled_from(["none", "none", "out_channels", "bottleneck", "in", "groups"]))
         if what == "out_channels":
@@ -465,8 +591,9 @@ def loose_cases(draw):
     elif t == "channel_shuffle":
         values["groups"] = draw(st.integers(1, 5))
     else:
-        values.update(mode=draw(st.sampled_from(["avg", "max"])),
-                      output_size=draw(field(draw(per_dim(n, 1, 4)))))
+        values.update(
+            mode=draw(st.sampled_from(["avg", "max"])), output_size=draw(field(draw(per_dim(n, 1, 4))))
+        )
     return Case(values, (c_in,) + size)
 
 
@@ -480,43 +607,57 @@ EDGES = {
     "conv-per-dim-list-too-short": Case(dict(type="conv", out_channels=2, kernel=[3, 3]), (1, 5, 5, 5)),
     "depthwise-out-not-multiple": Case(dict(type="depthwise", kernel=3, out_channels=6), (4, 5, 5)),
     "transposed-output-padding-eq-stride": Case(
-        dict(type="transposed", out_channels=2, kernel=3, stride=2, output_padding=2), (2, 3)),
+        dict(type="transposed", out_channels=2, kernel=3, stride=2, output_padding=2), (2, 3)
+    ),
     "transposed-output-padding-lt-dilation": Case(
-        dict(type="transposed", out_channels=2, kernel=3, stride=1, dilation=2, output_padding=1), (2, 3)),
+        dict(type="transposed", out_channels=2, kernel=3, stride=1, dilation=2, output_padding=1), (2, 3)
+    ),
     "transposed-padding-too-large": Case(
-        dict(type="transposed", out_channels=2, kernel=3, padding=3), (2, 3, 3)),
+        dict(type="transposed", out_channels=2, kernel=3, padding=3), (2, 3, 3)
+    ),
     "transposed-output-exactly-1": Case(
-        dict(type="transposed", out_channels=2, kernel=3, padding=2), (2, 3, 3)),
+        dict(type="transposed", out_channels=2, kernel=3, padding=2), (2, 3, 3)
+    ),
     "pool-padding-over-half-kernel": Case(dict(type="pool", kernel=3, padding=2), (2, 8, 8)),
     "pool-padding-half-even-kernel": Case(dict(type="pool", kernel=2, padding=1), (2, 8, 8)),
     # torch: padding <= kernel // 2 even for a dilated window (k=3, d=2: at most 1, not 2)
     "maxpool-dilated-padding-over-half-kernel": Case(
-        dict(type="pool", kernel=3, dilation=2, stride=1, padding=2), (2, 12, 12)),
+        dict(type="pool", kernel=3, dilation=2, stride=1, padding=2), (2, 12, 12)
+    ),
     "pool-input-smaller-than-kernel": Case(dict(type="pool", kernel=3), (2, 2, 2)),
     # ceil_mode keeps a partial window: torch's output is ceil((i + 2p - k)/s) + 1 = 1 here
     "maxpool-ceil-input-smaller-than-kernel": Case(
-        dict(type="pool", kernel=2, stride=2, ceil_mode=True), (2, 1, 1)),
+        dict(type="pool", kernel=2, stride=2, ceil_mode=True), (2, 1, 1)
+    ),
     "avgpool-ceil-input-smaller-than-kernel-1d": Case(
-        dict(type="pool", mode="avg", kernel=3, stride=2, ceil_mode=True), (2, 2)),
+        dict(type="pool", mode="avg", kernel=3, stride=2, ceil_mode=True), (2, 2)
+    ),
     # torch's avg_pool3d wants the unpadded input >= kernel (2D/1D do not)
     "avgpool3d-padded-input-fits": Case(
-        dict(type="pool", mode="avg", kernel=3, stride=1, padding=1), (2, 2, 2, 2)),
+        dict(type="pool", mode="avg", kernel=3, stride=1, padding=1), (2, 2, 2, 2)
+    ),
     "avgpool2d-padded-input-fits": Case(
-        dict(type="pool", mode="avg", kernel=3, stride=1, padding=1), (2, 2, 2)),
+        dict(type="pool", mode="avg", kernel=3, stride=1, padding=1), (2, 2, 2)
+    ),
     "channel-shuffle-not-dividing": Case(dict(type="channel_shuffle", groups=3), (4, 5, 5)),
     "shuffle-stride1-channels-differ": Case(dict(type="shuffle", out_channels=12, groups=3), (6, 5, 5)),
-    "shuffle-stride2-out-not-above-in": Case(dict(type="shuffle", out_channels=12, groups=3, stride=2),
-                                             (12, 5, 5)),
-    "shuffle-even-kernel-stride2": Case(dict(type="shuffle", out_channels=24, groups=3, stride=2,
-                                             kernel=4), (12, 6, 6)),
+    "shuffle-stride2-out-not-above-in": Case(
+        dict(type="shuffle", out_channels=12, groups=3, stride=2), (12, 5, 5)
+    ),
+    "shuffle-even-kernel-stride2": Case(
+        dict(type="shuffle", out_channels=24, groups=3, stride=2, kernel=4), (12, 6, 6)
+    ),
     # the 3D stride-2 unit's shortcut is an AvgPool3d(3, 2, padding 1): torch wants input >= 3
-    "shuffle-3d-stride2-input-below-3": Case(dict(type="shuffle", out_channels=12, groups=3, stride=2),
-                                             (6, 2, 4, 4)),
+    "shuffle-3d-stride2-input-below-3": Case(
+        dict(type="shuffle", out_channels=12, groups=3, stride=2), (6, 2, 4, 4)
+    ),
     # stride 1 and an even kernel: the depthwise output grows by one, the identity cannot be added
-    "shuffle-even-kernel-stride1": Case(dict(type="shuffle", out_channels=12, groups=3, kernel=2),
-                                        (12, 8, 8)),
+    "shuffle-even-kernel-stride1": Case(
+        dict(type="shuffle", out_channels=12, groups=3, kernel=2), (12, 8, 8)
+    ),
     "shuffle-groups-not-dividing-bottleneck": Case(
-        dict(type="shuffle", out_channels=12, groups=2, bottleneck=3), (12, 4, 4)),
+        dict(type="shuffle", out_channels=12, groups=2, bottleneck=3), (12, 4, 4)
+    ),
 }
 
 
@@ -524,8 +665,10 @@ EDGES = {
 def test_rejects_agree_with_torch_at_the_edges(case):
     want = torch_outcome(case)
     got = convcalc_outcome(case)
-    assert got == want, (f"torch {'rejects' if want is None else f'gives {want}'}, "
-                         f"convcalc {'rejects' if got is None else f'gives {got}'}")
+    assert got == want, (
+        f"torch {'rejects' if want is None else f'gives {want}'}, "
+        f"convcalc {'rejects' if got is None else f'gives {got}'}"
+    )
 
 
 @settings(max_examples=200, **SETTINGS)
@@ -533,5 +676,7 @@ def test_rejects_agree_with_torch_at_the_edges(case):
 def test_convcalc_rejects_exactly_what_torch_rejects(case):
     want = torch_outcome(case)
     got = convcalc_outcome(case)
-    assert got == want, (f"torch {'rejects' if want is None else f'gives {want}'}, "
-                         f"convcalc {'rejects' if got is None else f'gives {got}'}")
+    assert got == want, (
+        f"torch {'rejects' if want is None else f'gives {want}'}, "
+        f"convcalc {'rejects' if got is None else f'gives {got}'}"
+    )

@@ -18,11 +18,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch_twin import AVGPOOL, CONV, network_module, torch_counts
 
 from convcalc import zoo
 from convcalc.network import walk
 from convcalc.spec import parse_text
-from torch_twin import AVGPOOL, CONV, network_module, torch_counts
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -231,12 +231,20 @@ class NetGen:
 
     # shape-preserving items (channels and spatial sizes unchanged)
     def keep(self, shape, depth):
-        c, sp, n = shape[0], shape[1:], len(shape) - 1
+        c, _sp, n = shape[0], shape[1:], len(shape) - 1
         options = ["batchnorm", "activation", "dropout", "identity", "channel_shuffle"]
         if n == 0:
             options.append("linear_c")
         else:
-            options += ["pointwise_c", "conv_same", "depthwise", "separable_c", "maxpool3s1", "shuffle1", "transposed_c"]
+            options += [
+                "pointwise_c",
+                "conv_same",
+                "depthwise",
+                "separable_c",
+                "maxpool3s1",
+                "shuffle1",
+                "transposed_c",
+            ]
         if depth < 2:
             options += ["residual", "repeat", "sequential_keep"]
         kind = self.pick(options)
@@ -256,8 +264,14 @@ class NetGen:
         if kind == "linear_c":
             return {"type": "linear", "out_features": c}
         if kind == "conv_same":
-            return {"type": "conv", "out_channels": c, "kernel": self.int(1, 5), "padding": "same",
-                    "dilation": self.int(1, 2), "groups": g}
+            return {
+                "type": "conv",
+                "out_channels": c,
+                "kernel": self.int(1, 5),
+                "padding": "same",
+                "dilation": self.int(1, 2),
+                "groups": g,
+            }
         if kind == "depthwise":
             return {"type": "depthwise", "kernel": self.int(1, 4), "padding": "same", "bias": False}
         if kind == "separable_c":
@@ -266,15 +280,24 @@ class NetGen:
         if kind == "maxpool3s1":
             return {"type": "pool", "mode": "max", "kernel": 3, "stride": 1, "padding": 1}
         if kind == "shuffle1":
-            return {"type": "shuffle", "out_channels": c, "groups": g, "bottleneck": g * self.int(1, 2),
-                    "kernel": self.pick([1, 3]), "batchnorm": self.draw(st.booleans())}
+            return {
+                "type": "shuffle",
+                "out_channels": c,
+                "groups": g,
+                "bottleneck": g * self.int(1, 2),
+                "kernel": self.pick([1, 3]),
+                "batchnorm": self.draw(st.booleans()),
+            }
         if kind == "transposed_c":
             return {"type": "transposed", "out_channels": c, "kernel": 3, "padding": 1, "groups": g}
         if kind == "residual":
             return {"type": "residual", "body": [self.keep(shape, depth + 1) for _ in range(self.int(1, 2))]}
         if kind == "repeat":
-            return {"type": "repeat", "times": self.int(1, 3),
-                    "layers": [self.keep(shape, depth + 1) for _ in range(self.int(1, 2))]}
+            return {
+                "type": "repeat",
+                "times": self.int(1, 3),
+                "layers": [self.keep(shape, depth + 1) for _ in range(self.int(1, 2))],
+            }
         return {"type": "sequential", "layers": [self.keep(shape, depth + 1) for _ in range(self.int(1, 2))]}
 
     # any item: returns (spec, new shape)
@@ -282,8 +305,17 @@ class NetGen:
         c, sp, n = shape[0], shape[1:], len(shape) - 1
         options = ["keep", "keep", "linear"]
         if n:
-            options += ["conv", "conv_explicit", "depthwise2", "pointwise", "separable", "pool2",
-                        "pool3s2", "shuffle2", "adaptive"]
+            options += [
+                "conv",
+                "conv_explicit",
+                "depthwise2",
+                "pointwise",
+                "separable",
+                "pool2",
+                "pool3s2",
+                "shuffle2",
+                "adaptive",
+            ]
             if max(sp) <= 8:
                 options += ["transposed_up", "upsample"]
             if depth < 2:
@@ -297,8 +329,15 @@ class NetGen:
         if kind == "conv":
             c2, s = self.int(1, MAX_C), self.int(1, 2)
             g = self.pick(divisors(gcd(c, c2)))
-            spec = {"type": "conv", "out_channels": c2, "kernel": self.int(1, 5), "stride": s,
-                    "padding": "same", "dilation": self.int(1, 2), "groups": g}
+            spec = {
+                "type": "conv",
+                "out_channels": c2,
+                "kernel": self.int(1, 5),
+                "stride": s,
+                "padding": "same",
+                "dilation": self.int(1, 2),
+                "groups": g,
+            }
             return spec, (c2,) + tuple(ceil_div(i, s) for i in sp)
         if kind == "conv_explicit":
             k, s, d = self.int(1, 3), self.int(1, 3), self.int(1, 2)
@@ -307,21 +346,45 @@ class NetGen:
                 p = d * (k - 1)  # enough for any size >= 1
             c2 = self.int(1, MAX_C)
             out = tuple((i + 2 * p - d * (k - 1) - 1) // s + 1 for i in sp)
-            return {"type": "conv", "out_channels": c2, "kernel": k, "stride": s, "padding": p,
-                    "dilation": d}, (c2,) + out
+            return {
+                "type": "conv",
+                "out_channels": c2,
+                "kernel": k,
+                "stride": s,
+                "padding": p,
+                "dilation": d,
+            }, (c2,) + out
         if kind == "depthwise2":
             m = 2 if 2 * c <= 2 * MAX_C else 1
             s = self.int(1, 2)
-            return ({"type": "depthwise", "kernel": 3, "stride": s, "padding": "same", "multiplier": m},
-                    (c * m,) + tuple(ceil_div(i, s) for i in sp))
+            return (
+                {"type": "depthwise", "kernel": 3, "stride": s, "padding": "same", "multiplier": m},
+                (c * m,) + tuple(ceil_div(i, s) for i in sp),
+            )
         if kind == "pointwise":
             c2, s = self.int(1, MAX_C), self.int(1, 2)
-            return ({"type": "pointwise", "out_channels": c2, "stride": s, "groups": self.pick(divisors(gcd(c, c2)))},
-                    (c2,) + tuple((i - 1) // s + 1 for i in sp))
+            return (
+                {
+                    "type": "pointwise",
+                    "out_channels": c2,
+                    "stride": s,
+                    "groups": self.pick(divisors(gcd(c, c2))),
+                },
+                (c2,) + tuple((i - 1) // s + 1 for i in sp),
+            )
         if kind == "separable":
             c2, s = self.int(1, MAX_C), self.int(1, 2)
-            return ({"type": "separable", "out_channels": c2, "kernel": 3, "stride": s, "padding": "same",
-                     "bias": False}, (c2,) + tuple(ceil_div(i, s) for i in sp))
+            return (
+                {
+                    "type": "separable",
+                    "out_channels": c2,
+                    "kernel": 3,
+                    "stride": s,
+                    "padding": "same",
+                    "bias": False,
+                },
+                (c2,) + tuple(ceil_div(i, s) for i in sp),
+            )
         if kind == "pool2":
             if min(sp) < 2:
                 return self.keep(shape, depth), shape
@@ -329,30 +392,48 @@ class NetGen:
             return {"type": "pool", "mode": mode, "kernel": 2}, (c,) + tuple(i // 2 for i in sp)
         if kind == "pool3s2":
             mode = "max" if n == 3 and min(sp) < 3 else self.pick(["max", "avg"])
-            return ({"type": "pool", "mode": mode, "kernel": 3, "stride": 2, "padding": 1},
-                    (c,) + tuple((i - 1) // 2 + 1 for i in sp))
+            return (
+                {"type": "pool", "mode": mode, "kernel": 3, "stride": 2, "padding": 1},
+                (c,) + tuple((i - 1) // 2 + 1 for i in sp),
+            )
         if kind == "shuffle2":
             if n == 3 and min(sp) < 3:  # torch's avg_pool3d: unpadded input >= kernel 3
                 return self.keep(shape, depth), shape
             g = self.pick(divisors(c))
             c2 = c + g * self.int(1, 3)
-            return ({"type": "shuffle", "out_channels": c2, "groups": g, "stride": 2,
-                     "bottleneck": g * self.int(1, 2), "first_grouped": self.draw(st.booleans())},
-                    (c2,) + tuple((i - 1) // 2 + 1 for i in sp))
+            return (
+                {
+                    "type": "shuffle",
+                    "out_channels": c2,
+                    "groups": g,
+                    "stride": 2,
+                    "bottleneck": g * self.int(1, 2),
+                    "first_grouped": self.draw(st.booleans()),
+                },
+                (c2,) + tuple((i - 1) // 2 + 1 for i in sp),
+            )
         if kind == "adaptive":
             out = [self.int(1, 3) for _ in sp]
-            return ({"type": "adaptive_pool", "mode": self.pick(["avg", "max"]), "output_size": out},
-                    (c,) + tuple(out))
+            return (
+                {"type": "adaptive_pool", "mode": self.pick(["avg", "max"]), "output_size": out},
+                (c,) + tuple(out),
+            )
         if kind == "transposed_up":
             c2 = self.int(1, MAX_C)
             if self.draw(st.booleans()):
-                return ({"type": "transposed", "out_channels": c2, "kernel": 2, "stride": 2},
-                        (c2,) + tuple(2 * i for i in sp))
-            return ({"type": "transposed", "out_channels": c2, "kernel": 4, "stride": 2, "padding": 1},
-                    (c2,) + tuple(2 * i for i in sp))
+                return (
+                    {"type": "transposed", "out_channels": c2, "kernel": 2, "stride": 2},
+                    (c2,) + tuple(2 * i for i in sp),
+                )
+            return (
+                {"type": "transposed", "out_channels": c2, "kernel": 4, "stride": 2, "padding": 1},
+                (c2,) + tuple(2 * i for i in sp),
+            )
         if kind == "upsample":
-            return ({"type": "upsample", "scale": 2, "mode": self.pick(["nearest", "linear"])},
-                    (c,) + tuple(2 * i for i in sp))
+            return (
+                {"type": "upsample", "scale": 2, "mode": self.pick(["nearest", "linear"])},
+                (c,) + tuple(2 * i for i in sp),
+            )
         if kind == "residual_proj":
             c2, s = self.int(1, MAX_C), self.int(1, 2)
             out = (c2,) + tuple(ceil_div(i, s) for i in sp)
@@ -371,7 +452,14 @@ class NetGen:
                     total += c
                 elif what == "conv":
                     ci = self.int(1, 8)
-                    br = [{"type": "conv", "out_channels": ci, "kernel": self.pick([1, 3, 5]), "padding": "same"}]
+                    br = [
+                        {
+                            "type": "conv",
+                            "out_channels": ci,
+                            "kernel": self.pick([1, 3, 5]),
+                            "padding": "same",
+                        }
+                    ]
                     br += [self.keep((ci,) + sp, depth + 1) for _ in range(self.int(0, 1))]
                     branches.append(br)
                     total += ci
@@ -413,8 +501,15 @@ def test_random_networks_match_torch(case):
 
 
 # -- receptive fields, by gradient -----------------------------------------------------------
-WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-            nn.ConvTranspose3d, nn.Linear)
+WEIGHTED = (
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+    nn.Linear,
+)
 
 
 def make_positive(module: nn.Module) -> nn.Module:
@@ -506,8 +601,11 @@ x-pool: &pool {type: pool, mode: max, kernel: 2, stride: 2}
 x-relu: &relu {type: activation, fn: relu}
 layers:
 """ + "".join(
-    "  - *pool\n" if v == "M" else f"  - {{type: conv, out_channels: {v}, kernel: 3, padding: 1}}\n  - *relu\n"
-    for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"])
+    "  - *pool\n"
+    if v == "M"
+    else f"  - {{type: conv, out_channels: {v}, kernel: 3, padding: 1}}\n  - *relu\n"
+    for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+)
 
 
 def test_vgg16_receptive_field_is_212_by_gradient():
@@ -549,8 +647,14 @@ def conv_pool_stacks(draw):
             mode = draw(st.sampled_from(["max", "avg"]))
             d = draw(st.lists(st.integers(1, 2), min_size=n, max_size=n)) if mode == "max" else [1] * n
             pad = [draw(st.integers(0, kk // 2)) for kk in k]
-            spec = {"type": "pool", "mode": mode, "kernel": k, "stride": s, "padding": pad,
-                    "ceil_mode": draw(st.booleans()) if max(d) == 1 else False}
+            spec = {
+                "type": "pool",
+                "mode": mode,
+                "kernel": k,
+                "stride": s,
+                "padding": pad,
+                "ceil_mode": draw(st.booleans()) if max(d) == 1 else False,
+            }
             if mode == "max":
                 spec["dilation"] = d
         else:
@@ -569,14 +673,26 @@ def conv_pool_stacks(draw):
 
 @settings(max_examples=25, **SETTINGS)
 @given(text=conv_pool_stacks())
-@example(text=_layers_spec((1, 120), [
-    {"type": "conv", "out_channels": 1, "kernel": 3, "dilation": 2, "padding": "same"},
-    {"type": "pool", "mode": "max", "kernel": 2, "stride": 2},
-    {"type": "conv", "out_channels": 1, "kernel": 3, "dilation": 3, "stride": 2, "padding": 0}]))
-@example(text=_layers_spec((1, 90, 90), [
-    {"type": "conv", "out_channels": 2, "kernel": [3, 5], "stride": [2, 1], "padding": "same"},
-    {"type": "pool", "mode": "max", "kernel": 3, "stride": 2, "dilation": 2, "padding": 1},
-    {"type": "depthwise", "kernel": 3, "stride": 3, "padding": "same"}]))
+@example(
+    text=_layers_spec(
+        (1, 120),
+        [
+            {"type": "conv", "out_channels": 1, "kernel": 3, "dilation": 2, "padding": "same"},
+            {"type": "pool", "mode": "max", "kernel": 2, "stride": 2},
+            {"type": "conv", "out_channels": 1, "kernel": 3, "dilation": 3, "stride": 2, "padding": 0},
+        ],
+    )
+)
+@example(
+    text=_layers_spec(
+        (1, 90, 90),
+        [
+            {"type": "conv", "out_channels": 2, "kernel": [3, 5], "stride": [2, 1], "padding": "same"},
+            {"type": "pool", "mode": "max", "kernel": 3, "stride": 2, "dilation": 2, "padding": 1},
+            {"type": "depthwise", "kernel": 3, "stride": 3, "padding": "same"},
+        ],
+    )
+)
 def test_conv_pool_stack_receptive_field_matches_gradient(text):
     assert torch_rf(text, window=2) == convcalc_rf(text)
 
@@ -590,9 +706,15 @@ def up_stacks(draw):
         kind = draw(st.sampled_from(["transposed", "transposed", "upsample", "conv"]))
         if kind == "transposed":
             k, s, d = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-            spec = {"type": "transposed", "out_channels": 1, "kernel": k, "stride": s, "dilation": d,
-                    "padding": draw(st.integers(0, 2)),
-                    "output_padding": draw(st.integers(0, max(s, d) - 1))}
+            spec = {
+                "type": "transposed",
+                "out_channels": 1,
+                "kernel": k,
+                "stride": s,
+                "dilation": d,
+                "padding": draw(st.integers(0, 2)),
+                "output_padding": draw(st.integers(0, max(s, d) - 1)),
+            }
             span_sum += d * k + 2
             up *= s
         elif kind == "upsample":
@@ -616,15 +738,22 @@ def test_transposed_stack_receptive_field_matches_gradient(case):
 
 
 def _t(k, s, p=0, d=1, op=0):
-    return {"type": "transposed", "out_channels": 1, "kernel": k, "stride": s, "padding": p,
-            "dilation": d, "output_padding": op}
+    return {
+        "type": "transposed",
+        "out_channels": 1,
+        "kernel": k,
+        "stride": s,
+        "padding": p,
+        "dilation": d,
+        "output_padding": op,
+    }
 
 
 UP_STACKS = {
     # single layers: how many input pixels one output pixel can see (the max over its phases)
     "transposed-k4-s2-p1": [_t(4, 2, 1)],
     "transposed-k5-s3-d2": [_t(5, 3, d=2)],
-    "transposed-k3-s2-d2": [_t(3, 2, d=2)],   # odd output pixels see nothing
+    "transposed-k3-s2-d2": [_t(3, 2, d=2)],  # odd output pixels see nothing
     "transposed-k7-s3-d3": [_t(7, 3, d=3, op=2)],
     "upsample-nearest-x3": [{"type": "upsample", "scale": 3}],
     "upsample-linear-x2": [{"type": "upsample", "scale": 2, "mode": "linear"}],
@@ -634,8 +763,10 @@ UP_STACKS = {
     # stacks: the jump is fractional after the first layer
     "transposed-k3-s2-twice": [_t(3, 2), _t(3, 2)],
     "transposed-k4-s2-p1-twice": [_t(4, 2, 1), _t(4, 2, 1)],
-    "upsample-linear-x3-then-x2": [{"type": "upsample", "scale": 3, "mode": "linear"},
-                                   {"type": "upsample", "scale": 2, "mode": "linear"}],
+    "upsample-linear-x3-then-x2": [
+        {"type": "upsample", "scale": 3, "mode": "linear"},
+        {"type": "upsample", "scale": 2, "mode": "linear"},
+    ],
 }
 
 
@@ -646,31 +777,83 @@ def test_up_layers_receptive_field_matches_gradient(name):
 
 
 RF_BLOCKS = {
-    "residual-centred": ([1, 40], [{"type": "residual", "body": [
-        {"type": "conv", "out_channels": 1, "kernel": 3, "padding": 1},
-        {"type": "conv", "out_channels": 1, "kernel": 5, "padding": 2}]}]),
-    "residual-projection-stride2": ([1, 40, 40], [{"type": "residual", "body": [
-        {"type": "conv", "out_channels": 2, "kernel": 3, "stride": 2, "padding": 1}],
-        "shortcut": [{"type": "pointwise", "out_channels": 2, "stride": 2}]},
-        {"type": "conv", "out_channels": 1, "kernel": 3}]),
-    "concat-inception-like": ([1, 40], [{"type": "concat", "branches": [
-        [], [{"type": "conv", "out_channels": 1, "kernel": 5, "padding": 2}],
-        [{"type": "pool", "mode": "max", "kernel": 3, "stride": 1, "padding": 1},
-         {"type": "conv", "out_channels": 1, "kernel": 3, "padding": 1}]]}]),
-    "shuffle-unit-stride2": ([3, 40, 40], [
-        {"type": "shuffle", "out_channels": 6, "groups": 3, "stride": 2, "bottleneck": 3, "kernel": 5},
-        {"type": "shuffle", "out_channels": 6, "groups": 3, "bottleneck": 3}]),
+    "residual-centred": (
+        [1, 40],
+        [
+            {
+                "type": "residual",
+                "body": [
+                    {"type": "conv", "out_channels": 1, "kernel": 3, "padding": 1},
+                    {"type": "conv", "out_channels": 1, "kernel": 5, "padding": 2},
+                ],
+            }
+        ],
+    ),
+    "residual-projection-stride2": (
+        [1, 40, 40],
+        [
+            {
+                "type": "residual",
+                "body": [{"type": "conv", "out_channels": 2, "kernel": 3, "stride": 2, "padding": 1}],
+                "shortcut": [{"type": "pointwise", "out_channels": 2, "stride": 2}],
+            },
+            {"type": "conv", "out_channels": 1, "kernel": 3},
+        ],
+    ),
+    "concat-inception-like": (
+        [1, 40],
+        [
+            {
+                "type": "concat",
+                "branches": [
+                    [],
+                    [{"type": "conv", "out_channels": 1, "kernel": 5, "padding": 2}],
+                    [
+                        {"type": "pool", "mode": "max", "kernel": 3, "stride": 1, "padding": 1},
+                        {"type": "conv", "out_channels": 1, "kernel": 3, "padding": 1},
+                    ],
+                ],
+            }
+        ],
+    ),
+    "shuffle-unit-stride2": (
+        [3, 40, 40],
+        [
+            {"type": "shuffle", "out_channels": 6, "groups": 3, "stride": 2, "bottleneck": 3, "kernel": 5},
+            {"type": "shuffle", "out_channels": 6, "groups": 3, "bottleneck": 3},
+        ],
+    ),
     # the body sees pixels o..o+2 (two even 'same' kernels put their extra pixel after), the
     # shortcut o-1..o+1: the sum depends on o-1..o+2, 4 pixels
-    "residual-offset-branches": ([1, 40], [{"type": "residual", "body": [
-        {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"},
-        {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"}],
-        "shortcut": [{"type": "conv", "out_channels": 1, "kernel": 3, "padding": "same"}]}]),
+    "residual-offset-branches": (
+        [1, 40],
+        [
+            {
+                "type": "residual",
+                "body": [
+                    {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"},
+                    {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"},
+                ],
+                "shortcut": [{"type": "conv", "out_channels": 1, "kernel": 3, "padding": "same"}],
+            }
+        ],
+    ),
     # the same two branches concatenated: the output pixel's channels see o-1..o+2
-    "concat-offset-branches": ([1, 40], [{"type": "concat", "branches": [
-        [{"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"},
-         {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"}],
-        [{"type": "conv", "out_channels": 1, "kernel": 3, "padding": "same"}]]}]),
+    "concat-offset-branches": (
+        [1, 40],
+        [
+            {
+                "type": "concat",
+                "branches": [
+                    [
+                        {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"},
+                        {"type": "conv", "out_channels": 1, "kernel": 2, "padding": "same"},
+                    ],
+                    [{"type": "conv", "out_channels": 1, "kernel": 3, "padding": "same"}],
+                ],
+            }
+        ],
+    ),
 }
 
 

@@ -10,8 +10,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_readme_examples_are_current():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "readme_examples.py"), "--check"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "readme_examples.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout + r.stderr + "\nrun: python scripts/readme_examples.py"
 
 
@@ -20,7 +23,7 @@ def test_readme_activation_costs_match_the_code():
 
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
         text = fh.read()
-    table = text[text.index("| fn | FLOPs |"):].split("\n\n")[0]
+    table = text[text.index("| fn | FLOPs |") :].split("\n\n")[0]
     found = {}
     for name, cost in re.findall(r"\| ([a-z0-9_]+)(?: \([a-z]+\))? \| (\d+) \|", table):
         found[name] = int(cost)

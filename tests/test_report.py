@@ -20,9 +20,11 @@ input: [3, 224, 224]
 x-conv: &c {type: conv, kernel: 3, padding: 1}
 layers:
 """ + "".join(
-    "  - {type: pool, mode: max, kernel: 2, stride: 2}\n" if c == "M"
+    "  - {type: pool, mode: max, kernel: 2, stride: 2}\n"
+    if c == "M"
     else f"  - {{<<: *c, out_channels: {c}}}\n  - {{type: activation, fn: relu}}\n"
-    for c in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"])
+    for c in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+)
 
 SMALL = """
 name: small
@@ -57,8 +59,17 @@ def test_json_schema_of_report(cli, spec_file):
     d = json.loads(cli("report", path, "-f", "json").out)
     assert {"name", "input_shape", "output_shape", "layers", "totals"} <= d.keys()
     assert d["name"] == "small" and d["input_shape"] == [3, 32, 32] and d["output_shape"] == [10]
-    keys = {"name", "type", "input_shape", "output_shape", "params", "macs", "flops", "activations",
-            "receptive_field"}
+    keys = {
+        "name",
+        "type",
+        "input_shape",
+        "output_shape",
+        "params",
+        "macs",
+        "flops",
+        "activations",
+        "receptive_field",
+    }
     for layer in d["layers"]:
         assert keys <= layer.keys()
     names = [x["name"] for x in d["layers"]]
@@ -83,8 +94,10 @@ def test_rows_sum_to_totals_in_every_format(cli):
     for key in ("params", "macs", "flops", "activations"):
         assert sum(int(r[key]) for r in body) == int(total[key]) == t[key]
     md = cli("report", EXAMPLE, "-f", "markdown").out
-    table = md[md.index("| name |"):].split("\n\n")[0].splitlines()
-    cells = [[c.strip().strip("*").replace(",", "") for c in line.strip("|").split("|")] for line in table[2:]]
+    table = md[md.index("| name |") :].split("\n\n")[0].splitlines()
+    cells = [
+        [c.strip().strip("*").replace(",", "") for c in line.strip("|").split("|")] for line in table[2:]
+    ]
     header = [c.strip() for c in table[0].strip("|").split("|")]
     body, total = cells[:-1], cells[-1]
     assert [r[0] for r in body] == [x["name"] for x in d["layers"]]
@@ -159,24 +172,41 @@ def test_large_tables_are_summarised(cli, spec_file):
     assert len(out.splitlines()) < 120
     top = cli("report", path, "--top", "5").out
     assert "the 5 of 300 layers" in top
-    nested = "input: [4, 8, 8]\nlayers:\n  - type: repeat\n    times: 200\n    layers:\n" \
-             "      - {type: conv, out_channels: 4, kernel: 3, padding: 1}\n      - {type: batchnorm}\n"
+    nested = (
+        "input: [4, 8, 8]\nlayers:\n  - type: repeat\n    times: 200\n    layers:\n"
+        "      - {type: conv, out_channels: 4, kernel: 3, padding: 1}\n      - {type: batchnorm}\n"
+    )
     out = cli("report", spec_file(nested), "--depth", "0").out
     assert "repeat (400 layers)" in out
 
 
-@pytest.mark.parametrize("text,line,fragment", [
-    ("input: [3, 8, 8]\nlayers:\n  - {type: conv, out_channels: 4, kernel: 3, strid: 2}\n", 3,
-     "layers[0]: unknown key 'strid' for type conv (did you mean 'stride'?)"),
-    ("input: [3, 8, 8]\nlayers:\n  - {type: cnov, out_channels: 4}\n", 3, "did you mean 'conv'?"),
-    ("input: [3, 8, 8]\nlayers:\n  - type: conv\n    out_channels: eight\n    kernel: 3\n", 4,
-     "out_channels: must be an integer, got a string 'eight'"),
-    ("input: [3, 8, 8]\nlayers:\n  - type: conv\n    out_channels: 4\n    kernel: 3\n    groups: 2\n", 6,
-     "groups 2 must divide input channels 3"),
-    ("input: [3, 8, 8]\nlayers:\n  - type: residual\n    body:\n      - {type: conv, out_channels: 4, kernel: 1}\n",
-     3, "residual at layers[0]: body gives [4, 8, 8], shortcut gives [3, 8, 8]"),
-    ("input: [3, 8, 8]\nlayrs: []\n", 2, "unknown key 'layrs' for a spec (did you mean 'layers'?)"),
-])
+@pytest.mark.parametrize(
+    "text,line,fragment",
+    [
+        (
+            "input: [3, 8, 8]\nlayers:\n  - {type: conv, out_channels: 4, kernel: 3, strid: 2}\n",
+            3,
+            "layers[0]: unknown key 'strid' for type conv (did you mean 'stride'?)",
+        ),
+        ("input: [3, 8, 8]\nlayers:\n  - {type: cnov, out_channels: 4}\n", 3, "did you mean 'conv'?"),
+        (
+            "input: [3, 8, 8]\nlayers:\n  - type: conv\n    out_channels: eight\n    kernel: 3\n",
+            4,
+            "out_channels: must be an integer, got a string 'eight'",
+        ),
+        (
+            "input: [3, 8, 8]\nlayers:\n  - type: conv\n    out_channels: 4\n    kernel: 3\n    groups: 2\n",
+            6,
+            "groups 2 must divide input channels 3",
+        ),
+        (
+            "input: [3, 8, 8]\nlayers:\n  - type: residual\n    body:\n      - {type: conv, out_channels: 4, kernel: 1}\n",
+            3,
+            "residual at layers[0]: body gives [4, 8, 8], shortcut gives [3, 8, 8]",
+        ),
+        ("input: [3, 8, 8]\nlayrs: []\n", 2, "unknown key 'layrs' for a spec (did you mean 'layers'?)"),
+    ],
+)
 def test_spec_errors_name_file_and_line(cli, spec_file, text, line, fragment):
     path = spec_file(text)
     r = cli("report", path)
@@ -197,8 +227,14 @@ layers:
   - *bnr
 """
     report = network.walk(spec.parse_text(text))
-    assert [r.name for r in report.rows] == ["layers[0]", "layers[1][0]", "layers[1][1]", "layers[2]",
-                                             "layers[3][0]", "layers[3][1]"]
+    assert [r.name for r in report.rows] == [
+        "layers[0]",
+        "layers[1][0]",
+        "layers[1][1]",
+        "layers[2]",
+        "layers[3][0]",
+        "layers[3][1]",
+    ]
     assert report.output_shape == (16, 8, 8)
 
 
@@ -220,7 +256,9 @@ def test_schema_validates_example_specs(cli):
         assert not errors, f"{path}: {errors[0].message}"
     for text in (SMALL, VGG16_FEATURES):
         assert not list(validator.iter_errors(yaml.safe_load(text)))
-    bad = yaml.safe_load("input: [3, 8, 8]\nlayers:\n  - {type: conv, out_channels: 4, kernel: 3, strid: 2}\n")
+    bad = yaml.safe_load(
+        "input: [3, 8, 8]\nlayers:\n  - {type: conv, out_channels: 4, kernel: 3, strid: 2}\n"
+    )
     assert list(validator.iter_errors(bad))
 
 

@@ -16,10 +16,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from convcalc import network, spec, zoo  # noqa: E402
-
-from zoo_twins import TWINS, build, measure, weights  # noqa: E402
 import zoo_twins  # noqa: E402
+from zoo_twins import TWINS, build, measure, weights  # noqa: E402
+
+from convcalc import network, spec, zoo  # noqa: E402
 
 M = 10**6
 WEIGHTED = ("conv", "depthwise", "pointwise", "linear", "transposed")
@@ -42,8 +42,17 @@ def weighted(report, field: str) -> int:
 # -- every spec ------------------------------------------------------------------------------
 def test_every_zoo_model_has_a_twin():
     assert set(zoo.names()) == set(TWINS)
-    assert {"mobilenet_v1", "vgg16", "resnet50", "alexnet", "googlenet", "squeezenet1_0",
-            "dcgan_generator", "unet_small", "lecture_separable"} <= set(zoo.names())
+    assert {
+        "mobilenet_v1",
+        "vgg16",
+        "resnet50",
+        "alexnet",
+        "googlenet",
+        "squeezenet1_0",
+        "dcgan_generator",
+        "unet_small",
+        "lecture_separable",
+    } <= set(zoo.names())
     assert {f"shufflenet_v1_g{g}" for g in (1, 2, 3, 4, 8)} <= set(zoo.names())
 
 
@@ -56,7 +65,9 @@ def test_zoo_model_equals_its_torch_twin(name):
     assert report.macs == t["macs"]
 
 
-@pytest.mark.parametrize("name", ["lecture_separable", "shufflenet_v1_0.5x_g3", "dcgan_generator", "unet_small"])
+@pytest.mark.parametrize(
+    "name", ["lecture_separable", "shufflenet_v1_0.5x_g3", "dcgan_generator", "unet_small"]
+)
 def test_meta_device_counts_equal_a_real_forward(name):
     """The twins run on the meta device; a real CPU forward counts the same."""
     builder, shape = TWINS[name]
@@ -79,9 +90,11 @@ def test_zoo_spec_has_a_citation_header(name):
 
 
 def test_header_parser():
-    text = ("# title: T\n# cite: C 2020\n# source: line one\n#   line two\n# published: 5 M\n#\n"
-            "# A note.\n#   indented note\n# title: a second title is a note\n"
-            "name: x\n# code: after the header\n")
+    text = (
+        "# title: T\n# cite: C 2020\n# source: line one\n#   line two\n# published: 5 M\n#\n"
+        "# A note.\n#   indented note\n# title: a second title is a note\n"
+        "name: x\n# code: after the header\n"
+    )
     h = zoo.parse_header(text)
     assert h["title"] == "T" and h["cite"] == "C 2020"
     assert h["source"] == "line one line two"
@@ -102,10 +115,10 @@ def test_mobilenet_v1_published_totals():
     r = walk("mobilenet_v1")
     t = twin("mobilenet_v1")
     paper_params = weights(build(zoo_twins.mobilenet_v1))  # conv + FC weights, as torch counts them
-    assert weighted(r, "params") == paper_params == 4_209_088     # REFERENCE.md (FC without bias)
+    assert weighted(r, "params") == paper_params == 4_209_088  # REFERENCE.md (FC without bias)
     assert weighted(r, "macs") == t["macs"] == 568_740_352
-    assert round(weighted(r, "macs") / M) == 569                  # paper: 569 M mult-adds
-    assert round(weighted(r, "params") / M, 1) == 4.2             # paper: 4.2 M parameters
+    assert round(weighted(r, "macs") / M) == 569  # paper: 569 M mult-adds
+    assert round(weighted(r, "params") / M, 1) == 4.2  # paper: 4.2 M parameters
     # the FC has no bias: with one (torch's default), its share of the parameters would not be
     # Table 2's 24.33%
     biased = build(zoo_twins.mobilenet_v1)
@@ -148,7 +161,7 @@ TABLE7 = {224: 569, 192: 418, 160: 290, 128: 186}
 def test_mobilenet_v1_table6_width_multiplier(alpha):
     r = walk("mobilenet_v1", width_mult=alpha)
     t = twin("mobilenet_v1", alpha=alpha)
-    assert (r.macs, r.params) == (t["macs"], t["params"])          # torch's thinned MobileNet
+    assert (r.macs, r.params) == (t["macs"], t["params"])  # torch's thinned MobileNet
     paper_params = weights(build(lambda: zoo_twins.mobilenet_v1(alpha)))
     assert weighted(r, "params") == paper_params
     macs, params = TABLE6[alpha]
@@ -178,10 +191,17 @@ def test_mobilenet_v1_table7_resolution(res):
 def test_mobilenet_v1_table3_one_layer():
     """Paper Table 3: 14x14x512 -> 512 with a 3x3 kernel, standard vs depthwise separable."""
     std = measure(torch.nn.Conv2d(512, 512, 3, padding=1, bias=False), (512, 14, 14))
-    sep = measure(torch.nn.Sequential(torch.nn.Conv2d(512, 512, 3, padding=1, groups=512, bias=False),
-                                      torch.nn.Conv2d(512, 512, 1, bias=False)), (512, 14, 14))
-    net = spec.parse_text("input: [512, 14, 14]\nlayers:\n"
-                          "  - {type: separable, out_channels: 512, kernel: 3, padding: 1, bias: false}\n")
+    sep = measure(
+        torch.nn.Sequential(
+            torch.nn.Conv2d(512, 512, 3, padding=1, groups=512, bias=False),
+            torch.nn.Conv2d(512, 512, 1, bias=False),
+        ),
+        (512, 14, 14),
+    )
+    net = spec.parse_text(
+        "input: [512, 14, 14]\nlayers:\n"
+        "  - {type: separable, out_channels: 512, kernel: 3, padding: 1, bias: false}\n"
+    )
     r = network.walk(net)
     assert (r.macs, r.params) == (sep["macs"], sep["params"])
     assert r.rows[0].cost.extra["standard_macs"] == std["macs"]
@@ -193,7 +213,7 @@ def test_mobilenet_v1_table3_one_layer():
 def test_vgg16_published():
     r = walk("vgg16")
     by = r.by_type()
-    assert (r.macs, r.params) == (15_470_264_320, 138_357_544)    # torchvision: 15.47 G, 138,357,544
+    assert (r.macs, r.params) == (15_470_264_320, 138_357_544)  # torchvision: 15.47 G, 138,357,544
     assert round(r.macs / 10**7) / 100 == 15.47
     assert by["conv"]["macs"] == 15_346_630_656 and by["linear"]["macs"] == 123_633_664
     # MobileNet's "15300": the convs alone round to it at 3 significant digits, the total does not
@@ -204,27 +224,31 @@ def test_vgg16_published():
 
 def test_resnet50_published():
     r = walk("resnet50")
-    assert r.params == 25_557_032                                 # torchvision
-    assert round(r.macs / 10**6) / 1000 == 4.089                  # torchvision _ops 4.089
+    assert r.params == 25_557_032  # torchvision
+    assert round(r.macs / 10**6) / 1000 == 4.089  # torchvision _ops 4.089
     assert round(r.macs / 10**7) / 100 == 4.09
     # the paper's 3.8 G is v1 (stride on the first 1x1): build that in torch and in convcalc
     v1 = measure(build(lambda: zoo_twins.resnet50(v1=True)), (3, 224, 224))
     text = zoo.read("resnet50")
     for m in (128, 256, 512):
-        a = (f"{{<<: *conv, out_channels: {m}, kernel: 1}}, *bn, *relu,\n"
-             f"               {{<<: *conv, out_channels: {m}, kernel: 3, stride: 2, padding: 1}}")
-        b = (f"{{<<: *conv, out_channels: {m}, kernel: 1, stride: 2}}, *bn, *relu,\n"
-             f"               {{<<: *conv, out_channels: {m}, kernel: 3, padding: 1}}")
+        a = (
+            f"{{<<: *conv, out_channels: {m}, kernel: 1}}, *bn, *relu,\n"
+            f"               {{<<: *conv, out_channels: {m}, kernel: 3, stride: 2, padding: 1}}"
+        )
+        b = (
+            f"{{<<: *conv, out_channels: {m}, kernel: 1, stride: 2}}, *bn, *relu,\n"
+            f"               {{<<: *conv, out_channels: {m}, kernel: 3, padding: 1}}"
+        )
         assert text.count(a) == 1
         text = text.replace(a, b)
     r1 = network.walk(spec.parse_text(text))
     assert (r1.macs, r1.params) == (v1["macs"], v1["params"]) == (3_857_973_248, 25_557_032)
-    assert int(r1.macs / 10**8) / 10 == 3.8                       # "3.8 x 10^9": truncated (3.86)
+    assert int(r1.macs / 10**8) / 10 == 3.8  # "3.8 x 10^9": truncated (3.86)
 
 
 def test_alexnet_published():
     r = walk("alexnet")
-    assert (r.macs, r.params) == (714_188_480, 61_100_840)        # torchvision: 0.714 G, 61,100,840
+    assert (r.macs, r.params) == (714_188_480, 61_100_840)  # torchvision: 0.714 G, 61,100,840
     assert round(r.macs / M) / 1000 == 0.714
     # ShuffleNet's 720 M: the original two-tower AlexNet on 227x227 (torch is the judge)
     orig = measure(build(zoo_twins.alexnet_original), (3, 227, 227))
@@ -250,14 +274,17 @@ layers:
 
 def test_googlenet_published():
     r = walk("googlenet")
-    assert (r.macs, r.params) == (1_498_376_192, 6_624_904)       # torchvision: 1.498 G, 6,624,904
+    assert (r.macs, r.params) == (1_498_376_192, 6_624_904)  # torchvision: 1.498 G, 6,624,904
     assert round(r.macs / M) / 1000 == 1.498
     # the paper's 5x5 branch: convcalc (spec edited) and torch agree; 2% / 3% above MobileNet's
     # 1550 M and 6.8 M, a difference documented in the header, not explained
     text = zoo.read("googlenet")
-    five = re.sub(r"(- \[\{<<: \*c1, out_channels: \d+\}, \*bn, \*relu, )\{<<: \*c3, (out_channels: \d+)\}"
-                  r"(, \*bn, \*relu\]\n      - \[\*branch_pool)",
-                  r"\1{type: conv, kernel: 5, padding: 2, bias: false, \2}\3", text)
+    five = re.sub(
+        r"(- \[\{<<: \*c1, out_channels: \d+\}, \*bn, \*relu, )\{<<: \*c3, (out_channels: \d+)\}"
+        r"(, \*bn, \*relu\]\n      - \[\*branch_pool)",
+        r"\1{type: conv, kernel: 5, padding: 2, bias: false, \2}\3",
+        text,
+    )
     assert five.count("kernel: 5") == 9
     r5 = network.walk(spec.parse_text(five))
     model5 = build(lambda: zoo_twins.googlenet(paper_5x5=True))
@@ -270,7 +297,7 @@ def test_googlenet_published():
 
 def test_squeezenet1_0_published():
     r = walk("squeezenet1_0")
-    assert (r.macs, r.params) == (818_924_576, 1_248_424)         # torchvision: 0.819 G, 1,248,424
+    assert (r.macs, r.params) == (818_924_576, 1_248_424)  # torchvision: 0.819 G, 1,248,424
     assert round(r.macs / M) / 1000 == 0.819
     # ShuffleNet's 833 M: the same network at the Caffe release's 227x227 input
     r227 = network.walk(spec.load("zoo:squeezenet1_0").with_resolution(227))
@@ -281,12 +308,16 @@ def test_squeezenet1_0_published():
 
 
 # -- ShuffleNet v1 (Zhang et al. 2018; megvii ShuffleNet-Series) ---------------------------------
-TABLE1 = {1: 143, 2: 140, 3: 137, 4: 133, 8: 137}   # paper Table 1, MFLOPs (mult-adds), no FC
+TABLE1 = {1: 143, 2: 140, 3: 137, 4: 133, 8: 137}  # paper Table 1, MFLOPs (mult-adds), no FC
 README = {  # official README: M FLOPs (with the FC), M params
-    "shufflenet_v1_2x_g3": (524, 5.4), "shufflenet_v1_2x_g8": (522, 6.5),
-    "shufflenet_v1_1.5x_g3": (292, 3.4), "shufflenet_v1_1.5x_g8": (290, 4.3),
-    "shufflenet_v1_g3": (138, 1.9), "shufflenet_v1_g8": (138, 2.4),
-    "shufflenet_v1_0.5x_g3": (38, 0.7), "shufflenet_v1_0.5x_g8": (40, 1.0),
+    "shufflenet_v1_2x_g3": (524, 5.4),
+    "shufflenet_v1_2x_g8": (522, 6.5),
+    "shufflenet_v1_1.5x_g3": (292, 3.4),
+    "shufflenet_v1_1.5x_g8": (290, 4.3),
+    "shufflenet_v1_g3": (138, 1.9),
+    "shufflenet_v1_g8": (138, 2.4),
+    "shufflenet_v1_0.5x_g3": (38, 0.7),
+    "shufflenet_v1_0.5x_g8": (40, 1.0),
 }
 
 
@@ -338,7 +369,7 @@ def test_lecture_separable():
     r = walk("lecture_separable")
     dw, pw = r.rows[0].cost.parts
     assert (dw.macs, pw.macs, r.macs) == (4_800, 49_152, 53_952)
-    assert r.macs != 52_952                                         # the slide's typo
+    assert r.macs != 52_952  # the slide's typo
     std = measure(zoo_twins.lecture_standard(), (3, 12, 12))
     assert std["macs"] == r.rows[0].cost.extra["standard_macs"] == 1_228_800
     assert std["output_shape"] == r.output_shape == (256, 8, 8)

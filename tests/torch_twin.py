@@ -29,9 +29,14 @@ CONVT = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 BN = {0: nn.BatchNorm1d, 1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 MAXPOOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
 AVGPOOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
-ADAPTIVE = {("avg", 1): nn.AdaptiveAvgPool1d, ("avg", 2): nn.AdaptiveAvgPool2d,
-            ("avg", 3): nn.AdaptiveAvgPool3d, ("max", 1): nn.AdaptiveMaxPool1d,
-            ("max", 2): nn.AdaptiveMaxPool2d, ("max", 3): nn.AdaptiveMaxPool3d}
+ADAPTIVE = {
+    ("avg", 1): nn.AdaptiveAvgPool1d,
+    ("avg", 2): nn.AdaptiveAvgPool2d,
+    ("avg", 3): nn.AdaptiveAvgPool3d,
+    ("max", 1): nn.AdaptiveMaxPool1d,
+    ("max", 2): nn.AdaptiveMaxPool2d,
+    ("max", 3): nn.AdaptiveMaxPool3d,
+}
 UPSAMPLE_LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 ACTIVATIONS = {
@@ -144,8 +149,11 @@ class ShuffleUnitTwin(nn.Module):
         layers = [conv(c_in, m, 1, groups=groups if first_grouped else 1, bias=False)]
         if batchnorm:
             layers.append(bn(m))
-        layers += [nn.ReLU(), channel_shuffle(groups, n),
-                   conv(m, m, k, s, tuple(kk // 2 for kk in k), groups=m, bias=False)]
+        layers += [
+            nn.ReLU(),
+            channel_shuffle(groups, n),
+            conv(m, m, k, s, tuple(kk // 2 for kk in k), groups=m, bias=False),
+        ]
         if batchnorm:
             layers.append(bn(m))
         layers.append(conv(m, main_out, 1, groups=groups, bias=False))
@@ -169,31 +177,60 @@ def layer_module(layer, in_shape) -> nn.Module:
     c_in, size = in_shape[0], in_shape[1:]
     if t == "conv":
         n = _spatial(in_shape)
-        return conv_module(n, c_in, p["out_channels"], p["kernel"], p["stride"], p["padding"],
-                           p["dilation"], p["groups"], p["bias"], size)
+        return conv_module(
+            n,
+            c_in,
+            p["out_channels"],
+            p["kernel"],
+            p["stride"],
+            p["padding"],
+            p["dilation"],
+            p["groups"],
+            p["bias"],
+            size,
+        )
     if t == "depthwise":
         n = _spatial(in_shape)
         c_out = p["out_channels"] if p["out_channels"] is not None else c_in * p["multiplier"]
-        return conv_module(n, c_in, c_out, p["kernel"], p["stride"], p["padding"], p["dilation"],
-                           c_in, p["bias"], size)
+        return conv_module(
+            n, c_in, c_out, p["kernel"], p["stride"], p["padding"], p["dilation"], c_in, p["bias"], size
+        )
     if t == "pointwise":
         n = _spatial(in_shape)
         return CONV[n](c_in, p["out_channels"], 1, _t(p["stride"], n), 0, 1, p["groups"], p["bias"])
     if t == "transposed":
         n = _spatial(in_shape)
-        return CONVT[n](c_in, p["out_channels"], _t(p["kernel"], n), _t(p["stride"], n),
-                        _t(p["padding"], n), _t(p["output_padding"], n), p["groups"], p["bias"],
-                        _t(p["dilation"], n))
+        return CONVT[n](
+            c_in,
+            p["out_channels"],
+            _t(p["kernel"], n),
+            _t(p["stride"], n),
+            _t(p["padding"], n),
+            _t(p["output_padding"], n),
+            p["groups"],
+            p["bias"],
+            _t(p["dilation"], n),
+        )
     if t == "separable":
         n = _spatial(in_shape)
         mid = c_in * p["multiplier"]
-        dw = conv_module(n, c_in, mid, p["kernel"], p["stride"], p["padding"], p["dilation"], c_in,
-                         p["bias"], size)
+        dw = conv_module(
+            n, c_in, mid, p["kernel"], p["stride"], p["padding"], p["dilation"], c_in, p["bias"], size
+        )
         return nn.Sequential(dw, CONV[n](mid, p["out_channels"], 1, bias=p["bias"]))
     if t == "shuffle":
         n = _spatial(in_shape)
-        return ShuffleUnitTwin(n, c_in, p["out_channels"], p["groups"], p["stride"], p["kernel"],
-                               p["bottleneck"], p["first_grouped"], p["batchnorm"])
+        return ShuffleUnitTwin(
+            n,
+            c_in,
+            p["out_channels"],
+            p["groups"],
+            p["stride"],
+            p["kernel"],
+            p["bottleneck"],
+            p["first_grouped"],
+            p["batchnorm"],
+        )
     if t == "batchnorm":
         if len(size) > 3:
             raise ValueError("batchnorm: at most 3 spatial dims")
@@ -254,8 +291,10 @@ def probe_shape(module: nn.Module, in_shape) -> tuple:
     a forward pass on the meta device (shapes only, torch's own shape checks), or a real one
     for an operator without a meta kernel."""
     in_shape = tuple(in_shape)
-    state = {k: torch.empty_like(v, device="meta")
-             for k, v in itertools.chain(module.named_parameters(), module.named_buffers())}
+    state = {
+        k: torch.empty_like(v, device="meta")
+        for k, v in itertools.chain(module.named_parameters(), module.named_buffers())
+    }
     was = module.training
     module.eval()
     try:

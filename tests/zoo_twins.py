@@ -36,25 +36,34 @@ def measure(model: nn.Module, input_shape, device: str = "meta") -> dict:
         y = model(x)
     flops = counter.get_total_flops()
     assert flops % 2 == 0
-    return {"params": sum(p.numel() for p in model.parameters()), "macs": flops // 2,
-            "output_shape": tuple(y.shape[1:])}
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "macs": flops // 2,
+        "output_shape": tuple(y.shape[1:]),
+    }
 
 
 def weights(model: nn.Module) -> int:
     """Parameters of the conv and linear layers only (no BN): what the papers count."""
-    return sum(p.numel() for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
-               for p in m.parameters(recurse=False))
+    return sum(
+        p.numel()
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+        for p in m.parameters(recurse=False)
+    )
 
 
 # -- MobileNet v1 (paper Table 1; TF-slim mobilenet_v1.py) ------------------------------------
-MOBILENET_DEFS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + \
-    [(1024, 2), (1024, 1)]
+MOBILENET_DEFS = (
+    [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+)
 
 
 def mobilenet_v1(alpha: float = 1.0, num_classes: int = 1000, min_depth: int = 8) -> nn.Module:
     """3x3 conv, 13 x (3x3 depthwise, BN, ReLU, 1x1 conv, BN, ReLU), avg pool, FC (no bias).
     TF-slim's depth(): max(int(d * alpha), min_depth). 'SAME' padding is padding=1 for these
     3x3 kernels (the same output sizes)."""
+
     def depth(d):
         return max(int(d * alpha), min_depth)
 
@@ -62,8 +71,14 @@ def mobilenet_v1(alpha: float = 1.0, num_classes: int = 1000, min_depth: int = 8
     layers = [nn.Conv2d(3, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
     for d, s in MOBILENET_DEFS:
         o = depth(d)
-        layers += [nn.Conv2d(c, c, 3, s, 1, groups=c, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                   nn.Conv2d(c, o, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+        layers += [
+            nn.Conv2d(c, c, 3, s, 1, groups=c, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c, o, 1, bias=False),
+            nn.BatchNorm2d(o),
+            nn.ReLU(inplace=True),
+        ]
         c = o
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes, bias=False)]
     return nn.Sequential(*layers)
@@ -86,9 +101,14 @@ class VGG(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
-            nn.Linear(4096, num_classes))
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(4096, num_classes),
+        )
 
     def forward(self, x):
         x = self.avgpool(self.features(x))
@@ -144,8 +164,9 @@ class ResNet(nn.Module):
     def _make_layer(self, planes, blocks, stride=1):
         downsample = None
         if stride != 1 or self.inplanes != planes * 4:
-            downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False),
-                                       nn.BatchNorm2d(planes * 4))
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
         layers = [Bottleneck(self.inplanes, planes, stride, downsample, self.v15)]
         self.inplanes = planes * 4
         layers += [Bottleneck(self.inplanes, planes, stride_on_3x3=self.v15) for _ in range(1, blocks)]
@@ -166,19 +187,30 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2))
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes))
+            nn.Dropout(p=dropout),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )
 
     def forward(self, x):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -192,13 +224,26 @@ def alexnet_original() -> nn.Module:
     """Krizhevsky et al. 2012 (227x227 input): 96/256/384/384/256 channels; conv2, conv4 and
     conv5 split over two GPUs (groups=2); LRN omitted (no MACs)."""
     return nn.Sequential(
-        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Flatten(), nn.Linear(9216, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
-        nn.Linear(4096, 1000))
+        nn.Conv2d(3, 96, 11, stride=4),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Flatten(),
+        nn.Linear(9216, 4096),
+        nn.ReLU(),
+        nn.Linear(4096, 4096),
+        nn.ReLU(),
+        nn.Linear(4096, 1000),
+    )
 
 
 # -- GoogLeNet (torchvision googlenet.py, inference: aux_logits=False) -----------------------------
@@ -216,13 +261,19 @@ class Inception(nn.Module):
     def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj, k5=3):
         super().__init__()
         self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3red, kernel_size=1),
-                                     BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1))
+        self.branch2 = nn.Sequential(
+            BasicConv2d(in_channels, ch3x3red, kernel_size=1),
+            BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1),
+        )
         # torchvision: kernel_size=3 here ("a known bug", pytorch/vision#906); the paper: 5
-        self.branch3 = nn.Sequential(BasicConv2d(in_channels, ch5x5red, kernel_size=1),
-                                     BasicConv2d(ch5x5red, ch5x5, kernel_size=k5, padding=k5 // 2))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
-                                     BasicConv2d(in_channels, pool_proj, kernel_size=1))
+        self.branch3 = nn.Sequential(
+            BasicConv2d(in_channels, ch5x5red, kernel_size=1),
+            BasicConv2d(ch5x5red, ch5x5, kernel_size=k5, padding=k5 // 2),
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            BasicConv2d(in_channels, pool_proj, kernel_size=1),
+        )
 
     def forward(self, x):
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
@@ -278,23 +329,35 @@ class Fire(nn.Module):
 
     def forward(self, x):
         x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
-                          self.expand3x3_activation(self.expand3x3(x))], 1)
+        return torch.cat(
+            [self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1
+        )
 
 
 class SqueezeNet(nn.Module):
     def __init__(self, num_classes=1000, dropout=0.5):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 96, kernel_size=7, stride=2), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 96, kernel_size=7, stride=2),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128),
+            Fire(96, 16, 64, 64),
+            Fire(128, 16, 64, 64),
+            Fire(128, 32, 128, 128),
             nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
+            Fire(256, 32, 128, 128),
+            Fire(256, 48, 192, 192),
+            Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256),
             nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(512, 64, 256, 256))
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout), nn.Conv2d(512, num_classes, kernel_size=1),
-                                        nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)))
+            Fire(512, 64, 256, 256),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Conv2d(512, num_classes, kernel_size=1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d((1, 1)),
+        )
 
     def forward(self, x):
         return torch.flatten(self.classifier(self.features(x)), 1)
@@ -314,11 +377,14 @@ class ShuffleV1Block(nn.Module):
         outputs = oup - inp if stride == 2 else oup
         self.branch_main_1 = nn.Sequential(
             nn.Conv2d(inp, mid_channels, 1, 1, 0, groups=1 if first_group else group, bias=False),
-            nn.BatchNorm2d(mid_channels), nn.ReLU(inplace=True),
+            nn.BatchNorm2d(mid_channels),
+            nn.ReLU(inplace=True),
             nn.Conv2d(mid_channels, mid_channels, ksize, stride, pad, groups=mid_channels, bias=False),
-            nn.BatchNorm2d(mid_channels))
+            nn.BatchNorm2d(mid_channels),
+        )
         self.branch_main_2 = nn.Sequential(
-            nn.Conv2d(mid_channels, outputs, 1, 1, 0, groups=group, bias=False), nn.BatchNorm2d(outputs))
+            nn.Conv2d(mid_channels, outputs, 1, 1, 0, groups=group, bias=False), nn.BatchNorm2d(outputs)
+        )
         if stride == 2:
             self.branch_proj = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
 
@@ -340,12 +406,17 @@ class ShuffleV1Block(nn.Module):
 # stage_out_channels [-1, stem, stage2, stage3, stage4]: the official code (g = 3, 8 at four
 # scales) and the paper's Table 1 (1x, g = 1, 2, 4, which the official code does not ship)
 SHUFFLENET_CHANNELS = {
-    ("1x", 1): [-1, 24, 144, 288, 576], ("1x", 2): [-1, 24, 200, 400, 800],
-    ("1x", 3): [-1, 24, 240, 480, 960], ("1x", 4): [-1, 24, 272, 544, 1088],
+    ("1x", 1): [-1, 24, 144, 288, 576],
+    ("1x", 2): [-1, 24, 200, 400, 800],
+    ("1x", 3): [-1, 24, 240, 480, 960],
+    ("1x", 4): [-1, 24, 272, 544, 1088],
     ("1x", 8): [-1, 24, 384, 768, 1536],
-    ("0.5x", 3): [-1, 12, 120, 240, 480], ("0.5x", 8): [-1, 16, 192, 384, 768],
-    ("1.5x", 3): [-1, 24, 360, 720, 1440], ("1.5x", 8): [-1, 24, 576, 1152, 2304],
-    ("2x", 3): [-1, 48, 480, 960, 1920], ("2x", 8): [-1, 48, 768, 1536, 3072],
+    ("0.5x", 3): [-1, 12, 120, 240, 480],
+    ("0.5x", 8): [-1, 16, 192, 384, 768],
+    ("1.5x", 3): [-1, 24, 360, 720, 1440],
+    ("1.5x", 8): [-1, 24, 576, 1152, 2304],
+    ("2x", 3): [-1, 48, 480, 960, 1920],
+    ("2x", 8): [-1, 48, 768, 1536, 3072],
 }
 
 
@@ -355,8 +426,11 @@ class ShuffleNetV1(nn.Module):
         self.stage_repeats = [4, 8, 4]
         self.stage_out_channels = stage_out_channels
         input_channel = stage_out_channels[1]
-        self.first_conv = nn.Sequential(nn.Conv2d(3, input_channel, 3, 2, 1, bias=False),
-                                        nn.BatchNorm2d(input_channel), nn.ReLU(inplace=True))
+        self.first_conv = nn.Sequential(
+            nn.Conv2d(3, input_channel, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(input_channel),
+            nn.ReLU(inplace=True),
+        )
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         features = []
         for idxstage, numrepeat in enumerate(self.stage_repeats):
@@ -364,9 +438,17 @@ class ShuffleNetV1(nn.Module):
             for i in range(numrepeat):
                 stride = 2 if i == 0 else 1
                 first_group = idxstage == 0 and i == 0
-                features.append(ShuffleV1Block(input_channel, output_channel, group=group,
-                                               first_group=first_group, mid_channels=output_channel // 4,
-                                               ksize=3, stride=stride))
+                features.append(
+                    ShuffleV1Block(
+                        input_channel,
+                        output_channel,
+                        group=group,
+                        first_group=first_group,
+                        mid_channels=output_channel // 4,
+                        ksize=3,
+                        stride=stride,
+                    )
+                )
                 input_channel = output_channel
         self.features = nn.Sequential(*features)
         self.globalpool = nn.AvgPool2d(7)
@@ -385,19 +467,32 @@ def shufflenet_v1(scale: str, group: int) -> nn.Module:
 # -- DCGAN generator (pytorch/examples dcgan/main.py; nz=100, ngf=64, nc=3) --------------------------
 def dcgan_generator(nz: int = 100, ngf: int = 64, nc: int = 3) -> nn.Module:
     return nn.Sequential(
-        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 8),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 4),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
 
 
 # -- the small U-Net of convcalc's zoo (its own design: see unet_small.yaml's header) ----------------
 def _double_conv(cin, cout, dilations=(1, 1)):
     layers = []
     for d in dilations:
-        layers += [nn.Conv2d(cin, cout, 3, padding=d, dilation=d, bias=False), nn.BatchNorm2d(cout),
-                   nn.ReLU(inplace=True)]
+        layers += [
+            nn.Conv2d(cin, cout, 3, padding=d, dilation=d, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
         cin = cout
     return nn.Sequential(*layers)
 
@@ -448,6 +543,6 @@ TWINS = {
     "unet_small": (unet_small, (3, 128, 128)),
     "lecture_separable": (lecture_separable, (3, 12, 12)),
 }
-for (_scale, _g) in SHUFFLENET_CHANNELS:
+for _scale, _g in SHUFFLENET_CHANNELS:
     _name = f"shufflenet_v1_g{_g}" if _scale == "1x" else f"shufflenet_v1_{_scale}_g{_g}"
     TWINS[_name] = ((lambda s=_scale, g=_g: shufflenet_v1(s, g)), (3, 224, 224))

@@ -13,17 +13,24 @@ imported and registered (all of them for --help or an unknown command).
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 
-HELP = ("The cost of convolutional networks, computed analytically: shapes, parameters, MACs, "
-        "FLOPs, memory and receptive fields, for one layer or a whole network.")
+HELP = (
+    "The cost of convolutional networks, computed analytically: shapes, parameters, MACs, "
+    "FLOPs, memory and receptive fields, for one layer or a whole network."
+)
 
 # command -> module of convcalc.cli that registers it (layer commands: see _command_module)
 _MODULES = {
-    "size": "misc_cmds", "compare": "misc_cmds", "schema": "misc_cmds", "types": "misc_cmds",
-    "report": "network_cmds", "check": "budget_cmds", "diff": "budget_cmds", "zoo": "zoo_cmds",
+    "size": "misc_cmds",
+    "compare": "misc_cmds",
+    "schema": "misc_cmds",
+    "types": "misc_cmds",
+    "report": "network_cmds",
+    "check": "budget_cmds",
+    "diff": "budget_cmds",
+    "zoo": "zoo_cmds",
 }
 _ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds")
 
@@ -37,8 +44,9 @@ def _version(value: bool) -> None:
 
 
 def _root(
-    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
-                                           help="Show the version and exit."),
+    version: bool | None = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     pass
 
@@ -62,13 +70,17 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     """The Typer app, with only the invoked command's module registered when it is known."""
     import importlib
 
-    app = typer.Typer(name="convcalc", no_args_is_help=True, add_completion=False,
-                      pretty_exceptions_enable=False,
-                      context_settings={"help_option_names": ["-h", "--help"]})
+    app = typer.Typer(
+        name="convcalc",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
     app.callback()(_root)
     first = next((a for a in (argv or []) if not a.startswith("-")), None)
     module = _command_module(first)
-    for name in ([module] if module else _ALL):
+    for name in [module] if module else _ALL:
         importlib.import_module(f".{name}", __name__).register(app)
     return app
 
@@ -96,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
             return _fail("aborted", 1)
         if isinstance(e, (RecursionError, MemoryError)):
             return _fail(f"input too large to process ({type(e).__name__})", 2)
-        return _fail(f"internal error: {type(e).__name__}: {e} (this is a bug in convcalc; "
-                     "please report it with the command you ran)", 3)
+        return _fail(
+            f"internal error: {type(e).__name__}: {e} (this is a bug in convcalc; "
+            "please report it with the command you ran)",
+            3,
+        )
     return rv if isinstance(rv, int) else 0
 
 

@@ -7,7 +7,7 @@ and 2 on bad input (an unreadable spec or baseline, a limit like ``lots``), like
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,9 +24,14 @@ class CheckFormat(str, Enum):
 
 
 def _limit(metric: str, what: str, example: str):
-    return Annotated[Optional[str], typer.Option(
-        f"--max-{metric}", metavar="X",
-        help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.")]
+    return Annotated[
+        str | None,
+        typer.Option(
+            f"--max-{metric}",
+            metavar="X",
+            help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.",
+        ),
+    ]
 
 
 MaxMacs = _limit("macs", "the MACs", "600M, 1.2G")
@@ -34,7 +39,7 @@ MaxFlops = _limit("flops", "the FLOPs", "1.2G")
 MaxParams = _limit("params", "the parameters", "4.5M, 800k")
 MaxActivations = _limit("activations", "the activations (elements of every layer's output)", "20M")
 MaxMemory = _limit("memory", "weights + peak activations, in bytes at --dtype", "16MiB, 1.5GiB, 20M")
-OutputOpt = Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
 
 
 def check(
@@ -44,21 +49,37 @@ def check(
     max_params: MaxParams = None,
     max_activations: MaxActivations = None,
     max_memory: MaxMemory = None,
-    baseline: Annotated[Optional[str], typer.Option(
-        "--baseline", metavar="REPORT.json",
-        help="Compare each total with a report saved by `convcalc report --format json` "
-             "(one report, or several: matched by name).")] = None,
-    max_increase: Annotated[Optional[str], typer.Option(
-        "--max-increase", metavar="X",
-        help="With --baseline: how much each total may grow, as a share (5%) or an amount (2M). "
-             "Default 0%: no growth.")] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            metavar="REPORT.json",
+            help="Compare each total with a report saved by `convcalc report --format json` "
+            "(one report, or several: matched by name).",
+        ),
+    ] = None,
+    max_increase: Annotated[
+        str | None,
+        typer.Option(
+            "--max-increase",
+            metavar="X",
+            help="With --baseline: how much each total may grow, as a share (5%) or an amount (2M). "
+            "Default 0%: no growth.",
+        ),
+    ] = None,
     batch: BatchOpt = 1,
     width_mult: WidthOpt = 1.0,
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
-    format: Annotated[CheckFormat, typer.Option(
-        "--format", "-f", help="table (Rich), json, csv, markdown (a pull-request comment) or github "
-                               "(GitHub Actions annotations).")] = CheckFormat.table,
+    format: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (Rich), json, csv, markdown (a pull-request comment) or github "
+            "(GitHub Actions annotations).",
+        ),
+    ] = CheckFormat.table,
     output: OutputOpt = None,
 ) -> int:
     """Check networks against budgets for CI (help: CHECK_HELP)."""
@@ -68,8 +89,13 @@ def check(
     from .network_cmds import load_reports
 
     flags = {}
-    for metric, text in (("macs", max_macs), ("flops", max_flops), ("params", max_params),
-                         ("activations", max_activations), ("memory", max_memory)):
+    for metric, text in (
+        ("macs", max_macs),
+        ("flops", max_flops),
+        ("params", max_params),
+        ("activations", max_activations),
+        ("memory", max_memory),
+    ):
         if text is not None:
             try:
                 flags[metric] = B.parse_limit(text, metric)
@@ -78,8 +104,9 @@ def check(
     allowance = None
     entries = None
     if max_increase is not None and baseline is None:
-        raise BudgetInputError("--max-increase needs --baseline REPORT.json (a report saved by "
-                               "`convcalc report --format json`)")
+        raise BudgetInputError(
+            "--max-increase needs --baseline REPORT.json (a report saved by `convcalc report --format json`)"
+        )
     if baseline is not None:
         try:
             allowance = B.parse_allowance(max_increase if max_increase is not None else "0%")
@@ -105,18 +132,41 @@ def check(
         if entries is not None:
             entry, message = B.find_baseline(entries, name, ref, len(reports), f"--baseline {baseline}")
             if message:
-                notes.append(B.Note(ref, "baseline_missing" if entry is None else "baseline_name", message, name))
+                notes.append(
+                    B.Note(ref, "baseline_missing" if entry is None else "baseline_name", message, name)
+                )
             if entry is not None:
                 mine += B.judge_baseline(ref, totals, entry.totals, allowance, metrics=B.METRICS, name=name)
-                differ = B.settings_mismatch(entry, {"batch": r.batch, "width_mult": r.width_mult, "dtype": d,
-                                                     "input_shape": list(r.input_shape)})
+                differ = B.settings_mismatch(
+                    entry,
+                    {
+                        "batch": r.batch,
+                        "width_mult": r.width_mult,
+                        "dtype": d,
+                        "input_shape": list(r.input_shape),
+                    },
+                )
                 if differ:
-                    notes.append(B.Note(ref, "baseline_settings", "the baseline was computed with different "
-                                        "settings (" + "; ".join(differ) + "): the comparison is not like "
-                                        "for like", name))
+                    notes.append(
+                        B.Note(
+                            ref,
+                            "baseline_settings",
+                            "the baseline was computed with different "
+                            "settings (" + "; ".join(differ) + "): the comparison is not like "
+                            "for like",
+                            name,
+                        )
+                    )
         if not mine:
-            notes.append(B.Note(ref, "no_limits", "no limits: the spec has no budget: section and no --max-* "
-                                "flag was given, so nothing was checked", name))
+            notes.append(
+                B.Note(
+                    ref,
+                    "no_limits",
+                    "no limits: the spec has no budget: section and no --max-* "
+                    "flag was given, so nothing was checked",
+                    name,
+                )
+            )
         verdicts += mine
     run = B.CheckRun(verdicts, notes, names, baseline, allowance, d)
 
@@ -183,9 +233,15 @@ def parse_json(text: str, where: str):
 
 # -- convcalc diff -------------------------------------------------------------------------------------
 def diff(
-    old: Annotated[str, typer.Argument(help="The old network: a spec, zoo:NAME, '-' or a report saved by "
-                                            "`convcalc report --format json` (FILE.json#NAME picks one "
-                                            "of several).", metavar="OLD")],
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="The old network: a spec, zoo:NAME, '-' or a report saved by "
+            "`convcalc report --format json` (FILE.json#NAME picks one "
+            "of several).",
+            metavar="OLD",
+        ),
+    ],
     new: Annotated[str, typer.Argument(help="The new network, likewise.", metavar="NEW")],
     all_: Annotated[bool, typer.Option("--all", help="Include unchanged layers.")] = False,
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
@@ -260,18 +316,22 @@ def _load_side(ref: str, batch: int, width_mult: float, resolution: int | None, 
 
 
 # Typer keeps single line breaks of a docstring: the help is written one paragraph a string.
-CHECK_HELP = "\n\n".join([
-    "Check networks against budgets (MACs, FLOPs, params, activations, memory) for CI.",
-    "Limits come from --max-* flags and each spec's budget: section (a flag overrides the spec's value "
-    "for that key); a value equal to its limit passes. --baseline compares each total with a saved report.",
-    "Exit status: 0 every spec within every limit, 1 at least one limit exceeded, 2 bad input.",
-])
-DIFF_HELP = "\n\n".join([
-    "Per-layer and total changes between two networks: which layer made the model grow.",
-    "Layers are paired by path; when layers were inserted or removed (paths shift), by their sequence of "
-    "types and output shapes, so an insertion is one added row. --batch, --width-mult, --resolution and "
-    "--dtype apply to specs, not to saved reports.",
-])
+CHECK_HELP = "\n\n".join(
+    [
+        "Check networks against budgets (MACs, FLOPs, params, activations, memory) for CI.",
+        "Limits come from --max-* flags and each spec's budget: section (a flag overrides the spec's value "
+        "for that key); a value equal to its limit passes. --baseline compares each total with a saved report.",
+        "Exit status: 0 every spec within every limit, 1 at least one limit exceeded, 2 bad input.",
+    ]
+)
+DIFF_HELP = "\n\n".join(
+    [
+        "Per-layer and total changes between two networks: which layer made the model grow.",
+        "Layers are paired by path; when layers were inserted or removed (paths shift), by their sequence of "
+        "types and output shapes, so an insertion is one added row. --batch, --width-mult, --resolution and "
+        "--dtype apply to specs, not to saved reports.",
+    ]
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,8 +45,9 @@ def json_chunks(obj: Any, level: int = 0):
             sep = ",\n"
         yield "\n" + "  " * level + "}"
         return
-    if isinstance(obj, (list, tuple)) and (level >= 2 or all(
-            v is None or isinstance(v, (int, float)) for v in obj)):
+    if isinstance(obj, (list, tuple)) and (
+        level >= 2 or all(v is None or isinstance(v, (int, float)) for v in obj)
+    ):
         yield compact(list(obj))
         return
     if isinstance(obj, (list, tuple)) or hasattr(obj, "__next__"):
@@ -109,8 +110,18 @@ def option_namer(name: str, value: Any) -> str:
     return f"{name.replace('_', ' ')} {shown}"
 
 
-_OPTION_FIELDS = {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
-                  "output_padding", "multiplier", "bottleneck", "batch"}
+_OPTION_FIELDS = {
+    "out_channels",
+    "kernel",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "output_padding",
+    "multiplier",
+    "bottleneck",
+    "batch",
+}
 
 
 def cli_error(err: ConvcalcError) -> ConvcalcError:
@@ -119,7 +130,7 @@ def cli_error(err: ConvcalcError) -> ConvcalcError:
         return ConvcalcError(err.render(option_namer), field=err.field)
     if err.field and err.message.startswith(f"{err.field}:"):
         opt = "--" + err.field.replace("_", "-")
-        return ConvcalcError(opt + err.message[len(err.field):], field=err.field)
+        return ConvcalcError(opt + err.message[len(err.field) :], field=err.field)
     return err
 
 

@@ -4,7 +4,6 @@ a layer type's fields are its options, so adding a type adds its command."""
 from __future__ import annotations
 
 import inspect
-from typing import Optional
 
 import typer
 
@@ -22,21 +21,36 @@ def _param(name: str, annotation, option) -> inspect.Parameter:
 
 def common_head() -> list[inspect.Parameter]:
     return [
-        _param("in_channels", int, typer.Option(..., "--in-channels", "-c", help="Input channels.",
-                                                 metavar="N")),
-        _param("size", str, typer.Option(..., "--size", help="Input spatial size, one number per dim: "
-                                          "224, 224x224 or 16x112x112.", metavar="S")),
+        _param(
+            "in_channels", int, typer.Option(..., "--in-channels", "-c", help="Input channels.", metavar="N")
+        ),
+        _param(
+            "size",
+            str,
+            typer.Option(
+                ...,
+                "--size",
+                help="Input spatial size, one number per dim: 224, 224x224 or 16x112x112.",
+                metavar="S",
+            ),
+        ),
     ]
 
 
 def common_tail() -> list[inspect.Parameter]:
     return [
-        _param("batch", int, typer.Option(1, "--batch", help="Batch size (multiplies MACs, FLOPs, "
-                                          "activations).", metavar="N")),
-        _param("explain", bool, typer.Option(False, "--explain", help="Show the formulas with the "
-                                             "numbers substituted.")),
+        _param(
+            "batch",
+            int,
+            typer.Option(1, "--batch", help="Batch size (multiplies MACs, FLOPs, activations).", metavar="N"),
+        ),
+        _param(
+            "explain",
+            bool,
+            typer.Option(False, "--explain", help="Show the formulas with the numbers substituted."),
+        ),
         _param("format", Format, typer.Option(Format.table, "--format", "-f", help=FORMAT_HELP)),
-        _param("output", Optional[str], typer.Option(None, "--output", help=OUTPUT_HELP, metavar="FILE")),
+        _param("output", str | None, typer.Option(None, "--output", help=OUTPUT_HELP, metavar="FILE")),
     ]
 
 
@@ -56,9 +70,14 @@ def field_params(cls: type[Layer]) -> list[inspect.Parameter]:
             opt = typer.Option(..., *decls, help=help_text, metavar=f.kind.metavar)
         else:
             shown = "x".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-            opt = typer.Option(None, *decls, help=help_text + (f" Default: {shown}." if shown is not None else ""),
-                               metavar=f.kind.metavar, show_default=False)
-        out.append(_param(f.name, Optional[str], opt))
+            opt = typer.Option(
+                None,
+                *decls,
+                help=help_text + (f" Default: {shown}." if shown is not None else ""),
+                metavar=f.kind.metavar,
+                show_default=False,
+            )
+        out.append(_param(f.name, str | None, opt))
     return out
 
 
@@ -88,8 +107,10 @@ def run_layer(cls: type[Layer], kw: dict) -> None:
     except ConvcalcError as e:
         raise cli_error(e) from None
     if lines is not None and batch != 1:
-        lines.append(f"batch {batch}: MACs, FLOPs and activations above are per sample; x {batch} "
-                     f"= {cost.macs * batch:,} MACs, {cost.flops * batch:,} FLOPs")
+        lines.append(
+            f"batch {batch}: MACs, FLOPs and activations above are per sample; x {batch} "
+            f"= {cost.macs * batch:,} MACs, {cost.flops * batch:,} FLOPs"
+        )
     if fmt == Format.json:
         from ..export import cost_dict
         from ..receptive import initial

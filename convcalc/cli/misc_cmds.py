@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min, cli_error, parse_size
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)]
-OutputOpt = Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
 
 
 def size(
-    size: Annotated[str, typer.Argument(help="Input size, one number per spatial dim: 224, 224x112, 16x112x112.",
-                                        metavar="SIZE")],
-    kernel: Annotated[str, typer.Option("--kernel", "-k", help="Kernel size (int or one per dim).", metavar="K")],
+    size: Annotated[
+        str,
+        typer.Argument(
+            help="Input size, one number per spatial dim: 224, 224x112, 16x112x112.", metavar="SIZE"
+        ),
+    ],
+    kernel: Annotated[
+        str, typer.Option("--kernel", "-k", help="Kernel size (int or one per dim).", metavar="K")
+    ],
     stride: Annotated[str, typer.Option("--stride", "-s", help="Stride.", metavar="S")] = "1",
-    padding: Annotated[str, typer.Option("--padding", "-p", help="Padding per side, or same/valid.", metavar="P")] = "0",
+    padding: Annotated[
+        str, typer.Option("--padding", "-p", help="Padding per side, or same/valid.", metavar="P")
+    ] = "0",
     dilation: Annotated[str, typer.Option("--dilation", "-d", help="Dilation.", metavar="D")] = "1",
     transposed: Annotated[bool, typer.Option("--transposed", help="Transposed convolution.")] = False,
-    output_padding: Annotated[str, typer.Option("--output-padding", help="Transposed only: extra output size "
-                                                "on one side.", metavar="N")] = "0",
-    ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="Pooling arithmetic with ceil (torch's "
-                                            "ceil_mode=True).")] = False,
+    output_padding: Annotated[
+        str,
+        typer.Option("--output-padding", help="Transposed only: extra output size on one side.", metavar="N"),
+    ] = "0",
+    ceil_mode: Annotated[
+        bool, typer.Option("--ceil-mode", help="Pooling arithmetic with ceil (torch's ceil_mode=True).")
+    ] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show the formula with the numbers.")] = False,
-    format: Annotated[Optional[Format], typer.Option("--format", "-f", help="json, table, csv or markdown "
-                                                     "(default: just the numbers).")] = None,
+    format: Annotated[
+        Format | None,
+        typer.Option("--format", "-f", help="json, table, csv or markdown (default: just the numbers)."),
+    ] = None,
     output: OutputOpt = None,
 ) -> None:
     """Output-size arithmetic alone (conv, transposed conv or pooling), for one or more dims."""
@@ -74,10 +87,19 @@ def size(
 
         doc = Doc("output size" + (" (transposed)" if transposed else ""))
         k, s, d_ = _dims(layer, len(dims))
-        rows = [[i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
-                for i in range(len(dims))]
-        doc.add(Table("", ["dim", "input", "kernel", "stride", "padding", "dilation", "output"], rows,
-                      right={0, 1, 2, 3, 5, 6}), primary=True)
+        rows = [
+            [i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
+            for i in range(len(dims))
+        ]
+        doc.add(
+            Table(
+                "",
+                ["dim", "input", "kernel", "stride", "padding", "dilation", "output"],
+                rows,
+                right={0, 1, 2, 3, 5, 6},
+            ),
+            primary=True,
+        )
         if explain:
             doc.add(Note(lines, title="How it is computed", style="", code=True))
         render(doc, format, output)
@@ -108,15 +130,33 @@ def compare(
     out_channels: Annotated[int, typer.Option("--out-channels", "-o", help="Output channels.", metavar="N")],
     kernel: Annotated[str, typer.Option("--kernel", "-k", help="Kernel size.", metavar="K")] = "3",
     stride: Annotated[str, typer.Option("--stride", "-s", help="Stride.", metavar="S")] = "1",
-    padding: Annotated[str, typer.Option("--padding", "-p", help="Padding (default same, so every variant "
-                                         "gives the same output size).", metavar="P")] = "same",
-    groups: Annotated[Optional[int], typer.Option("--groups", "-g", help="Groups of the grouped conv and "
-                                                  "the ShuffleNet unit [default: the first of 4, 3, 2, 8 "
-                                                  "that divides both channel counts].", metavar="G")] = None,
-    dilation: Annotated[int, typer.Option("--dilation", "-d", help="Dilation of the dilated variant.",
-                                          metavar="D")] = 2,
-    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Biases (off by default here, as in the "
-                                       "papers' comparisons).")] = False,
+    padding: Annotated[
+        str,
+        typer.Option(
+            "--padding",
+            "-p",
+            help="Padding (default same, so every variant gives the same output size).",
+            metavar="P",
+        ),
+    ] = "same",
+    groups: Annotated[
+        int | None,
+        typer.Option(
+            "--groups",
+            "-g",
+            help="Groups of the grouped conv and "
+            "the ShuffleNet unit [default: the first of 4, 3, 2, 8 "
+            "that divides both channel counts].",
+            metavar="G",
+        ),
+    ] = None,
+    dilation: Annotated[
+        int, typer.Option("--dilation", "-d", help="Dilation of the dilated variant.", metavar="D")
+    ] = 2,
+    bias: Annotated[
+        bool,
+        typer.Option("--bias/--no-bias", help="Biases (off by default here, as in the papers' comparisons)."),
+    ] = False,
     batch: Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")] = 1,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -162,8 +202,14 @@ def _opt(kind, text: str, option: str):
 
 
 def schema(
-    format: Annotated[Format, typer.Option("--format", "-f", help="json (a JSON Schema is JSON; "
-                                           "`convcalc types` lists the same keys as a table).")] = Format.json,
+    format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="json (a JSON Schema is JSON; `convcalc types` lists the same keys as a table).",
+        ),
+    ] = Format.json,
     output: OutputOpt = None,
 ) -> None:
     """Print the JSON Schema of the spec format (for editors: yaml-language-server)."""
@@ -172,8 +218,10 @@ def schema(
     from .common import emit_json
 
     if format != Format.json:
-        raise ConvcalcError(f"--format {format.value}: the schema is JSON; `convcalc types --format "
-                            f"{format.value}` lists the spec's types and keys")
+        raise ConvcalcError(
+            f"--format {format.value}: the schema is JSON; `convcalc types --format "
+            f"{format.value}` lists the spec's types and keys"
+        )
     emit_json(spec_schema(), output)
 
 
@@ -191,9 +239,15 @@ def types(format: FormatOpt = Format.table, output: OutputOpt = None) -> None:
     from .common import render
 
     doc = Doc("Spec types (every layer also takes name:)")
-    doc.add(Table("", ["type", "what it is", "keys"],
-                  [[t, s, ", ".join(f"{n}={d}" if d is not None else n for n, d in k)] for t, s, k in rows],
-                  indent_col=2), primary=True)
+    doc.add(
+        Table(
+            "",
+            ["type", "what it is", "keys"],
+            [[t, s, ", ".join(f"{n}={d}" if d is not None else n for n, d in k)] for t, s, k in rows],
+            indent_col=2,
+        ),
+        primary=True,
+    )
     render(doc, format, output)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,22 +18,40 @@ class Dtype(str, Enum):
     fp64 = "fp64"
 
 
-SpecsArg = Annotated[list[str], typer.Argument(help="Spec files (YAML), '-' for stdin, or zoo:NAME.",
-                                               metavar="SPEC...")]
+SpecsArg = Annotated[
+    list[str], typer.Argument(help="Spec files (YAML), '-' for stdin, or zoo:NAME.", metavar="SPEC...")
+]
 BatchOpt = Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")]
-WidthOpt = Annotated[float, typer.Option("--width-mult", help="MobileNet's width multiplier: every conv-like "
-                                         "out_channels becomes int(c*A), at least 1.", metavar="A")]
-ResOpt = Annotated[Optional[int], typer.Option("--resolution", help="Set every spatial input dim to R.",
-                                               metavar="R")]
+WidthOpt = Annotated[
+    float,
+    typer.Option(
+        "--width-mult",
+        help="MobileNet's width multiplier: every conv-like out_channels becomes int(c*A), at least 1.",
+        metavar="A",
+    ),
+]
+ResOpt = Annotated[
+    int | None, typer.Option("--resolution", help="Set every spatial input dim to R.", metavar="R")
+]
 DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
 # report sweeps: several values, comma-separated, give one report per combination
-WidthListOpt = Annotated[str, typer.Option(
-    "--width-mult", metavar="A[,A...]",
-    help="MobileNet's width multiplier: every conv-like out_channels becomes int(c*A), at least 1. "
-         "Several values (1,0.75,0.5) give one report each and a summary.")]
-ResListOpt = Annotated[Optional[str], typer.Option(
-    "--resolution", metavar="R[,R...]",
-    help="Set every spatial input dim to R. Several values (224,192,160) give one report each.")]
+WidthListOpt = Annotated[
+    str,
+    typer.Option(
+        "--width-mult",
+        metavar="A[,A...]",
+        help="MobileNet's width multiplier: every conv-like out_channels becomes int(c*A), at least 1. "
+        "Several values (1,0.75,0.5) give one report each and a summary.",
+    ),
+]
+ResListOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--resolution",
+        metavar="R[,R...]",
+        help="Set every spatial input dim to R. Several values (224,192,160) give one report each.",
+    ),
+]
 
 
 def _values(text, parse, option: str) -> list:
@@ -90,12 +108,18 @@ def report(
     width_mult: WidthListOpt = "1",
     resolution: ResListOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
-    top: Annotated[Optional[int], typer.Option("--top", help="Show only the N layers with the most MACs.",
-                                               metavar="N")] = None,
-    depth: Annotated[Optional[int], typer.Option("--depth", help="Summarise blocks nested at level D and "
-                                                 "deeper (0: top-level blocks become one row each).",
-                                                 metavar="D")] = None,
-    output: Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", help="Show only the N layers with the most MACs.", metavar="N")
+    ] = None,
+    depth: Annotated[
+        int | None,
+        typer.Option(
+            "--depth",
+            help="Summarise blocks nested at level D and deeper (0: top-level blocks become one row each).",
+            metavar="D",
+        ),
+    ] = None,
+    output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
     if top is not None:
@@ -111,8 +135,10 @@ def report(
         if len(reports) == 1:
             emit_json(report_dict(reports[0], d, lazy=True), output)
         else:
-            emit_json({"reports": [report_dict(r, d) for r in reports], "summary": _summary_dicts(reports, d)},
-                      output)
+            emit_json(
+                {"reports": [report_dict(r, d) for r in reports], "summary": _summary_dicts(reports, d)},
+                output,
+            )
         return
     from ..render import doc as docs
     from ..render.views import report_doc
@@ -121,8 +147,9 @@ def report(
     if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
         summary = docs.Doc(f"{len(reports)} variants")
         summary.add(_summary_table(reports, d), primary=True)
-        summary.add(docs.Note(["MACs and params as in the reports; --format json gives every layer of "
-                               "every variant"]))
+        summary.add(
+            docs.Note(["MACs and params as in the reports; --format json gives every layer of every variant"])
+        )
         render(summary, format, output)
         return
     flat = format in (Format.csv, Format.markdown)
@@ -146,17 +173,40 @@ def report(
 def _summary_dicts(reports, dtype):
     from ..export import totals
 
-    return [{"name": r.name, "source": r.network.source, "input_shape": list(r.input_shape),
-             "output_shape": list(r.output_shape), **totals(r, dtype)} for r in reports]
+    return [
+        {
+            "name": r.name,
+            "source": r.network.source,
+            "input_shape": list(r.input_shape),
+            "output_shape": list(r.output_shape),
+            **totals(r, dtype),
+        }
+        for r in reports
+    ]
 
 
 def _summary_table(reports, dtype):
     from ..render.doc import Table
 
-    rows = [[s["name"], tuple(s["input_shape"]), tuple(s["output_shape"]), s["params"], s["macs"], s["flops"],
-             s["activations"], s["memory"]] for s in _summary_dicts(reports, dtype)]
-    return Table("Summary", ["network", "input", "output", "params", "MACs", "FLOPs", "activations",
-                             f"memory ({dtype}, B)"], rows, right={3, 4, 5, 6, 7})
+    rows = [
+        [
+            s["name"],
+            tuple(s["input_shape"]),
+            tuple(s["output_shape"]),
+            s["params"],
+            s["macs"],
+            s["flops"],
+            s["activations"],
+            s["memory"],
+        ]
+        for s in _summary_dicts(reports, dtype)
+    ]
+    return Table(
+        "Summary",
+        ["network", "input", "output", "params", "MACs", "FLOPs", "activations", f"memory ({dtype}, B)"],
+        rows,
+        right={3, 4, 5, 6, 7},
+    )
 
 
 def _multi_csv(reports, docs_) -> str:

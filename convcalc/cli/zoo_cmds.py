@@ -6,13 +6,13 @@ NAME`` prints a spec (to save and edit); ``convcalc report zoo:NAME`` reports on
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
 
-OutputOpt = Annotated[Optional[str], typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
 
 COLUMNS = ["name", "input", "params", "MACs", "source"]
 
@@ -42,10 +42,15 @@ def zoo(
     doc = Doc(f"convcalc model zoo: {len(models)} models")
     rows = [[m["name"], tuple(m["input_shape"]), m["params"], m["macs"], m["cite"]] for m in models]
     doc.add(Table("", COLUMNS, rows, right={2, 3}), primary=True)
-    doc.add(Note(["params and MACs: computed by convcalc at batch 1 (MACs = the papers' mult-adds).",
-                  "Each spec's header cites its source and explains any difference from the published "
-                  "figures.",
-                  "convcalc zoo show NAME prints a spec; convcalc report zoo:NAME reports it."]))
+    doc.add(
+        Note(
+            [
+                "params and MACs: computed by convcalc at batch 1 (MACs = the papers' mult-adds).",
+                "Each spec's header cites its source and explains any difference from the published figures.",
+                "convcalc zoo show NAME prints a spec; convcalc report zoo:NAME reports it.",
+            ]
+        )
+    )
     render(doc, format, output)
 
 
@@ -63,9 +68,14 @@ def show(
 
 
 def register(app: typer.Typer) -> None:
-    sub = typer.Typer(name="zoo", invoke_without_command=True, no_args_is_help=False,
-                      add_completion=False, pretty_exceptions_enable=False,
-                      context_settings={"help_option_names": ["-h", "--help"]})
+    sub = typer.Typer(
+        name="zoo",
+        invoke_without_command=True,
+        no_args_is_help=False,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
     sub.callback(invoke_without_command=True)(zoo)
     sub.command()(show)
     app.add_typer(sub, name="zoo")

@@ -2,9 +2,13 @@
 To add a layer type, write its class in one of these modules with ``@register``."""
 
 from .base import REGISTRY, Cost, Layer, register
-from . import simple, conv, composite  # noqa: E402,F401  (registration order = listing order)
 
-__all__ = ["REGISTRY", "Cost", "Layer", "register", "get"]
+# Registration order is the listing order of `convcalc types` and the schema.
+from . import simple  # noqa: F401  # isort: skip
+from . import conv  # noqa: F401  # isort: skip
+from . import composite  # noqa: F401  # isort: skip
+
+__all__ = ["REGISTRY", "Cost", "Layer", "get", "register"]
 
 
 def get(type_name: str) -> type[Layer]:

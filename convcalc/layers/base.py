@@ -12,7 +12,7 @@ from math import prod
 from typing import Any, ClassVar
 
 from ..errors import GeometryError, SpecError
-from .fields import MISSING, Field
+from .fields import Field
 
 Shape = tuple  # (C, *spatial), ints
 
@@ -31,12 +31,32 @@ class Cost:
     with its ``label``; the composite's counts are the sums of its parts'. ``extra`` holds
     type-specific facts shown by reports (e.g. a transposed conv's zero-insertion MACs)."""
 
-    __slots__ = ("type", "label", "input_shape", "output_shape", "params", "macs", "flops",
-                 "rf", "parts", "extra")
+    __slots__ = (
+        "type",
+        "label",
+        "input_shape",
+        "output_shape",
+        "params",
+        "macs",
+        "flops",
+        "rf",
+        "parts",
+        "extra",
+    )
 
-    def __init__(self, type: str, input_shape: Shape, output_shape: Shape, params: int = 0,
-                 macs: int = 0, flops: int = 0, rf: Any = None, parts: tuple = (),
-                 extra: dict | None = None, label: str | None = None):
+    def __init__(
+        self,
+        type: str,
+        input_shape: Shape,
+        output_shape: Shape,
+        params: int = 0,
+        macs: int = 0,
+        flops: int = 0,
+        rf: Any = None,
+        parts: tuple = (),
+        extra: dict | None = None,
+        label: str | None = None,
+    ):
         self.type = type
         self.label = label
         self.input_shape = input_shape
@@ -53,16 +73,24 @@ class Cost:
         return prod(self.output_shape)
 
     def __repr__(self) -> str:
-        return (f"Cost({self.type}, {list(self.input_shape)} -> {list(self.output_shape)}, "
-                f"params={self.params}, macs={self.macs}, flops={self.flops})")
+        return (
+            f"Cost({self.type}, {list(self.input_shape)} -> {list(self.output_shape)}, "
+            f"params={self.params}, macs={self.macs}, flops={self.flops})"
+        )
 
 
-def composite(type_name: str, input_shape: Shape, parts: list[Cost],
-              extra: dict | None = None) -> Cost:
+def composite(type_name: str, input_shape: Shape, parts: list[Cost], extra: dict | None = None) -> Cost:
     """A composite's Cost: its parts' sums; its output is the last part's."""
-    return Cost(type_name, input_shape, parts[-1].output_shape,
-                params=sum(p.params for p in parts), macs=sum(p.macs for p in parts),
-                flops=sum(p.flops for p in parts), parts=tuple(parts), extra=extra)
+    return Cost(
+        type_name,
+        input_shape,
+        parts[-1].output_shape,
+        params=sum(p.params for p in parts),
+        macs=sum(p.macs for p in parts),
+        flops=sum(p.flops for p in parts),
+        parts=tuple(parts),
+        extra=extra,
+    )
 
 
 def labelled(cost: Cost, label: str, role: str | None = None) -> Cost:
@@ -73,10 +101,10 @@ def labelled(cost: Cost, label: str, role: str | None = None) -> Cost:
     return cost
 
 
-REGISTRY: dict[str, type["Layer"]] = {}
+REGISTRY: dict[str, type[Layer]] = {}
 
 
-def register(cls: type["Layer"]) -> type["Layer"]:
+def register(cls: type[Layer]) -> type[Layer]:
     """Add a layer type to the registry (a name may be registered once)."""
     name = cls.type_name
     if name in REGISTRY:
@@ -135,7 +163,7 @@ class Layer:
         return fm
 
     @classmethod
-    def build(cls, values: dict[str, Any], *, text: bool = False) -> "Layer":
+    def build(cls, values: dict[str, Any], *, text: bool = False) -> Layer:
         """Check and parse raw values (YAML values, or command-line strings with ``text``),
         fill defaults, and validate. Raises SpecError(field=...) naming the key."""
         fm = cls.field_map()
@@ -145,8 +173,9 @@ class Layer:
             if f is None:
                 from .._suggest import did_you_mean
 
-                raise SpecError(f"unknown key {key!r} for type {cls.type_name}"
-                                f"{did_you_mean(key, fm)}", field=key)
+                raise SpecError(
+                    f"unknown key {key!r} for type {cls.type_name}{did_you_mean(key, fm)}", field=key
+                )
             if raw is None and not f.required:
                 continue
             try:
@@ -165,10 +194,10 @@ class Layer:
     def validate(self) -> None:
         """Checks that need no input shape (e.g. a kernel of 0). Raise SpecError(field=...)."""
 
-    def replace(self, **changes: Any) -> "Layer":
+    def replace(self, **changes: Any) -> Layer:
         return type(self)(**{**self.params, **changes})
 
-    def scaled(self, width_mult: float) -> "Layer":
+    def scaled(self, width_mult: float) -> Layer:
         """The layer under MobileNet's width multiplier: int(c * alpha), at least 1."""
         if self.width_field is None or width_mult == 1 or self.params.get("keep_channels"):
             return self
@@ -190,15 +219,18 @@ class Layer:
     def explain(self, shape: Shape) -> list[str]:
         """Formulas with the numbers substituted, one step per line."""
         c = self.cost(shape)
-        return [f"{self.type_name}: {list(c.input_shape)} -> {list(c.output_shape)}, no learnable "
-                f"parameters, {c.flops} FLOPs"]
+        return [
+            f"{self.type_name}: {list(c.input_shape)} -> {list(c.output_shape)}, no learnable "
+            f"parameters, {c.flops} FLOPs"
+        ]
 
     def require_spatial(self, shape: Shape, lo: int = 1) -> int:
         n = len(shape) - 1
         if not lo <= n <= 3:
             shown = "[" + ", ".join(map(str, shape)) + "]"
-            raise GeometryError(f"{self.type_name} needs an input with {lo} to 3 spatial dims, "
-                                f"got shape {shown}")
+            raise GeometryError(
+                f"{self.type_name} needs an input with {lo} to 3 spatial dims, got shape {shown}"
+            )
         return n
 
 
@@ -207,8 +239,8 @@ def per_dim(layer: Layer, name: str, n: int) -> tuple[int, ...]:
     v = layer.params[name]
     if isinstance(v, tuple):
         if len(v) != n:
-            raise GeometryError(f"{{{name}}} has {len(v)} values but the input has {n} spatial dims",
-                                field=name, **{name: v})
+            raise GeometryError(
+                f"{{{name}}} has {len(v)} values but the input has {n} spatial dims", field=name, **{name: v}
+            )
         return v
     return (v,) * n
-

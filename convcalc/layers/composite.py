@@ -24,9 +24,15 @@ class Separable(Layer):
     fields = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, MULTIPLIER, BIAS, KEEP_CHANNELS)
 
     def _parts(self) -> tuple[Layer, Layer]:
-        dw = Depthwise(kernel=self.kernel, stride=self.stride, padding=self.padding,
-                       dilation=self.dilation, multiplier=self.multiplier, out_channels=None,
-                       bias=self.bias)
+        dw = Depthwise(
+            kernel=self.kernel,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            multiplier=self.multiplier,
+            out_channels=None,
+            bias=self.bias,
+        )
         pw = Pointwise(out_channels=self.out_channels, stride=1, groups=1, bias=self.bias)
         return dw, pw
 
@@ -45,17 +51,20 @@ class Separable(Layer):
         dw, pw = self._parts()
         lines = ["step 1, depthwise:"] + ["  " + x for x in dw.explain(shape)]
         lines += ["step 2, pointwise:"] + ["  " + x for x in pw.explain(c.parts[0].output_shape)]
-        lines.append(f"total: params {c.parts[0].params:,} + {c.parts[1].params:,} = {c.params:,}; "
-                     f"MACs {c.parts[0].macs:,} + {c.parts[1].macs:,} = {c.macs:,}")
+        lines.append(
+            f"total: params {c.parts[0].params:,} + {c.parts[1].params:,} = {c.params:,}; "
+            f"MACs {c.parts[0].macs:,} + {c.parts[1].macs:,} = {c.macs:,}"
+        )
         std = c.extra["standard_macs"]
         k = per_dim(self, "kernel", len(shape) - 1)
         if std:
             kk = prod(k)
-            line = (f"a standard conv (kernel {'x'.join(map(str, k))}, same output) takes {std:,} MACs; "
-                    f"separable / standard = {c.macs:,} / {std:,} = {c.macs / std:.4f}")
+            line = (
+                f"a standard conv (kernel {'x'.join(map(str, k))}, same output) takes {std:,} MACs; "
+                f"separable / standard = {c.macs:,} / {std:,} = {c.macs / std:.4f}"
+            )
             if self.multiplier == 1:
-                line += (f" = 1/C_out + 1/prod(k) = 1/{self.out_channels} + 1/{kk} "
-                         f"(MobileNet's ratio)")
+                line += f" = 1/C_out + 1/prod(k) = 1/{self.out_channels} + 1/{kk} (MobileNet's ratio)"
             lines.append(line)
         return lines
 
@@ -73,8 +82,12 @@ class ShuffleUnit(Layer):
         STRIDE.with_default(1),
         KERNEL.with_default(3),
         Field("bottleneck", Int(1), None, help="bottleneck channels m (default: out_channels / 4)"),
-        Field("first_grouped", Bool(), True,
-              help="group the first 1x1 conv (ShuffleNet leaves it ungrouped in the first unit of stage 2)"),
+        Field(
+            "first_grouped",
+            Bool(),
+            True,
+            help="group the first 1x1 conv (ShuffleNet leaves it ungrouped in the first unit of stage 2)",
+        ),
         Field("batchnorm", Bool(), True, help="BN after each conv, as in the paper"),
         KEEP_CHANNELS,
     )
@@ -91,25 +104,42 @@ class ShuffleUnit(Layer):
         down = max(stride) > 1
         m = self.bottleneck if self.bottleneck is not None else c_out // 4
         if m < 1:
-            raise GeometryError("{out_channels} is too small for a bottleneck of out_channels/4",
-                                field="out_channels", out_channels=c_out)
+            raise GeometryError(
+                "{out_channels} is too small for a bottleneck of out_channels/4",
+                field="out_channels",
+                out_channels=c_out,
+            )
         main_out = self._main_channels(c_in)
         if down and main_out < 1:
-            raise GeometryError("with stride 2 the unit concatenates its input, so {out_channels} "
-                                "must exceed {in_channels}", field="out_channels",
-                                out_channels=c_out, in_channels=c_in)
+            raise GeometryError(
+                "with stride 2 the unit concatenates its input, so {out_channels} must exceed {in_channels}",
+                field="out_channels",
+                out_channels=c_out,
+                in_channels=c_in,
+            )
         if not down and c_in != c_out:
-            raise GeometryError("with stride 1 the unit adds its input, so {out_channels} must equal "
-                                "{in_channels}", field="out_channels", out_channels=c_out, in_channels=c_in)
+            raise GeometryError(
+                "with stride 1 the unit adds its input, so {out_channels} must equal {in_channels}",
+                field="out_channels",
+                out_channels=c_out,
+                in_channels=c_in,
+            )
         g1 = g if self.first_grouped else 1
         if c_in % g1:
-            raise GeometryError("{groups} must divide {in_channels}", field="groups", groups=g, in_channels=c_in)
+            raise GeometryError(
+                "{groups} must divide {in_channels}", field="groups", groups=g, in_channels=c_in
+            )
         if m % g:
-            raise GeometryError("{groups} must divide the bottleneck {bottleneck}", field="groups",
-                                groups=g, bottleneck=m)
+            raise GeometryError(
+                "{groups} must divide the bottleneck {bottleneck}", field="groups", groups=g, bottleneck=m
+            )
         if main_out % g:
-            raise GeometryError("{groups} must divide the main branch's output channels {channels}",
-                                field="groups", groups=g, channels=main_out)
+            raise GeometryError(
+                "{groups} must divide the main branch's output channels {channels}",
+                field="groups",
+                groups=g,
+                channels=main_out,
+            )
         bn = self.batchnorm
         parts: list[Cost] = []
 
@@ -123,28 +153,48 @@ class ShuffleUnit(Layer):
         x = add(Activation(fn="relu"), "relu1", x)
         x = add(ChannelShuffle(groups=g), "shuffle", x)
         pad = tuple(k // 2 for k in kernel)
-        x = add(Depthwise(kernel=kernel, stride=stride, padding=pad, dilation=1, multiplier=1,
-                          out_channels=None, bias=False), "dwconv", x)
+        x = add(
+            Depthwise(
+                kernel=kernel,
+                stride=stride,
+                padding=pad,
+                dilation=1,
+                multiplier=1,
+                out_channels=None,
+                bias=False,
+            ),
+            "dwconv",
+            x,
+        )
         if bn:
             x = add(BatchNorm(affine=True), "bn2", x)
         x = add(Pointwise(out_channels=main_out, stride=1, groups=g, bias=False), "gconv2", x)
         if bn:
             x = add(BatchNorm(affine=True), "bn3", x)
         if down:
-            sc = labelled(Pool(mode="avg", kernel=3, stride=stride, padding=1, dilation=1,
-                               ceil_mode=False).cost(shape), "shortcut_pool", "shortcut")
+            sc = labelled(
+                Pool(mode="avg", kernel=3, stride=stride, padding=1, dilation=1, ceil_mode=False).cost(shape),
+                "shortcut_pool",
+                "shortcut",
+            )
             if sc.output_shape[1:] != x[1:]:
-                raise GeometryError(f"the avg-pool shortcut gives {_shape(sc.output_shape)} but the "
-                                    f"main branch {_shape(x)}: use an odd {{kernel}}", field="kernel",
-                                    kernel=kernel[0])
+                raise GeometryError(
+                    f"the avg-pool shortcut gives {_shape(sc.output_shape)} but the "
+                    f"main branch {_shape(x)}: use an odd {{kernel}}",
+                    field="kernel",
+                    kernel=kernel[0],
+                )
             parts.append(sc)
             out = (main_out + c_in,) + x[1:]
             parts.append(labelled(elementwise("concat", x, out, 0), "concat", "merge"))
         else:
             if x != shape:  # an even kernel grows the depthwise output by one
-                raise GeometryError(f"the main branch gives {_shape(x)} but the identity shortcut "
-                                    f"{_shape(shape)}: use an odd {{kernel}}", field="kernel",
-                                    kernel=kernel[0])
+                raise GeometryError(
+                    f"the main branch gives {_shape(x)} but the identity shortcut "
+                    f"{_shape(shape)}: use an odd {{kernel}}",
+                    field="kernel",
+                    kernel=kernel[0],
+                )
             out = x
             parts.append(labelled(elementwise("add", x, out, prod(out)), "add", "merge"))
         parts.append(labelled(Activation(fn="relu").cost(out), "relu"))
@@ -153,18 +203,27 @@ class ShuffleUnit(Layer):
     def explain(self, shape: Shape) -> list[str]:
         c = self.cost(shape)
         m = c.extra["bottleneck"]
-        lines = [f"ShuffleNet unit: input {_shape(shape)}, output {_shape(c.output_shape)}, "
-                 f"g = {self.groups}, bottleneck m = {m}"
-                 + (" (out_channels/4)" if self.bottleneck is None else "")]
+        lines = [
+            f"ShuffleNet unit: input {_shape(shape)}, output {_shape(c.output_shape)}, "
+            f"g = {self.groups}, bottleneck m = {m}"
+            + (" (out_channels/4)" if self.bottleneck is None else "")
+        ]
         for p in c.parts:
             if p.params or p.macs:
-                lines.append(f"  {p.label:<14} {_shape(p.input_shape)} -> {_shape(p.output_shape)}: "
-                             f"params {p.params:,}, MACs {p.macs:,}")
+                lines.append(
+                    f"  {p.label:<14} {_shape(p.input_shape)} -> {_shape(p.output_shape)}: "
+                    f"params {p.params:,}, MACs {p.macs:,}"
+                )
             else:
-                lines.append(f"  {p.label:<14} {_shape(p.input_shape)} -> {_shape(p.output_shape)}: "
-                             f"{p.flops:,} FLOPs")
+                lines.append(
+                    f"  {p.label:<14} {_shape(p.input_shape)} -> {_shape(p.output_shape)}: {p.flops:,} FLOPs"
+                )
         convs = [p for p in c.parts if p.macs]
-        lines.append("MACs = " + " + ".join(p.label for p in convs) + " = "
-                     + " + ".join(f"{p.macs:,}" for p in convs) + f" = {c.macs:,}")
+        lines.append(
+            "MACs = "
+            + " + ".join(p.label for p in convs)
+            + " = "
+            + " + ".join(f"{p.macs:,}" for p in convs)
+            + f" = {c.macs:,}"
+        )
         return lines
-

@@ -147,7 +147,9 @@ class Padding(Dims):
             word = value.strip().lower()
             if self.words and word in self.WORDS:
                 return word
-            allowed = "an integer, one per dim, 'same' or 'valid'" if self.words else "an integer or one per dim"
+            allowed = (
+                "an integer, one per dim, 'same' or 'valid'" if self.words else "an integer or one per dim"
+            )
             raise ValueError(f"must be {allowed}, got {value!r}")
         return super().parse(value)
 
@@ -203,7 +205,9 @@ class Choice(Kind):
         if word not in self.options:
             from .._suggest import did_you_mean
 
-            raise ValueError(f"must be one of {', '.join(self.options)}, got {value!r}{did_you_mean(word, self.options)}")
+            raise ValueError(
+                f"must be one of {', '.join(self.options)}, got {value!r}{did_you_mean(word, self.options)}"
+            )
         return word
 
     def schema(self) -> dict:
@@ -267,8 +271,15 @@ class Field:
 
     __slots__ = ("name", "kind", "default", "help", "short", "cli")
 
-    def __init__(self, name: str, kind: Kind, default: Any = _MISSING, help: str = "",
-                 short: str | None = None, cli: bool = True):
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        default: Any = _MISSING,
+        help: str = "",
+        short: str | None = None,
+        cli: bool = True,
+    ):
         self.name = name
         self.kind = kind
         self.default = default
@@ -284,7 +295,7 @@ class Field:
     def option(self) -> str:
         return "--" + self.name.replace("_", "-")
 
-    def with_default(self, default: Any) -> "Field":
+    def with_default(self, default: Any) -> Field:
         return Field(self.name, self.kind, default, self.help, self.short, self.cli)
 
 
@@ -298,6 +309,10 @@ PADDING = Field("padding", Padding(), 0, help="zero padding per side, or same / 
 DILATION = Field("dilation", Dims(1), 1, help="dilation (spacing of the kernel taps)", short="-d")
 GROUPS = Field("groups", Int(1), 1, help="groups: each sees in/g channels, makes out/g", short="-g")
 BIAS = Field("bias", Bool(), True, help="learnable bias (torch.nn's default: on)")
-KEEP_CHANNELS = Field("keep_channels", Bool(), False, cli=False,
-                      help="--width-mult leaves this layer's out_channels alone (an output layer: "
-                           "class scores, RGB)")
+KEEP_CHANNELS = Field(
+    "keep_channels",
+    Bool(),
+    False,
+    cli=False,
+    help="--width-mult leaves this layer's out_channels alone (an output layer: class scores, RGB)",
+)

@@ -16,27 +16,33 @@ from .fields import Bool, Choice, Dims, Field, Float, Int
 
 # FLOPs per element of each activation (the cost model; see the README's conventions).
 ACTIVATION_FLOPS = {
-    "relu": 1,          # max(x, 0)
-    "relu6": 2,         # min(max(x, 0), 6)
-    "leaky_relu": 2,    # compare, multiply
-    "elu": 3,           # compare, exp, subtract
-    "selu": 4,          # elu + scale
-    "sigmoid": 4,       # negate, exp, add, divide
-    "tanh": 4,          # counted like sigmoid
-    "hardsigmoid": 3,   # add, scale, clamp
-    "silu": 5,          # sigmoid + multiply (a.k.a. swish)
-    "hardswish": 4,     # hardsigmoid + multiply
-    "gelu": 8,          # tanh approximation: cube, 2 mult-adds, tanh, 1 + x, halve
-    "mish": 8,          # softplus (exp, log1p) + tanh + multiply
-    "softplus": 2,      # exp, log1p
-    "softmax": 3,       # exp, sum, divide (over channels)
+    "relu": 1,  # max(x, 0)
+    "relu6": 2,  # min(max(x, 0), 6)
+    "leaky_relu": 2,  # compare, multiply
+    "elu": 3,  # compare, exp, subtract
+    "selu": 4,  # elu + scale
+    "sigmoid": 4,  # negate, exp, add, divide
+    "tanh": 4,  # counted like sigmoid
+    "hardsigmoid": 3,  # add, scale, clamp
+    "silu": 5,  # sigmoid + multiply (a.k.a. swish)
+    "hardswish": 4,  # hardsigmoid + multiply
+    "gelu": 8,  # tanh approximation: cube, 2 mult-adds, tanh, 1 + x, halve
+    "mish": 8,  # softplus (exp, log1p) + tanh + multiply
+    "softplus": 2,  # exp, log1p
+    "softmax": 3,  # exp, sum, divide (over channels)
     "identity": 0,
 }
-ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hardswish", "hard_sigmoid": "hardsigmoid",
-                      "leakyrelu": "leaky_relu", "linear": "identity", "none": "identity"}
+ACTIVATION_ALIASES = {
+    "swish": "silu",
+    "hard_swish": "hardswish",
+    "hard_sigmoid": "hardsigmoid",
+    "leakyrelu": "leaky_relu",
+    "linear": "identity",
+    "none": "identity",
+}
 
-BN_FLOPS_PER_ELEMENT = 2      # inference: (x - mean) * scale + shift, folded into one mult-add
-ADD_FLOPS_PER_ELEMENT = 1     # residual add
+BN_FLOPS_PER_ELEMENT = 2  # inference: (x - mean) * scale + shift, folded into one mult-add
+ADD_FLOPS_PER_ELEMENT = 1  # residual add
 
 
 def _dims_text(dims) -> str:
@@ -55,20 +61,27 @@ class BatchNorm(Layer):
     fields = (Field("affine", Bool(), True, help="learnable scale and shift (torch's default)"),)
 
     def cost(self, shape: Shape) -> Cost:
-        return Cost(self.type_name, shape, shape, params=2 * shape[0] if self.affine else 0,
-                    flops=BN_FLOPS_PER_ELEMENT * prod(shape))
+        return Cost(
+            self.type_name,
+            shape,
+            shape,
+            params=2 * shape[0] if self.affine else 0,
+            flops=BN_FLOPS_PER_ELEMENT * prod(shape),
+        )
 
 
 @register
 class Activation(Layer):
     type_name = "activation"
     summary = "element-wise non-linearity (relu, relu6, sigmoid, tanh, gelu, silu, hardswish...)"
-    fields = (Field("fn", Choice(*ACTIVATION_FLOPS, aliases=ACTIVATION_ALIASES), "relu",
-                    help="the function"),)
+    fields = (
+        Field("fn", Choice(*ACTIVATION_FLOPS, aliases=ACTIVATION_ALIASES), "relu", help="the function"),
+    )
 
     def cost(self, shape: Shape) -> Cost:
-        return Cost(self.type_name, shape, shape, flops=ACTIVATION_FLOPS[self.fn] * prod(shape),
-                    extra={"fn": self.fn})
+        return Cost(
+            self.type_name, shape, shape, flops=ACTIVATION_FLOPS[self.fn] * prod(shape), extra={"fn": self.fn}
+        )
 
 
 @register
@@ -77,8 +90,9 @@ class Pool(Layer):
     summary = "max or average pooling (stride defaults to the kernel, as in torch)"
     spatial = True
     fields = (
-        Field("mode", Choice("max", "avg", aliases={"average": "avg", "mean": "avg"}), "max",
-              help="max or avg"),
+        Field(
+            "mode", Choice("max", "avg", aliases={"average": "avg", "mean": "avg"}), "max", help="max or avg"
+        ),
         Field("kernel", Dims(1), help="window size", short="-k"),
         Field("stride", Dims(1), None, help="stride (default: the kernel size)", short="-s"),
         Field("padding", Dims(0), 0, help="padding per side (at most half the window)", short="-p"),
@@ -103,26 +117,43 @@ class Pool(Layer):
         k, s, p, d = self._dims(n)
         for dim in range(n):
             if p[dim] > k[dim] // 2:  # torch: "pad should be at most half of kernel size"
-                raise GeometryError(f"{{padding}} must be at most half the kernel ({k[dim] // 2})",
-                                    field="padding", padding=p[dim])
+                raise GeometryError(
+                    f"{{padding}} must be at most half the kernel ({k[dim] // 2})",
+                    field="padding",
+                    padding=p[dim],
+                )
         if self.mode == "avg" and n == 3 and any(i < kk for i, kk in zip(shape[1:], k)):
             # PyTorch's AvgPool3d refuses this even with padding ("input image smaller than
             # kernel size"); 1D and 2D average pooling accept it.
-            raise GeometryError("3D average pooling needs every input dim >= the {kernel} "
-                                f"(PyTorch's rule), got input {_dims_text(shape[1:])}",
-                                field="kernel", kernel=k if len(set(k)) > 1 else k[0])
-        out = tuple(shapes.pool_out(i, kk, ss, pp, dd, self.ceil_mode)
-                    for i, kk, ss, pp, dd in zip(shape[1:], k, s, p, d))
+            raise GeometryError(
+                "3D average pooling needs every input dim >= the {kernel} "
+                f"(PyTorch's rule), got input {_dims_text(shape[1:])}",
+                field="kernel",
+                kernel=k if len(set(k)) > 1 else k[0],
+            )
+        out = tuple(
+            shapes.pool_out(i, kk, ss, pp, dd, self.ceil_mode)
+            for i, kk, ss, pp, dd in zip(shape[1:], k, s, p, d)
+        )
         for dim, o in enumerate(out):
             if o < 1:
-                raise GeometryError(f"output size would be {o} (< 1): input size {shape[1 + dim]} "
-                                    "is smaller than the {kernel}", field="kernel", kernel=k[dim])
+                raise GeometryError(
+                    f"output size would be {o} (< 1): input size {shape[1 + dim]} "
+                    "is smaller than the {kernel}",
+                    field="kernel",
+                    kernel=k[dim],
+                )
         out_shape = (shape[0],) + out
         window = prod(k)
         per_out = window - 1 if self.mode == "max" else window  # compares, or adds + 1 divide
-        return Cost(self.type_name, shape, out_shape, flops=per_out * prod(out_shape),
-                    rf=("window", tuple(shapes.effective_kernel(kk, dd) for kk, dd in zip(k, d)), s, p, d),
-                    extra={"mode": self.mode})
+        return Cost(
+            self.type_name,
+            shape,
+            out_shape,
+            flops=per_out * prod(out_shape),
+            rf=("window", tuple(shapes.effective_kernel(kk, dd) for kk, dd in zip(k, d)), s, p, d),
+            extra={"mode": self.mode},
+        )
 
     def size_lines(self, shape: Shape) -> list[str]:
         c = self.cost(shape)
@@ -133,8 +164,10 @@ class Pool(Layer):
         for dim in range(n):
             tag = f" [dim {dim + 1}]" if n > 1 else ""
             i, o = shape[1 + dim], c.output_shape[1 + dim]
-            line = (f"o{tag} = {rnd}((i + 2p - d(k-1) - 1)/s) + 1 = {rnd}(({i} + 2*{p[dim]} - "
-                    f"{d[dim]}*({k[dim]}-1) - 1)/{s[dim]}) + 1")
+            line = (
+                f"o{tag} = {rnd}((i + 2p - d(k-1) - 1)/s) + 1 = {rnd}(({i} + 2*{p[dim]} - "
+                f"{d[dim]}*({k[dim]}-1) - 1)/{s[dim]}) + 1"
+            )
             raw = -(-(i + 2 * p[dim] - shapes.effective_kernel(k[dim], d[dim])) // s[dim]) + 1
             if self.ceil_mode and raw != o:
                 line += " - 1 (the last window would start in the padding)"
@@ -145,8 +178,10 @@ class Pool(Layer):
         c = self.cost(shape)
         n = len(shape) - 1
         lines = [f"{self.mode} pool ({n}D): input {list(shape)}"] + self.size_lines(shape)
-        lines.append(f"FLOPs = {'(prod(k) - 1) compares' if self.mode == 'max' else 'prod(k) adds/divides'} "
-                     f"per output element = {c.flops:,}")
+        lines.append(
+            f"FLOPs = {'(prod(k) - 1) compares' if self.mode == 'max' else 'prod(k) adds/divides'} "
+            f"per output element = {c.flops:,}"
+        )
         return lines
 
 
@@ -155,16 +190,25 @@ class GlobalPool(Layer):
     type_name = "global_pool"
     summary = "global average or max pooling: every spatial dim becomes 1"
     spatial = True
-    fields = (Field("mode", Choice("avg", "max", aliases={"average": "avg", "mean": "avg"}), "avg",
-                    help="avg or max"),)
+    fields = (
+        Field(
+            "mode", Choice("avg", "max", aliases={"average": "avg", "mean": "avg"}), "avg", help="avg or max"
+        ),
+    )
 
     def cost(self, shape: Shape) -> Cost:
         n = self.require_spatial(shape)
         size = shape[1:]
         window = prod(size)
         per_out = window - 1 if self.mode == "max" else window
-        return Cost(self.type_name, shape, (shape[0],) + (1,) * n, flops=per_out * shape[0],
-                    rf=("window", size, size), extra={"mode": self.mode})
+        return Cost(
+            self.type_name,
+            shape,
+            (shape[0],) + (1,) * n,
+            flops=per_out * shape[0],
+            rf=("window", size, size),
+            extra={"mode": self.mode},
+        )
 
 
 @register
@@ -172,9 +216,12 @@ class AdaptivePool(Layer):
     type_name = "adaptive_pool"
     summary = "adaptive average or max pooling to a fixed output size (torch's AdaptiveAvgPool)"
     spatial = True
-    fields = (Field("mode", Choice("avg", "max", aliases={"average": "avg", "mean": "avg"}), "avg",
-                    help="avg or max"),
-              Field("output_size", Dims(1), help="output size, an int or one per dim"))
+    fields = (
+        Field(
+            "mode", Choice("avg", "max", aliases={"average": "avg", "mean": "avg"}), "avg", help="avg or max"
+        ),
+        Field("output_size", Dims(1), help="output size, an int or one per dim"),
+    )
 
     def cost(self, shape: Shape) -> Cost:
         n = self.require_spatial(shape)
@@ -184,9 +231,14 @@ class AdaptivePool(Layer):
         total_window = prod(sum(w) for w in windows)  # sum over all output positions of the window size
         count = prod(out)
         flops = shape[0] * (total_window - (count if self.mode == "max" else 0))
-        return Cost(self.type_name, shape, (shape[0],) + out, flops=flops,
-                    rf=("adaptive", tuple(shape[1:]), out),
-                    extra={"mode": self.mode})
+        return Cost(
+            self.type_name,
+            shape,
+            (shape[0],) + out,
+            flops=flops,
+            rf=("adaptive", tuple(shape[1:]), out),
+            extra={"mode": self.mode},
+        )
 
 
 @register
@@ -197,8 +249,9 @@ class ChannelShuffle(Layer):
 
     def cost(self, shape: Shape) -> Cost:
         if shape[0] % self.groups:
-            raise GeometryError("{groups} must divide {in_channels}", field="groups",
-                                groups=self.groups, in_channels=shape[0])
+            raise GeometryError(
+                "{groups} must divide {in_channels}", field="groups", groups=self.groups, in_channels=shape[0]
+            )
         return Cost(self.type_name, shape, shape)
 
 
@@ -216,24 +269,35 @@ class Flatten(Layer):
 class Linear(Layer):
     type_name = "linear"
     summary = "fully connected layer (flattens a spatial input first)"
-    fields = (Field("out_features", Int(1), help="output features", short="-o"),
-              Field("bias", Bool(), True, help="learnable bias (torch's default: on)"))
+    fields = (
+        Field("out_features", Int(1), help="output features", short="-o"),
+        Field("bias", Bool(), True, help="learnable bias (torch's default: on)"),
+    )
 
     def cost(self, shape: Shape) -> Cost:
         fin = prod(shape)
         fout = self.out_features
         macs = fin * fout
-        return Cost(self.type_name, shape, (fout,), params=macs + (fout if self.bias else 0),
-                    macs=macs, flops=2 * macs + (fout if self.bias else 0), rf=("drop",),
-                    extra={"weight_shape": (fout, fin)})
+        return Cost(
+            self.type_name,
+            shape,
+            (fout,),
+            params=macs + (fout if self.bias else 0),
+            macs=macs,
+            flops=2 * macs + (fout if self.bias else 0),
+            rf=("drop",),
+            extra={"weight_shape": (fout, fin)},
+        )
 
     def explain(self, shape: Shape) -> list[str]:
         c = self.cost(shape)
         fin = prod(shape)
         b = f" + {self.out_features}" if self.bias else ""
-        return [f"linear: in_features = prod({list(shape)}) = {fin:,}",
-                f"params = in * out{' + out' if self.bias else ''} = {fin:,} * {self.out_features}{b} = {c.params:,}",
-                f"MACs = in * out = {c.macs:,}; FLOPs = 2 * MACs{b and ' + out (bias)'} = {c.flops:,}"]
+        return [
+            f"linear: in_features = prod({list(shape)}) = {fin:,}",
+            f"params = in * out{' + out' if self.bias else ''} = {fin:,} * {self.out_features}{b} = {c.params:,}",
+            f"MACs = in * out = {c.macs:,}; FLOPs = 2 * MACs{b and ' + out (bias)'} = {c.flops:,}",
+        ]
 
 
 @register
@@ -261,15 +325,27 @@ class Upsample(Layer):
     type_name = "upsample"
     summary = "nearest or (bi/tri)linear upsampling by an integer factor"
     spatial = True
-    fields = (Field("scale", Dims(1), 2, help="integer scale factor, one or one per dim"),
-              Field("mode", Choice("nearest", "linear", aliases={"bilinear": "linear", "trilinear": "linear"}),
-                    "nearest", help="nearest, or linear (bilinear / trilinear by dims)"))
+    fields = (
+        Field("scale", Dims(1), 2, help="integer scale factor, one or one per dim"),
+        Field(
+            "mode",
+            Choice("nearest", "linear", aliases={"bilinear": "linear", "trilinear": "linear"}),
+            "nearest",
+            help="nearest, or linear (bilinear / trilinear by dims)",
+        ),
+    )
 
     def cost(self, shape: Shape) -> Cost:
         n = self.require_spatial(shape)
         f = per_dim(self, "scale", n)
         out = (shape[0],) + tuple(i * s for i, s in zip(shape[1:], f))
         # linear: 2^n - 1 lerps per output element, each a subtract, a multiply and an add
-        per_out = 0 if self.mode == "nearest" else 3 * (2 ** n - 1)
-        return Cost(self.type_name, shape, out, flops=per_out * prod(out),
-                    rf=("upsample", self.mode, f), extra={"mode": self.mode})
+        per_out = 0 if self.mode == "nearest" else 3 * (2**n - 1)
+        return Cost(
+            self.type_name,
+            shape,
+            out,
+            flops=per_out * prod(out),
+            rf=("upsample", self.mode, f),
+            extra={"mode": self.mode},
+        )

@@ -10,8 +10,19 @@ from __future__ import annotations
 from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
 from .doc import Doc, Note, Pct, Styled, Table
 
-CHECK_COLUMNS = ["spec", "metric", "source", "value", "limit", "vs limit", "excess", "baseline", "change",
-                 "change %", "verdict"]
+CHECK_COLUMNS = [
+    "spec",
+    "metric",
+    "source",
+    "value",
+    "limit",
+    "vs limit",
+    "excess",
+    "baseline",
+    "change",
+    "change %",
+    "verdict",
+]
 
 
 def _unit(metric: str) -> str:
@@ -30,18 +41,23 @@ def verdict_summary(v: Verdict) -> str:
     if v.source == "baseline":
         pct = v.change_percent
         grew = f"{v.change:+,}" + (f" ({pct:+.2f}%)" if pct is not None else "")
-        head = (f"{v.spec}: {label} {_h(v.value, v.metric)} vs baseline {_h(v.baseline, v.metric)}: "
-                f"{grew}; allowed +{v.allowed} (up to {v.limit:,})")
+        head = (
+            f"{v.spec}: {label} {_h(v.value, v.metric)} vs baseline {_h(v.baseline, v.metric)}: "
+            f"{grew}; allowed +{v.allowed} (up to {v.limit:,})"
+        )
         if v.passed:
             return head
         return head + f": over by {v.excess:,}"
     if v.passed:
         used = v.used_percent
-        return (f"{v.spec}: {label} {_h(v.value, v.metric)} within the limit {_h(v.limit, v.metric)}"
-                + (f" ({used:.2f}% used)" if used is not None else ""))
+        return f"{v.spec}: {label} {_h(v.value, v.metric)} within the limit {_h(v.limit, v.metric)}" + (
+            f" ({used:.2f}% used)" if used is not None else ""
+        )
     pct = v.excess_percent
-    return (f"{v.spec}: {label} {_h(v.value, v.metric)} exceeds the limit {_h(v.limit, v.metric)} by "
-            f"{v.excess:,}" + (f" (+{pct:,.2f}%)" if pct is not None else ""))
+    return (
+        f"{v.spec}: {label} {_h(v.value, v.metric)} exceeds the limit {_h(v.limit, v.metric)} by "
+        f"{v.excess:,}" + (f" (+{pct:,.2f}%)" if pct is not None else "")
+    )
 
 
 def _headline(run: CheckRun) -> tuple[bool, str]:
@@ -66,18 +82,28 @@ def check_doc(run: CheckRun, style: str = "rich") -> Doc:
     if run.baseline is not None and style != "csv" and run.allowance is not None:
         from ..budget import allowance_text
 
-        doc.add(Note([f"baseline: {run.baseline}, allowed increase: {allowance_text(run.allowance)} "
-                      "per total"], style="dim"))
+        doc.add(
+            Note(
+                [f"baseline: {run.baseline}, allowed increase: {allowance_text(run.allowance)} per total"],
+                style="dim",
+            )
+        )
     rows = [_check_row(v, style) for v in run.verdicts]
     columns = CHECK_COLUMNS
     if style != "csv" and not any(v.source == "baseline" for v in run.verdicts):
         keep = [i for i, c in enumerate(CHECK_COLUMNS) if c not in ("baseline", "change", "change %")]
         columns = [CHECK_COLUMNS[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
-    caption = f"memory: weights + peak activations at {run.dtype}, in bytes" \
-        if any(v.metric == "memory" for v in run.verdicts) else ""
-    right = {i for i, c in enumerate(columns) if c in ("value", "limit", "vs limit", "excess", "baseline",
-                                                       "change", "change %")}
+    caption = (
+        f"memory: weights + peak activations at {run.dtype}, in bytes"
+        if any(v.metric == "memory" for v in run.verdicts)
+        else ""
+    )
+    right = {
+        i
+        for i, c in enumerate(columns)
+        if c in ("value", "limit", "vs limit", "excess", "baseline", "change", "change %")
+    }
     table = Table("", columns, rows, right=right, caption=caption)
     if rows or style == "csv":
         doc.add(table, primary=True)
@@ -109,8 +135,19 @@ def _check_row(v: Verdict, style: str) -> list:
     change = v.change
     if change is not None and style != "csv":
         change = f"{change:+,}"
-    return [v.spec, label, source, v.value, v.limit, vs_cell, v.excess if not v.passed else None,
-            v.baseline, change, change_pct, verdict]
+    return [
+        v.spec,
+        label,
+        source,
+        v.value,
+        v.limit,
+        vs_cell,
+        v.excess if not v.passed else None,
+        v.baseline,
+        change,
+        change_pct,
+        verdict,
+    ]
 
 
 # -- GitHub Actions workflow commands ----------------------------------------------------------------
@@ -162,10 +199,30 @@ def check_github(run: CheckRun, budget_lines: dict[str, dict]) -> str:
 
 
 # -- convcalc diff ------------------------------------------------------------------------------------
-DIFF_COLUMNS = ["", "layer", "type", "output", "old params", "new params", "Δ params", "old MACs",
-                "new MACs", "Δ MACs"]
-DIFF_CSV_COLUMNS = ["status", "layer", "type", "output", "old_params", "new_params", "params_change", "old_macs",
-                    "new_macs", "macs_change"]
+DIFF_COLUMNS = [
+    "",
+    "layer",
+    "type",
+    "output",
+    "old params",
+    "new params",
+    "Δ params",
+    "old MACs",
+    "new MACs",
+    "Δ MACs",
+]
+DIFF_CSV_COLUMNS = [
+    "status",
+    "layer",
+    "type",
+    "output",
+    "old_params",
+    "new_params",
+    "params_change",
+    "old_macs",
+    "new_macs",
+    "macs_change",
+]
 _MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
 
 
@@ -182,13 +239,14 @@ def _delta(n: int, style: str):
     return Styled(text, "red" if n > 0 else "green") if style == "rich" else text
 
 
-def diff_doc(d, include_unchanged: bool = False, style: str = "rich", old_label: str = "",
-             new_label: str = "") -> Doc:
+def diff_doc(
+    d, include_unchanged: bool = False, style: str = "rich", old_label: str = "", new_label: str = ""
+) -> Doc:
     """``d``: a ``convcalc.diff.Diff``."""
     old_label, new_label = old_label or d.old_name, new_label or d.new_name
     doc = Doc(f"convcalc diff: {old_label} -> {new_label}")
     rows = []
-    for r in (d.rows if include_unchanged else d.changed_rows()):
+    for r in d.rows if include_unchanged else d.changed_rows():
         o, n = r.old or {}, r.new or {}
         name = r.name
         if r.old is not None and r.new is not None and o["name"] != n["name"]:
@@ -197,36 +255,76 @@ def diff_doc(d, include_unchanged: bool = False, style: str = "rich", old_label:
             name += f" ({n.get('label') or o.get('label')})"
         typ = f"{o['type']} -> {n['type']}" if o and n and o["type"] != n["type"] else r.type
         so, sn = o.get("output_shape"), n.get("output_shape")
-        shape = _shape(sn if sn is not None else so) if so is None or sn is None or list(so) == list(sn) \
+        shape = (
+            _shape(sn if sn is not None else so)
+            if so is None or sn is None or list(so) == list(sn)
             else f"{_shape(so)} -> {_shape(sn)}"
+        )
         mark = r.status if style == "csv" else _MARK[r.status]
         if style == "rich":
-            mark = Styled(mark, {"added": "yellow", "removed": "cyan", "changed": "magenta"}.get(r.status, "dim"))
-        rows.append([mark, name, typ, shape, o.get("params"), n.get("params"), _delta(r.delta("params"), style),
-                     o.get("macs"), n.get("macs"), _delta(r.delta("macs"), style)])
+            mark = Styled(
+                mark, {"added": "yellow", "removed": "cyan", "changed": "magenta"}.get(r.status, "dim")
+            )
+        rows.append(
+            [
+                mark,
+                name,
+                typ,
+                shape,
+                o.get("params"),
+                n.get("params"),
+                _delta(r.delta("params"), style),
+                o.get("macs"),
+                n.get("macs"),
+                _delta(r.delta("macs"), style),
+            ]
+        )
     columns = DIFF_COLUMNS if style != "csv" else DIFF_CSV_COLUMNS
-    totals = Table("Totals", ["metric", "old", "new", "change", "change %"],
-                   [[METRIC_LABELS.get(t.metric, t.metric), t.old, t.new, _delta(t.change, style),
-                     Pct(t.change_percent, signed=True)] for t in d.totals], right={1, 2, 3, 4})
+    totals = Table(
+        "Totals",
+        ["metric", "old", "new", "change", "change %"],
+        [
+            [
+                METRIC_LABELS.get(t.metric, t.metric),
+                t.old,
+                t.new,
+                _delta(t.change, style),
+                Pct(t.change_percent, signed=True),
+            ]
+            for t in d.totals
+        ],
+        right={1, 2, 3, 4},
+    )
     c = d.counts()
-    summary = [f"{c['changed']} changed, {c['added']} added, {c['removed']} removed, "
-               f"{c['unchanged']} unchanged layers"
-               + (" (unchanged rows hidden; --all shows them)" if c["unchanged"] and not include_unchanged
-                  and style != "csv" else "")]
+    summary = [
+        f"{c['changed']} changed, {c['added']} added, {c['removed']} removed, "
+        f"{c['unchanged']} unchanged layers"
+        + (
+            " (unchanged rows hidden; --all shows them)"
+            if c["unchanged"] and not include_unchanged and style != "csv"
+            else ""
+        )
+    ]
     if d.alignment == "sequence":
-        summary.append("layer paths shifted (layers inserted or removed): layers were paired by their "
-                       "sequence of types and output shapes, not by path")
+        summary.append(
+            "layer paths shifted (layers inserted or removed): layers were paired by their "
+            "sequence of types and output shapes, not by path"
+        )
     for metric in ("macs", "params"):
         top = d.largest(metric)
         total = next((t for t in d.totals if t.metric == metric), None)
         if top is not None:
             whole = f" (the total: {total.change:+,})" if total is not None else ""
-            summary.append(f"largest {METRIC_LABELS[metric]} growth: {top.name} ({top.type}), "
-                           f"{top.delta(metric):+,}{whole}")
+            summary.append(
+                f"largest {METRIC_LABELS[metric]} growth: {top.name} ({top.type}), "
+                f"{top.delta(metric):+,}{whole}"
+            )
     for k, a, b in d.settings:
-        show = (lambda v: _shape(v) if isinstance(v, list) else str(v))
-        summary.append(f"warning: {k.replace('_', ' ')} differs ({show(a)} vs {show(b)}): the numbers are "
-                       "not like for like")
+        show = lambda v: _shape(v) if isinstance(v, list) else str(v)
+        summary.append(
+            f"warning: {k.replace('_', ' ')} differs ({show(a)} vs {show(b)}): the numbers are "
+            "not like for like"
+        )
     layers = Table("Layers", columns, rows, right={4, 5, 6, 7, 8, 9})
     if style == "csv":
         tp = next((t for t in d.totals if t.metric == "params"), None)

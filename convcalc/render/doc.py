@@ -41,13 +41,20 @@ class Styled:
 
 
 class Table:
-    def __init__(self, title: str, columns: list[str], rows: list[list[Any]] | None = None,
-                 right: set[int] | None = None, footer: list[list[Any]] | None = None,
-                 indent_col: int | None = None, caption: str = ""):
+    def __init__(
+        self,
+        title: str,
+        columns: list[str],
+        rows: list[list[Any]] | None = None,
+        right: set[int] | None = None,
+        footer: list[list[Any]] | None = None,
+        indent_col: int | None = None,
+        caption: str = "",
+    ):
         self.title = title
         self.columns = columns
         self.rows = rows if rows is not None else []
-        self.footer = footer or []   # totals rows: bold in Rich, kept in CSV and Markdown
+        self.footer = footer or []  # totals rows: bold in Rich, kept in CSV and Markdown
         self.right = right if right is not None else set()
         self.indent_col = indent_col
         self.caption = caption
@@ -129,12 +136,19 @@ def to_markdown(doc: Doc) -> str:
             if sec.title:
                 out += [f"### {sec.title}", ""]
             out.append("| " + " | ".join(_md_escape(c) for c in sec.columns) + " |")
-            out.append("|" + "|".join("---:" if i in sec.right else "---" for i in range(len(sec.columns))) + "|")
+            out.append(
+                "|" + "|".join("---:" if i in sec.right else "---" for i in range(len(sec.columns))) + "|"
+            )
             for row in sec.rows:
-                out.append("| " + " | ".join(_md_cell(v, i == sec.indent_col) for i, v in enumerate(row)) + " |")
+                out.append(
+                    "| " + " | ".join(_md_cell(v, i == sec.indent_col) for i, v in enumerate(row)) + " |"
+                )
             for row in sec.footer:
-                out.append("| " + " | ".join(f"**{_md_cell(v)}**" if cell_text(v) not in ("", "-") else ""
-                                             for v in row) + " |")
+                out.append(
+                    "| "
+                    + " | ".join(f"**{_md_cell(v)}**" if cell_text(v) not in ("", "-") else "" for v in row)
+                    + " |"
+                )
             if sec.caption:
                 out += ["", sec.caption]
             out.append("")
@@ -195,12 +209,18 @@ def to_rich(doc: Doc, console) -> None:
         console.print(Text(doc.title, style="bold"))
     for sec in doc.sections:
         if isinstance(sec, Table):
-            t = RTable(title=sec.title or None, box=box.SIMPLE_HEAD, title_justify="left",
-                       title_style="bold", caption=sec.caption or None, caption_justify="left",
-                       show_footer=False, pad_edge=False)
+            t = RTable(
+                title=sec.title or None,
+                box=box.SIMPLE_HEAD,
+                title_justify="left",
+                title_style="bold",
+                caption=sec.caption or None,
+                caption_justify="left",
+                show_footer=False,
+                pad_edge=False,
+            )
             for i, c in enumerate(sec.columns):
-                t.add_column(c, justify="right" if i in sec.right else "left",
-                             no_wrap=(i != sec.indent_col))
+                t.add_column(c, justify="right" if i in sec.right else "left", no_wrap=(i != sec.indent_col))
             for row in sec.rows:
                 t.add_row(*[_rich_cell(v) for v in row])
             if sec.footer:
@@ -209,8 +229,14 @@ def to_rich(doc: Doc, console) -> None:
                     t.add_row(*[_rich_cell(v) for v in row], style="bold")
             console.print(t)
         elif isinstance(sec, KeyValue):
-            t = RTable(title=sec.title or None, box=box.SIMPLE, show_header=False,
-                       title_justify="left", title_style="bold", pad_edge=False)
+            t = RTable(
+                title=sec.title or None,
+                box=box.SIMPLE,
+                show_header=False,
+                title_justify="left",
+                title_style="bold",
+                pad_edge=False,
+            )
             t.add_column(style="cyan")
             t.add_column(justify="right")
             for k, v in sec.items:

@@ -37,8 +37,10 @@ def path(name: str) -> str:
     if not name or "/" in name or "\\" in name or not os.path.isfile(p):
         from .._suggest import did_you_mean
 
-        raise SpecError(f"no zoo model {name!r}{did_you_mean(name, names())} (convcalc zoo lists them)",
-                        where=f"zoo:{name}")
+        raise SpecError(
+            f"no zoo model {name!r}{did_you_mean(name, names())} (convcalc zoo lists them)",
+            where=f"zoo:{name}",
+        )
     return p
 
 
@@ -96,7 +98,15 @@ def catalog() -> list[dict]:
     for name in names():
         text = read(name)
         report = network.walk(spec.parse_text(text, f"zoo:{name}"))
-        out.append({"name": name, **parse_header(text), "input_shape": list(report.input_shape),
-                    "output_shape": list(report.output_shape), "params": report.params,
-                    "macs": report.macs, "flops": report.flops})
+        out.append(
+            {
+                "name": name,
+                **parse_header(text),
+                "input_shape": list(report.input_shape),
+                "output_shape": list(report.output_shape),
+                "params": report.params,
+                "macs": report.macs,
+                "flops": report.flops,
+            }
+        )
     return out
