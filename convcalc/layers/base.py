@@ -1,9 +1,37 @@
 """The layer protocol, its per-input result (``Cost``) and the one registry of layer types.
 
-A layer type is a class with ``type_name``, ``fields`` and a ``cost(shape)`` method; the
+A layer type is a class with ``type_name``, ``fields`` and a ``cost(*shapes)`` method; the
 ``@register`` decorator makes it a YAML ``type:``, a JSON-Schema entry and (with ``command``)
 a command of the CLI. Shapes are channels-first tuples without the batch: ``(C, *spatial)``.
-Costs are per sample; the network walker multiplies by the batch.
+Costs are per sample; the graph passes multiply by the batch.
+
+Inputs. Most layers read one tensor (``arity = 1``) and implement ``cost(self, shape)``.
+Merges (add, mul, concat) read two or more (``arity = 0``: variadic, at least 2) and
+implement ``cost(self, *shapes)``. A layer may also *refer* to other tensors only for their
+shape (resize's ``like: NAME``): such fields are listed in ``ref_fields``; the graph resolves
+each to a tensor, and ``resolve_refs({field: shape})`` returns the concrete layer (for example
+a resize to that size) whose ``cost`` is then called. Referenced tensors are not data inputs:
+they add no memory traffic and no receptive field.
+
+Receptive-field operations (``Cost.rf``; receptive.py applies them; None: unchanged, every
+output element reads the input element at the same position):
+  ("window", k_eff, stride, pad_before, dilation)   conv, pooling, pixel_unshuffle, pad/crop
+        per spatial dim (tuples); output o reads inputs o*s - p + t*d for t in taps;
+        pad/crop are k_eff = 1, stride 1 and pad_before = +begin (pad) or -begin (crop)
+  ("transposed", kernel, stride, padding, dilation) transposed conv (tuples per dim)
+  ("upsample", mode, scale)           integer nearest/linear upsampling (scale per dim);
+                                      pixel_shuffle is ("upsample", "nearest", factor)
+  ("resize", mode, in_size, out_size, align_corners, scale)
+        general resizing (tuples per dim; ``scale`` is the user's per-dim scale factor or
+        None when a size was given: torch's source index uses 1/scale when it is given)
+  ("adaptive", in_size, out_size)     adaptive pooling (torch's windows)
+  ("whole",)                          every output element depends on every input element
+                                      (global pooling, instance/group norm, attention)
+  ("drop",)                           the spatial dims are gone (flatten, linear)
+  ("merge",)                          a multi-input layer (add, mul, concat): the union of
+                                      its inputs' fields (size-1 dims broadcast)
+A composite's field comes from its parts; a part whose extra["role"] is "shortcut" reads
+the composite's input, and a "merge" part takes the union of the two branches.
 """
 
 from __future__ import annotations
@@ -14,14 +42,7 @@ from typing import Any, ClassVar
 from ..errors import GeometryError, SpecError
 from .fields import Field
 
-Shape = tuple  # (C, *spatial), ints
-
-# Receptive-field operations of a leaf (receptive.py applies them). None: unchanged.
-#   ("window", k_eff, stride)  conv / pooling: r += (k_eff-1)*j, j *= s
-#   ("up", span, stride)       transposed / upsampling: r += span*j, j /= s
-#   ("drop",)                  spatial dims are gone (flatten, linear)
-# A composite's field comes from its parts; a part whose extra["role"] is "shortcut" reads
-# the composite's input, and a "merge" part takes the larger of the two branches.
+Shape = tuple[int, ...]  # (C, *spatial)
 
 
 class Cost:
@@ -35,6 +56,7 @@ class Cost:
         "type",
         "label",
         "input_shape",
+        "input_shapes",
         "output_shape",
         "params",
         "macs",
@@ -56,10 +78,13 @@ class Cost:
         parts: tuple = (),
         extra: dict | None = None,
         label: str | None = None,
+        input_shapes: tuple[Shape, ...] | None = None,
     ):
         self.type = type
         self.label = label
         self.input_shape = input_shape
+        # every data input (merges have several); input_shape is the first
+        self.input_shapes = input_shapes if input_shapes is not None else (input_shape,)
         self.output_shape = output_shape
         self.params = params
         self.macs = macs
@@ -129,6 +154,10 @@ class Layer:
     width_field: ClassVar[str | None] = None
     # Needs spatial dims (1 to 3) in its input
     spatial: ClassVar[bool] = False
+    # Data inputs: 1, or 0 for "two or more" (merges: add, mul, concat); see the module doc
+    arity: ClassVar[int] = 1
+    # Fields whose value names another tensor, used only for its shape (resize's like)
+    ref_fields: ClassVar[tuple[str, ...]] = ()
 
     __slots__ = ("params",)
 
@@ -214,7 +243,13 @@ class Layer:
 
     # -- what it does ----------------------------------------------------------------------
     def cost(self, shape: Shape) -> Cost:  # pragma: no cover - abstract
+        """Output shape and counts for this input shape. Merges (``arity == 0``) override it
+        as ``cost(self, *shapes)``; the graph always calls ``layer.cost(*input_shapes)``."""
         raise NotImplementedError
+
+    def resolve_refs(self, shapes: dict[str, Shape]) -> Layer:
+        """The concrete layer once the tensors named by ``ref_fields`` have shapes."""
+        return self
 
     def explain(self, shape: Shape) -> list[str]:
         """Formulas with the numbers substituted, one step per line."""
