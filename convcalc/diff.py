@@ -208,7 +208,7 @@ class Diff:
         self.old_name, self.new_name = str(old.get("name", "")), str(new.get("name", ""))
         self.rows = rows  # every layer of both reports, in execution order
         self.totals = totals
-        self.alignment = alignment  # "name" or "sequence"
+        self.alignment = alignment  # "name", "path" or "sequence"
         self.settings = settings  # (setting, old, new) that differ: the comparison may mislead
 
     def counts(self) -> dict[str, int]:
@@ -241,11 +241,16 @@ class Diff:
 def diff_reports(old: dict, new: dict) -> Diff:
     """Compare two report dicts (see ``select_report``)."""
     a, b = old.get("layers") or [], new.get("layers") or []
-    by_name = align_by_name(a, b)
-    method, pairs = "name", by_name
-    if _cost(a, b, by_name):
+    method, pairs = "name", align_by_name(a, b)
+    cost = _cost(a, b, pairs)
+    if cost and all("path" in x for x in a) and all("path" in x for x in b):
+        by_path = _merge([x["path"] for x in a], [x["path"] for x in b], 0, 0, inner=None)
+        c = _cost(a, b, by_path)
+        if c < cost:  # the same places in the spec: a layer replaced by another type
+            method, pairs, cost = "path", by_path, c
+    if cost:
         by_seq = align_by_sequence(a, b)
-        if by_seq is not None and _cost(a, b, by_seq) < _cost(a, b, by_name):
+        if by_seq is not None and _cost(a, b, by_seq) < cost:
             method, pairs = "sequence", by_seq
     rows = [LayerChange(a[i] if i is not None else None, b[j] if j is not None else None) for i, j in pairs]
     ta, tb = old.get("totals") or {}, new.get("totals") or {}

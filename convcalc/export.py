@@ -48,8 +48,14 @@ def _rf(state):
     return list(f) if f is not None else None
 
 
-def row_dict(row: Row, rf_in) -> dict:
+def row_dict(row: Row, rf_in, inputs: list[str] | None = None) -> dict:
+    """A report's layer: its name, label, the tensors it reads (``inputs``), where the spec
+    wrote it (``path``), then the cost keys."""
     d = {"name": row.name, "label": row.label}
+    if inputs is not None:
+        d["inputs"] = inputs
+    if row.path:
+        d["path"] = row.path
     d.update(cost_dict(row.cost, row.batch, rf_in, row.rf))
     return d
 
@@ -73,12 +79,13 @@ def totals(report: Report, dtype: str = "fp32") -> dict[str, int]:
 def report_dict(report: Report, dtype: str = "fp32", lazy: bool = False) -> dict:
     """The report as JSON-ready data; with ``lazy`` the layers are an iterator (for
     streaming a large report without holding every layer's dict)."""
-    layers = (row_dict(r, s) for r, s in zip(report.rows, report.rf_in))
+    layers = (row_dict(r, s, report.inputs_of(r)) for r, s in zip(report.rows, report.rf_in))
     return {
         "name": report.name,
         "source": report.network.source,
         "input_shape": list(report.input_shape),
         "output_shape": list(report.output_shape),
+        "outputs": {name: list(shape) for name, shape in report.outputs.items()},
         "batch": report.batch,
         "width_mult": report.width_mult,
         "dtype": dtype,

@@ -1,148 +1,102 @@
-"""Networks: a tree of layers and blocks, walked in execution order into per-layer rows.
+"""Networks: a spec (``Network``) compiles to a graph (``convcalc.graph``); ``walk`` runs the
+analyses over the graph, node by node in topological order, into a ``Report``:
 
-Blocks (structural, not layers):
-  sequential  layers in order                      rows: layers[i].layers[j]
-  residual    output = body(x) + shortcut(x)       rows: .body[j], .shortcut[j], then .add
-              (no shortcut: identity)
-  concat      channel concatenation of branches     rows: .branches[b][j], then .concat
-              (an empty branch is the identity)
-  repeat      ``times`` copies of ``layers``         rows: layers[i][t].layers[j]
+  costs       each node's ``Cost`` from its inputs' shapes (identical layer-and-shapes pairs
+              are costed once)
+  receptive   each node's receptive-field state (``convcalc.receptive``)
+  liveness    a tensor lives from its producer to its last consumer (network outputs to the
+              end); the peak is the largest sum of live tensors while a node runs
 
-Everything here is pure: no YAML, no printing. ``walk`` raises ConvcalcError subclasses
-that carry the spec location of the offending layer (when the network came from a file).
+Everything here is pure: no YAML, no printing. Errors are ConvcalcError subclasses that carry
+the spec location of the offending layer (when the network came from a file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Sequence
 from math import prod
+from typing import Any
 
 from . import receptive
-from .errors import ConvcalcError, GeometryError, LimitError
-from .layers.base import Cost, Layer
-from .layers.simple import ADD_FLOPS_PER_ELEMENT, elementwise
-
-MAX_LAYERS = 2_000_000  # expanded leaf rows a walk may produce
-MAX_NESTING = 100  # block nesting depth
-
-
-_NO_KEY_LINES: dict = {}  # shared by every Loc without key lines; never written to
-
-
-class Loc:
-    """Where a node was written: file, line, and the line of each of its keys."""
-
-    __slots__ = ("file", "line", "key_lines")
-
-    def __init__(self, file: str = "", line: int = 0, key_lines: dict | None = None):
-        self.file = file
-        self.line = line
-        self.key_lines = key_lines or _NO_KEY_LINES
-
-    def at(self, key: str | None = None) -> str:
-        if not self.file:
-            return ""
-        line = self.key_lines.get(key, self.line) if key else self.line
-        return f"{self.file}:{line}" if line else self.file
-
-
-NOWHERE = Loc()
-
-
-class Node:
-    __slots__ = ("label", "loc")
-    kind = "node"
-
-
-class LayerNode(Node):
-    __slots__ = ("layer",)
-    kind = "layer"
-
-    def __init__(self, layer: Layer, label: str | None = None, loc: Loc = NOWHERE):
-        self.layer, self.label, self.loc = layer, label, loc
-
-
-class Sequential(Node):
-    """Layers in order. ``inline``: written as a nested list (e.g. an anchored list of layers
-    spliced into another), its rows are named ``layers[1][0]`` rather than ``layers[1].layers[0]``."""
-
-    __slots__ = ("layers", "inline")
-    kind = "sequential"
-
-    def __init__(
-        self, layers: list[Node], label: str | None = None, loc: Loc = NOWHERE, inline: bool = False
-    ):
-        self.layers, self.label, self.loc, self.inline = layers, label, loc, inline
-
-
-class Residual(Node):
-    __slots__ = ("body", "shortcut")
-    kind = "residual"
-
-    def __init__(
-        self,
-        body: list[Node],
-        shortcut: list[Node] | None = None,
-        label: str | None = None,
-        loc: Loc = NOWHERE,
-    ):
-        self.body, self.shortcut, self.label, self.loc = body, shortcut, label, loc
-
-
-class Concat(Node):
-    __slots__ = ("branches",)
-    kind = "concat"
-
-    def __init__(self, branches: list[list[Node]], label: str | None = None, loc: Loc = NOWHERE):
-        self.branches, self.label, self.loc = branches, label, loc
-
-
-class Repeat(Node):
-    __slots__ = ("times", "layers")
-    kind = "repeat"
-
-    def __init__(self, times: int, layers: list[Node], label: str | None = None, loc: Loc = NOWHERE):
-        self.times, self.layers, self.label, self.loc = times, layers, label, loc
+from .errors import ConvcalcError, LimitError
+from .graph import NOWHERE, Graph, Loc, Node
+from .layers.base import Cost, Layer, Shape
+from .tree import (  # noqa: F401  (re-exported: the spec's tree)
+    BLOCKS,
+    MAX_LAYERS,
+    MAX_NESTING,
+    BlockItem,
+    Concat,
+    Item,
+    LayerNode,
+    Repeat,
+    Residual,
+    Sequential,
+    compile_tree,
+)
 
 
 class Network:
-    """A whole network: input shape (C, *spatial) and a list of nodes."""
+    """A network as a spec gives it: input shape (C, *spatial), the items (layers and blocks),
+    the named outputs (``None``: the last item's), budget and where it came from."""
 
     def __init__(
         self,
         name: str,
-        input_shape: tuple,
-        layers: list[Node],
+        input_shape: Sequence[int],
+        layers: list[Item],
         budget: dict | None = None,
         source: str = "",
         loc: Loc = NOWHERE,
         description: str = "",
         budget_lines: dict | None = None,
+        outputs: list[tuple[str, Loc]] | None = None,
     ):
         self.name = name
-        self.input_shape = tuple(input_shape)
+        self.input_shape: Shape = tuple(input_shape)
         self.layers = layers
         self.budget = budget or {}  # metric -> limit (int)
         self.budget_lines = budget_lines or {}  # metric -> spec line ("" -> the budget: line)
         self.source = source
         self.loc = loc
         self.description = description
+        self.outputs = outputs
 
-    def with_resolution(self, r: int) -> Network:
-        """The same network on an input whose every spatial dim is ``r``."""
-        import copy
-
+    def with_resolution(self, r: int | Sequence[int]) -> Network:
+        """The same network on an input whose spatial dims are ``r`` (one size for all, or one
+        per spatial dim)."""
+        n = len(self.input_shape) - 1
+        sizes = (r,) * n if isinstance(r, int) else tuple(r)
+        if len(sizes) != n:
+            raise ConvcalcError(
+                f"--resolution {'x'.join(map(str, sizes))}: the input has {n} spatial dims "
+                f"({'x'.join(map(str, self.input_shape[1:]))})"
+            )
         other = copy.copy(self)
-        other.input_shape = (self.input_shape[0],) + (r,) * (len(self.input_shape) - 1)
+        other.input_shape = (self.input_shape[0], *sizes)
         return other
+
+    def graph(self, max_layers: int = MAX_LAYERS) -> Graph:
+        """The network as a graph (checked against the limits first)."""
+        return compile_tree(self.name, self.input_shape, self.layers, self.outputs, self.loc, max_layers)
 
 
 class Row:
-    """One leaf layer of a walked network. Counts include the batch."""
+    """One node of a walked network. Counts include the batch."""
 
-    __slots__ = ("name", "label", "depth", "cost", "batch", "rf")
+    __slots__ = ("batch", "cost", "depth", "label", "name", "node", "rf")
 
-    def __init__(self, name: str, label: str | None, depth: int, cost: Cost, batch: int, rf):
+    def __init__(
+        self,
+        name: str,
+        label: str | None,
+        depth: int,
+        cost: Cost,
+        batch: int,
+        rf: Any,
+        node: Node | None = None,
+    ):
         self.name, self.label, self.depth, self.cost, self.batch, self.rf = (
             name,
             label,
@@ -151,6 +105,7 @@ class Row:
             batch,
             rf,
         )
+        self.node = node
 
     type = property(lambda self: self.cost.type)
     input_shape = property(lambda self: self.cost.input_shape)
@@ -159,13 +114,16 @@ class Row:
     macs = property(lambda self: self.cost.macs * self.batch)
     flops = property(lambda self: self.cost.flops * self.batch)
     activations = property(lambda self: prod(self.cost.output_shape) * self.batch)
-    parts_cost = property(lambda self: self.cost.parts)
+
+    @property
+    def path(self) -> str:
+        return self.node.path if self.node is not None else ""
 
     @property
     def receptive_field(self) -> tuple | None:
         return receptive.fields(self.rf)
 
-    def parts(self, rf_in) -> list[Row]:
+    def parts(self, rf_in: Any) -> list[Row]:
         """Rows for a composite's parts (``rf_in``: the state before this layer)."""
         states = receptive.fold_parts(rf_in, self.cost.parts)
         return [
@@ -174,45 +132,35 @@ class Row:
         ]
 
 
-class Block:
-    """A block header for display: rows[start:end] belong to it."""
-
-    __slots__ = ("name", "kind", "label", "depth", "start", "end")
-
-    def __init__(self, name, kind, label, depth, start):
-        self.name, self.kind, self.label, self.depth, self.start, self.end = (
-            name,
-            kind,
-            label,
-            depth,
-            start,
-            start,
-        )
-
-
 class Report:
-    """The walked network: rows in execution order, block headers and totals."""
+    """The walked network: rows in topological order, display blocks, outputs and totals."""
 
     def __init__(
         self,
         network: Network,
+        graph: Graph,
         rows: list[Row],
-        blocks: list[Block],
         rf_in: list,
         batch: int,
         peak_elements: int,
         width_mult: float,
+        shapes: list[Shape],
     ):
         self.network = network
+        self.graph = graph
         self.name = network.name
         self.input_shape = network.input_shape
         self.rows = rows
-        self.blocks = blocks
+        self.blocks = graph.blocks
         self.rf_in = rf_in  # receptive-field state before each row (for parts)
         self.batch = batch
         self.peak_elements = peak_elements
         self.width_mult = width_mult
-        self.output_shape = rows[-1].output_shape if rows else network.input_shape
+        in_shapes = [g.shape for g in graph.inputs]
+        self.outputs: dict[str, Shape] = {
+            name: (shapes[r] if r >= 0 else in_shapes[-1 - r]) for name, r in graph.outputs
+        }
+        self.output_shape = next(iter(self.outputs.values())) if self.outputs else network.input_shape
         self.params = sum(r.cost.params for r in rows)
         self.macs = sum(r.cost.macs for r in rows) * batch
         self.flops = sum(r.cost.flops for r in rows) * batch
@@ -225,6 +173,12 @@ class Report:
             "flops": self.flops,
             "activations": self.activations,
         }
+
+    def inputs_of(self, row: Row) -> list[str]:
+        """The names of the tensors a row reads (data inputs, in order)."""
+        if row.node is None:
+            return []
+        return [self.graph.tensor_name(r) for r in row.node.inputs]
 
     def by_type(self) -> dict[str, dict[str, int]]:
         """Totals per layer type; composites count under their parts' types
@@ -247,176 +201,120 @@ class Report:
         return out
 
 
-def count_leaves(nodes: list[Node], memo: dict | None = None, limit: int | None = None) -> int:
-    """Rows a walk would produce, computed without expanding (shared nodes counted once each).
-    With ``limit``, a ``repeat`` whose ``times`` takes the count past it is refused at that line."""
-    memo = {} if memo is None else memo
-    total = 0
-    for node in nodes:
-        key = id(node)
-        n = memo.get(key)
-        if n is None:
-            if isinstance(node, LayerNode):
-                n = 1
-            elif isinstance(node, Sequential):
-                n = count_leaves(node.layers, memo, limit)
-            elif isinstance(node, Residual):
-                n = count_leaves(node.body, memo, limit) + count_leaves(node.shortcut or [], memo, limit) + 1
-            elif isinstance(node, Concat):
-                n = sum(count_leaves(b, memo, limit) for b in node.branches) + 1
-            else:
-                inner = count_leaves(node.layers, memo, limit)
-                n = node.times * inner
-                if limit is not None and n > limit >= inner:  # this repeat's times crosses it
-                    raise LimitError(
-                        f"this repeat expands to {n:,} layers; the limit is {limit:,}",
-                        where=node.loc.at("times"),
-                    )
-            memo[key] = n
-        total += n
-    return total
-
-
 def walk(
-    network: Network, *, batch: int = 1, width_mult: float = 1.0, max_layers: int = MAX_LAYERS
+    network: Network,
+    *,
+    batch: int = 1,
+    width_mult: float = 1.0,
+    max_layers: int = MAX_LAYERS,
+    graph: Graph | None = None,
 ) -> Report:
-    """Propagate shapes through the network and cost every layer."""
-    n_rows = count_leaves(network.layers, limit=max_layers)
-    if n_rows > max_layers:
-        raise LimitError(
-            f"the network expands to {n_rows:,} layers; the limit is {max_layers:,}",
-            where=network.loc.at("layers"),
-        )
-    return _Walker(network, batch, width_mult).run()
+    """Compile the network (unless ``graph`` is given) and run the analyses over it."""
+    if graph is None:
+        graph = network.graph(max_layers)
+    elif len(graph.nodes) > max_layers:
+        raise LimitError(f"the network has {len(graph.nodes):,} layers; the limit is {max_layers:,}")
+    costs, shapes = cost_pass(graph, width_mult)
+    rf_in, rf_out = receptive_pass(graph, costs)
+    peak = peak_elements(graph, shapes)
+    rows = [
+        Row(node.name, node.label, node.depth, cost, batch, rf, node)
+        for node, cost, rf in zip(graph.nodes, costs, rf_out)
+    ]
+    return Report(network, graph, rows, rf_in, batch, peak * batch, width_mult, shapes)
 
 
-class _Walker:
-    def __init__(self, network: Network, batch: int, width_mult: float):
-        self.network = network
-        self.batch = batch
-        self.width_mult = width_mult
-        self.rows: list[Row] = []
-        self.rf_in: list = []
-        self.blocks: list[Block] = []
-        self.cache: dict[tuple, Cost] = {}
-        self.scaled: dict[int, Layer] = {}
-        self.peak = 0
+# -- passes ----------------------------------------------------------------------------------------
+def cost_pass(graph: Graph, width_mult: float = 1.0) -> tuple[list[Cost], list[Shape]]:
+    """Each node's Cost (per sample) and output shape."""
+    in_shapes = [g.shape for g in graph.inputs]
+    shapes: list[Shape] = []
+    costs: list[Cost] = []
+    cache: dict[tuple, Cost] = {}
+    scaled: dict[int, Layer] = {}
 
-    def run(self) -> Report:
-        shape = self.network.input_shape
-        state = receptive.initial(len(shape) - 1)
-        self.seq(self.network.layers, "layers", shape, state, 0, 0)
-        return Report(
-            self.network,
-            self.rows,
-            self.blocks,
-            self.rf_in,
-            self.batch,
-            self.peak * self.batch,
-            self.width_mult,
-        )
+    def shape_of(r: int) -> Shape:
+        return shapes[r] if r >= 0 else in_shapes[-1 - r]
 
-    # Each method returns (shape, rf_state). ``held`` counts elements kept alive by enclosing
-    # blocks (a residual's input, finished concat branches), for the peak-memory estimate.
-    def seq(self, nodes, prefix: str, shape, state, depth: int, held: int):
-        for i, node in enumerate(nodes):
-            shape, state = self.node(node, f"{prefix}[{i}]", shape, state, depth, held)
-        return shape, state
-
-    def node(self, node: Node, name: str, shape, state, depth: int, held: int):
-        if depth > MAX_NESTING:
-            raise LimitError(f"blocks nested deeper than {MAX_NESTING} levels", where=node.loc.at())
-        if isinstance(node, LayerNode):
-            return self.leaf(node, name, shape, state, depth, held)
-        block = Block(name, node.kind, node.label, depth, len(self.rows))
-        self.blocks.append(block)
-        if isinstance(node, Sequential):
-            out = self.seq(
-                node.layers, name if node.inline else f"{name}.layers", shape, state, depth + 1, held
-            )
-        elif isinstance(node, Repeat):
-            out = shape, state
-            for t in range(node.times):
-                out = self.seq(node.layers, f"{name}[{t}].layers", out[0], out[1], depth + 1, held)
-        elif isinstance(node, Residual):
-            out = self.residual(node, name, shape, state, depth, held)
-        else:
-            out = self.concat(node, name, shape, state, depth, held)
-        block.end = len(self.rows)
-        return out
-
-    def leaf(self, node: LayerNode, name: str, shape, state, depth: int, held: int):
+    for node in graph.nodes:
         layer = node.layer
-        if self.width_mult != 1:
-            scaled = self.scaled.get(id(layer))
-            if scaled is None:
-                scaled = self.scaled[id(layer)] = layer.scaled(self.width_mult)
-            layer = scaled
-        key = (id(layer), shape)
-        cost = self.cache.get(key)
-        if cost is None:
-            try:
-                cost = layer.cost(shape)
-            except ConvcalcError as e:
-                raise e.located(node.loc.at(e.field), name) from None
-            self.cache[key] = cost
-        self.rf_in.append(state)
-        state = receptive.apply(state, cost)
-        self.rows.append(Row(name, node.label, depth, cost, self.batch, state))
-        live = held + prod(shape) + prod(cost.output_shape)
-        if live > self.peak:
-            self.peak = live
-        return cost.output_shape, state
+        if width_mult != 1:
+            got = scaled.get(id(layer))
+            if got is None:
+                got = scaled[id(layer)] = layer.scaled(width_mult)
+            layer = got
+        ins = tuple(shape_of(r) for r in node.inputs)
+        try:
+            if node.refs:
+                layer = layer.resolve_refs({f: shape_of(r) for f, r in node.refs})
+                key: tuple = (layer, ins)
+            else:
+                key = (id(layer), ins)
+            cost = cache.get(key)
+            if cost is None:
+                if node.check is not None:
+                    node.check(ins)
+                cost = cache[key] = layer.cost(*ins)
+        except ConvcalcError as e:
+            raise e.located(node.loc.at(e.field), node.path or node.name) from None
+        costs.append(cost)
+        shapes.append(cost.output_shape)
+    return costs, shapes
 
-    def synthetic(self, type_name: str, name: str, in_shape, out_shape, flops: int, state, depth: int):
-        cost = elementwise(type_name, in_shape, out_shape, flops)
-        self.rf_in.append(state)
-        self.rows.append(Row(name, None, depth + 1, cost, self.batch, state))
 
-    def residual(self, node: Residual, name: str, shape, state, depth: int, held: int):
-        x = prod(shape)
-        body_shape, body_state = self.seq(node.body, f"{name}.body", shape, state, depth + 1, held + x)
-        if node.shortcut:
-            sc_shape, sc_state = self.seq(
-                node.shortcut, f"{name}.shortcut", shape, state, depth + 1, held + prod(body_shape)
-            )
+def receptive_pass(graph: Graph, costs: list[Cost]) -> tuple[list, list]:
+    """The receptive-field state before (merged inputs) and after each node."""
+    initial = [receptive.initial(len(g.shape) - 1) for g in graph.inputs]
+    before: list = []
+    after: list = []
+
+    def state_of(r: int) -> Any:
+        return after[r] if r >= 0 else initial[-1 - r]
+
+    for node, cost in zip(graph.nodes, costs):
+        if node.layer.arity != 0:
+            state = state_of(node.inputs[0])
+            before.append(state)
+            after.append(receptive.apply(state, cost))
+            continue
+        states = [state_of(r) for r in node.inputs]
+        merged = states[0]
+        for s in states[1:]:
+            merged = receptive.merge(merged, s)
+        before.append(merged)
+        after.append(merged)
+    return before, after
+
+
+def peak_elements(graph: Graph, shapes: list[Shape]) -> int:
+    """The most elements alive at once (per sample): while a node runs, its inputs, its output
+    and every tensor produced earlier and read later are alive; outputs live to the end."""
+    n = len(graph.nodes)
+    last = [-1] * n
+    in_last = [-1] * len(graph.inputs)
+    for i, node in enumerate(graph.nodes):
+        for r in node.inputs:
+            if r >= 0:
+                last[r] = i
+            else:
+                in_last[-1 - r] = i
+    for _, r in graph.outputs:
+        if r >= 0:
+            last[r] = n
         else:
-            sc_shape, sc_state = shape, state
-        if body_shape != sc_shape:
-            raise GeometryError(
-                f"residual at {name}: body gives {list(body_shape)}, shortcut gives {list(sc_shape)}"
-            ).located(node.loc.at())
-        state = receptive.merge(body_state, sc_state)
-        self.synthetic(
-            "add",
-            f"{name}.add",
-            body_shape,
-            body_shape,
-            ADD_FLOPS_PER_ELEMENT * prod(body_shape),
-            state,
-            depth,
-        )
-        return body_shape, state
-
-    def concat(self, node: Concat, name: str, shape, state, depth: int, held: int):
-        outs = []
-        merged = None
-        done = 0
-        for b, branch in enumerate(node.branches):
-            s, st = self.seq(
-                branch, f"{name}.branches[{b}]", shape, state, depth + 1, held + prod(shape) + done
-            )
-            if outs and s[1:] != outs[0][1:]:
-                raise GeometryError(
-                    f"concat at {name}: branches[{b}] gives {list(s)}, but branches[0] gives "
-                    f"{list(outs[0])}: all but the channel dim must match"
-                ).located(node.loc.at())
-            outs.append(s)
-            done += prod(s)
-            merged = st if b == 0 else receptive.merge(merged, st)
-        out = (sum(s[0] for s in outs),) + outs[0][1:]
-        self.synthetic("concat", f"{name}.concat", shape, out, 0, merged, depth)
-        return out, merged
+            in_last[-1 - r] = n
+    live = sum(prod(g.shape) for g, end in zip(graph.inputs, in_last) if end >= 0)
+    peak = live
+    for i, node in enumerate(graph.nodes):
+        out = prod(shapes[i])
+        if live + out > peak:
+            peak = live + out
+        if last[i] > i:
+            live += out
+        for r in set(node.inputs):
+            if (last[r] if r >= 0 else in_last[-1 - r]) == i:
+                live -= prod(shapes[r]) if r >= 0 else prod(graph.inputs[-1 - r].shape)
+    return peak
 
 
 def iter_parts(report: Report) -> Iterator[tuple[Row, list[Row]]]:

@@ -17,17 +17,17 @@ from typing import Any
 
 from . import yamlio
 from .errors import ConvcalcError, SpecError
+from .graph import Loc
 from .layers import REGISTRY
 from .layers.fields import _show, _type_name
-from .network import Concat, LayerNode, Loc, Network, Node, Repeat, Residual, Sequential
+from .network import Network
+from .tree import BLOCKS as BLOCK_TYPES
+from .tree import Concat, Item, LayerNode, Repeat, Residual, Sequential
 
-TOP_KEYS = ("name", "input", "budget", "layers", "description")
-BLOCKS: dict[str, tuple[str, ...]] = {
-    "sequential": ("layers",),
-    "residual": ("body", "shortcut"),
-    "concat": ("branches",),
-    "repeat": ("times", "layers"),
-}
+TOP_KEYS = ("name", "input", "budget", "layers", "outputs", "description")
+BLOCKS: dict[str, tuple[str, ...]] = {name: cls.keys for name, cls in BLOCK_TYPES.items()}
+ITEM_KEYS = ("type", "name", "from")  # every item's keys besides its own
+MERGE_KEY = "inputs"  # a merge layer's operands
 BUDGET_KEYS = ("macs", "flops", "params", "activations", "memory")
 
 
@@ -63,7 +63,7 @@ def parse(doc: Any, where: str = "<spec>") -> Network:
 class _Parser:
     def __init__(self, where: str):
         self.where = where
-        self.memo: dict[int, Node] = {}
+        self.memo: dict[int, Item] = {}
         # Layers written alike are built once and shared: big specs repeat themselves, and
         # the walker then costs each distinct (layer, input shape) once.
         self.layers: dict[tuple, object] = {}
@@ -116,7 +116,30 @@ class _Parser:
         shape = self.input_shape(doc)
         budget, budget_lines = self.budget(doc)
         layers = self.layer_list(doc["layers"], "layers", doc, "layers", allow_empty=False)
-        return Network(str(name), shape, layers, budget, self.where, self.loc(doc), description, budget_lines)
+        outputs = self.outputs(doc)
+        return Network(
+            str(name), shape, layers, budget, self.where, self.loc(doc), description, budget_lines, outputs
+        )
+
+    def outputs(self, doc: yamlio.YMap) -> list[tuple[str, Loc]] | None:
+        v = doc.get("outputs")
+        if v is None:
+            return None
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not v:
+            raise self.err(
+                doc, f"outputs: must be a list of tensor names, got {_type_name(v)} {_show(v)}", "outputs"
+            )
+        out = []
+        for i, item in enumerate(v):
+            if not isinstance(item, str) or not item:
+                raise self.err(
+                    doc, f"outputs[{i}]: must be a layer or block name, got {_show(item)}", "outputs"
+                )
+            line = v.item_line(i) if isinstance(v, yamlio.YList) else doc.key_line("outputs")
+            out.append((item, Loc(self.where, line)))
+        return out
 
     def input_shape(self, doc: yamlio.YMap) -> tuple:
         v = doc["input"]
@@ -157,7 +180,7 @@ class _Parser:
     # -- layers ------------------------------------------------------------------------------
     def layer_list(
         self, v: Any, path: str, parent: yamlio.YMap, key: str, allow_empty: bool = True
-    ) -> list[Node]:
+    ) -> list[Item]:
         if isinstance(v, yamlio.YMap):  # a single layer where a list is expected
             return [self.node(v, f"{path}[0]")]
         if not isinstance(v, list):
@@ -179,7 +202,7 @@ class _Parser:
             out.append(self.node(item, f"{path}[{i}]"))
         return out
 
-    def inline(self, items: list, path: str, parent: list, i: int) -> Node:
+    def inline(self, items: list, path: str, parent: list, i: int) -> Item:
         cached = self.memo.get(id(items))
         if cached is not None:
             return cached
@@ -191,7 +214,7 @@ class _Parser:
         node.layers = self.layer_list(items, path, where, "")
         return node
 
-    def node(self, m: yamlio.YMap, path: str) -> Node:
+    def node(self, m: yamlio.YMap, path: str) -> Item:
         cached = self.memo.get(id(m))
         if cached is not None:
             return cached
@@ -204,15 +227,23 @@ class _Parser:
         if label is not None and not isinstance(label, str):
             label = str(label)
         loc = self.loc(m)
-        if t in BLOCKS:
+        from_ = self.reference(m, "from", path) if "from" in m else None
+        if t in BLOCKS and not (t == "concat" and MERGE_KEY in m and "branches" not in m):
             node = self.block(t, m, path, label, loc)
+            node.from_ = from_
         else:
             cls = REGISTRY.get(t)
             if cls is None:
                 from ._suggest import did_you_mean
 
                 raise self.err(m, f"{path}: unknown layer type {t!r}{did_you_mean(t, all_types())}", "type")
-            values = {k: v for k, v in m.items() if k not in ("type", "name") and not k.startswith("x-")}
+            inputs = None
+            if MERGE_KEY in m:
+                if cls.arity != 0 and from_ is not None:
+                    raise self.err(m, f"{path}: give 'from' or 'inputs', not both", MERGE_KEY)
+                inputs = self.references(m, path)
+            skip = (*ITEM_KEYS, MERGE_KEY)
+            values = {k: v for k, v in m.items() if k not in skip and not k.startswith("x-")}
             key = _freeze(t, values)
             layer = self.layers.get(key) if key is not None else None
             if layer is None:
@@ -222,14 +253,40 @@ class _Parser:
                     raise self.err(m, f"{path}: {e.message}", e.field) from None
                 if key is not None:
                     self.layers[key] = layer
-            node = LayerNode(layer, label, loc)
+            refs = tuple((f, self.reference(m, f, path)) for f in cls.ref_fields if m.get(f) is not None)
+            node = LayerNode(layer, label, loc, from_, inputs, refs)
         self.memo[id(m)] = node
         return node
 
-    def block(self, t: str, m: yamlio.YMap, path: str, label, loc: Loc) -> Node:
-        self.check_keys(m, ("type", "name") + BLOCKS[t], path, f"type {t}")
-        for key in BLOCKS[t]:
-            if key not in m and key != "shortcut":
+    def reference(self, m: yamlio.YMap, key: str, path: str) -> str:
+        v = m[key]
+        if not isinstance(v, str) or not v.strip():
+            raise self.err(
+                m, f"{path}: {key}: must be the name of an earlier layer or block, got {_show(v)}", key
+            )
+        return v.strip()
+
+    def references(self, m: yamlio.YMap, path: str) -> tuple[str, ...]:
+        v = m[MERGE_KEY]
+        if not isinstance(v, list) or not v:
+            raise self.err(
+                m, f"{path}: {MERGE_KEY}: must be a list of layer or block names, got {_show(v)}", MERGE_KEY
+            )
+        out = []
+        for i, item in enumerate(v):
+            if not isinstance(item, str) or not item.strip():
+                raise self.err(
+                    m,
+                    f"{path}: {MERGE_KEY}[{i}]: must be a layer or block name, got {_show(item)}",
+                    MERGE_KEY,
+                )
+            out.append(item.strip())
+        return tuple(out)
+
+    def block(self, t: str, m: yamlio.YMap, path: str, label, loc: Loc) -> Item:
+        self.check_keys(m, ITEM_KEYS + BLOCKS[t], path, f"type {t}")
+        for key in BLOCK_TYPES[t].required:
+            if key not in m:
                 raise self.err(m, f"{path}: {t} needs {key!r}")
         if t == "sequential":
             return Sequential(self.layer_list(m["layers"], f"{path}.layers", m, "layers"), label, loc)
@@ -247,11 +304,23 @@ class _Parser:
         if not isinstance(branches, list) or not branches:
             raise self.err(m, f"{path}: branches: must be a non-empty list of layer lists", "branches")
         out = []
-        for b, br in enumerate(branches):
+        for b, br in enumerate(_spliced_branches(branches)):
             if br is None:
                 br = []
             out.append(self.layer_list(br, f"{path}.branches[{b}]", m, "branches"))
         return Concat(out, label, loc)
+
+
+def _spliced_branches(branches: list) -> list:
+    """A branch that is a list of lists (an anchored list of branches aliased into
+    ``branches: [*them]``) stands for those branches."""
+    out: list = []
+    for br in branches:
+        if isinstance(br, list) and br and all(isinstance(x, list) for x in br):
+            out.extend(br)
+        else:
+            out.append(br)
+    return out
 
 
 def _freeze(t: str, values: dict):
@@ -274,7 +343,7 @@ def _frozen(v):
 
 
 def all_types() -> list[str]:
-    return list(REGISTRY) + list(BLOCKS)
+    return list(dict.fromkeys([*REGISTRY, *BLOCKS]))
 
 
 def _default_name(where: str) -> str:

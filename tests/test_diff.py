@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 
 import pytest
@@ -55,19 +56,23 @@ def test_insertion_is_one_added_row_not_every_later_row_changed():
     d = diff_reports(old, new)
     assert d.alignment == "sequence"
     [added] = d.changed_rows()
-    assert added.status == "added" and added.name == "layers[4]" and added.type == "conv"
+    assert added.status == "added" and added.name == "conv3" and added.type == "conv"
     assert d.counts() == {"added": 1, "removed": 0, "changed": 0, "unchanged": 10}
     assert added.delta("params") == new["totals"]["params"] - old["totals"]["params"]
     assert added.delta("macs") == new["totals"]["macs"] - old["totals"]["macs"]
-    # the later layers are paired across the shifted paths
-    later = [(r.old["name"], r.new["name"]) for r in d.rows if r.old and r.new and r.old["type"] == "linear"]
-    assert later == [("layers[9]", "layers[10]")]
-    # pairing by name alone would have shown many changed rows: that is what the sequence avoids
-    by_name = list(align_by_name(old["layers"], new["layers"]))
+    # the later layers are paired across the shifted names (conv3 became conv4)
+    later = [(r.old["name"], r.new["name"]) for r in d.rows if r.old and r.new and r.old["type"] == "conv"]
+    assert later == [("conv1", "conv1"), ("conv2", "conv2"), ("conv3", "conv4")]
+    # pairing by place in the spec would have shown many changed rows: that is what the sequence avoids
+    by_path = list(
+        align_by_name(
+            [{"name": x["path"]} for x in old["layers"]], [{"name": x["path"]} for x in new["layers"]]
+        )
+    )
     assert (
         sum(
             1
-            for i, j in by_name
+            for i, j in by_path
             if i is not None
             and j is not None
             and old["layers"][i]["output_shape"] != new["layers"][j]["output_shape"]
@@ -79,7 +84,7 @@ def test_insertion_is_one_added_row_not_every_later_row_changed():
 def test_removal_is_one_removed_row():
     d = diff_reports(rep(INSERTED), rep(BASE))
     [removed] = d.changed_rows()
-    assert removed.status == "removed" and removed.old["name"] == "layers[4]" and removed.new is None
+    assert removed.status == "removed" and removed.old["name"] == "conv3" and removed.new is None
     assert removed.delta("params") < 0
 
 
@@ -88,9 +93,9 @@ def test_width_change_pairs_by_name():
     d = diff_reports(old, new)
     assert d.alignment == "name"
     changed = {r.name: r for r in d.changed_rows()}
-    assert set(changed) == {"layers[2]", "layers[3]", "layers[4]", "layers[5]"}
-    assert changed["layers[2]"].new["output_shape"] == [24, 32, 32]
-    assert changed["layers[5]"].delta("params") == (24 - 16) * 9 * 32  # its input channels grew
+    assert set(changed) == {"conv2", "relu2", "pool1", "conv3"}
+    assert changed["conv2"].new["output_shape"] == [24, 32, 32]
+    assert changed["conv3"].delta("params") == (24 - 16) * 9 * 32  # its input channels grew
     assert all(r.status == "changed" for r in changed.values())
 
 
@@ -150,7 +155,7 @@ def test_totals_change_and_percent():
 
 def test_largest_growth_names_the_layer():
     d = diff_reports(rep(BASE), rep(INSERTED))
-    assert d.largest("macs").name == "layers[4]"
+    assert d.largest("macs").name == "conv3"
     assert diff_reports(rep(INSERTED), rep(BASE)).largest("macs") is None
 
 
@@ -166,7 +171,7 @@ def test_as_dict_hides_unchanged_unless_asked():
     assert [x["status"] for x in small["layers"]] == ["added"]
     assert len(full["layers"]) == 11
     x = small["layers"][0]
-    assert x["old_name"] is None and x["new_name"] == "layers[4]" and x["old_params"] is None
+    assert x["old_name"] is None and x["new_name"] == "conv3" and x["old_params"] is None
     assert x["params_change"] == x["new_params"]
     assert small["totals"]["macs"]["change"] == x["macs_change"]
     assert small["alignment"] == "sequence" and small["counts"]["added"] == 1
@@ -243,8 +248,12 @@ def test_cli_spec_vs_spec_insertion(cli, spec_file):
     a, b = spec_file(BASE), spec_file(INSERTED)
     r = cli("diff", a, b)
     assert r.code == 0, r
-    layer_rows = [line for line in r.out.splitlines() if "layers[" in line and "growth" not in line]
-    assert len(layer_rows) == 1 and layer_rows[0].lstrip().startswith("+") and "layers[4]" in layer_rows[0]
+    layer_rows = [
+        line
+        for line in r.out.splitlines()
+        if re.search(r"\b(conv|relu|pool)\d", line) and "growth" not in line
+    ]
+    assert len(layer_rows) == 1 and layer_rows[0].lstrip().startswith("+") and "conv3" in layer_rows[0]
     assert "1 added" in r.out and "Totals" in r.out
 
 
@@ -256,7 +265,7 @@ def test_cli_spec_vs_saved_json(cli, spec_file, tmp_path):
     assert r.code == 0, r
     d = json.loads(r.out)
     assert d["old_source"] == saved and d["alignment"] == "name"
-    assert {x["name"] for x in d["layers"]} == {"layers[2]", "layers[3]", "layers[4]", "layers[5]"}
+    assert {x["name"] for x in d["layers"]} == {"conv2", "relu2", "pool1", "conv3"}
     old_t, new_t = rep(BASE)["totals"], rep(WIDER)["totals"]
     assert d["totals"]["params"] == {
         "metric": "params",
@@ -329,7 +338,7 @@ def test_cli_markdown(cli, spec_file):
     r = cli("diff", spec_file(BASE), spec_file(WIDER), "--format", "markdown")
     assert r.code == 0
     assert r.out.startswith("## convcalc diff:")
-    assert "| ~ | layers[2] | conv | 16x32x32 -> 24x32x32 |" in r.out
+    assert "| ~ | conv2 | conv | 16x32x32 -> 24x32x32 |" in r.out
     assert "### Totals" in r.out and "| params |" in r.out
 
 

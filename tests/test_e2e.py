@@ -106,7 +106,7 @@ def test_ci_flow(tmp_path):
     r = run(tmp_path, "diff", "baseline.json", grown, "--format", "json")
     assert r.returncode == 0, r.stderr
     changed = {x["name"] for x in json.loads(r.stdout)["layers"]}
-    assert "layers[3]" in changed
+    assert "separable1" in changed
 
     # 7. bad input: exit 2, one line on stderr, nothing on stdout
     r = run(tmp_path, "check", spec, "--max-macs", "lots")

@@ -73,9 +73,15 @@ def test_json_schema_of_report(cli, spec_file):
     for layer in d["layers"]:
         assert keys <= layer.keys()
     names = [x["name"] for x in d["layers"]]
-    assert names[:4] == ["layers[0]", "layers[1].body[0]", "layers[1].body[1]", "layers[1].add"]
-    assert "layers[2].branches[0][0]" in names and "layers[2].concat" in names
-    assert "layers[3][1].layers[0]" in names
+    assert names[:4] == ["conv1", "block.conv1", "block.batchnorm1", "block.add"]
+    assert "concat1.branch1.pointwise1" in names and "concat1.concat" in names
+    assert "repeat1.1" in names
+    paths = [x["path"] for x in d["layers"]]  # where the spec wrote each layer
+    assert paths[:4] == ["layers[0]", "layers[1].body[0]", "layers[1].body[1]", "layers[1].add"]
+    assert "layers[2].branches[0][0]" in paths and "layers[2].concat" in paths
+    assert "layers[3][1].layers[0]" in paths
+    assert d["layers"][3]["inputs"] == ["block.batchnorm1", "conv1"]  # the residual add: body, shortcut
+    assert d["outputs"] == {"linear1": [10]}
     assert d["layers"][1]["label"] is None
     assert d["layers"][-1]["receptive_field"] is None  # after flattening
     assert d["layers"][0]["receptive_field"] == [3, 3]
@@ -227,7 +233,8 @@ layers:
   - *bnr
 """
     report = network.walk(spec.parse_text(text))
-    assert [r.name for r in report.rows] == [
+    assert [r.name for r in report.rows] == ["conv1", "batchnorm1", "relu1", "conv2", "batchnorm2", "relu2"]
+    assert [r.path for r in report.rows] == [
         "layers[0]",
         "layers[1][0]",
         "layers[1][1]",

@@ -22,7 +22,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
-from convcalc.network import Concat, LayerNode, Network, Repeat, Residual, Sequential
+from convcalc.network import Network
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 CONVT = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -268,29 +268,53 @@ def layer_module(layer, in_shape) -> nn.Module:
 
 
 # -- networks ---------------------------------------------------------------------------------
-class ResidualTwin(nn.Module):
-    def __init__(self, body: nn.Module, shortcut: nn.Module):
-        super().__init__()
-        self.body, self.shortcut = body, shortcut
+class AddTwin(nn.Module):
+    """A sum of tensors: strict (same shapes) for a residual block's add, broadcasting as
+    torch does for a spec's ``add`` layer."""
 
-    def forward(self, x):
-        return strict_add(self.body(x), self.shortcut(x))
+    def __init__(self, strict: bool):
+        super().__init__()
+        self.strict = strict
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = strict_add(out, x) if self.strict else out + x
+        return out
+
+
+class MulTwin(nn.Module):
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
 
 
 class ConcatTwin(nn.Module):
-    def __init__(self, branches):
+    def __init__(self, axis: int):
         super().__init__()
-        self.branches = nn.ModuleList(branches)
+        self.dim = axis + 1  # after the batch dim
 
-    def forward(self, x):
-        return torch.cat([b(x) for b in self.branches], 1)
+    def forward(self, *xs):
+        return torch.cat(xs, self.dim)
 
 
-def probe_shape(module: nn.Module, in_shape) -> tuple:
-    """The output shape (without the batch) of ``module`` on one sample of ``in_shape``:
+def merge_module(layer, strict: bool = False) -> nn.Module:
+    t = layer.type_name
+    if t == "add":
+        return AddTwin(strict)
+    if t == "mul":
+        return MulTwin()
+    if t == "concat":
+        return ConcatTwin(layer.params.get("axis", 0))
+    raise NotImplementedError(t)
+
+
+def probe_shape(module: nn.Module, *in_shapes) -> tuple:
+    """The output shape (without the batch) of ``module`` on one sample of each input shape:
     a forward pass on the meta device (shapes only, torch's own shape checks), or a real one
     for an operator without a meta kernel."""
-    in_shape = tuple(in_shape)
     state = {
         k: torch.empty_like(v, device="meta")
         for k, v in itertools.chain(module.named_parameters(), module.named_buffers())
@@ -300,52 +324,58 @@ def probe_shape(module: nn.Module, in_shape) -> tuple:
     try:
         with torch.no_grad():
             try:
-                y = functional_call(module, state, (torch.zeros((1,) + in_shape, device="meta"),))
+                args = tuple(torch.zeros((1,) + tuple(s), device="meta") for s in in_shapes)
+                y = functional_call(module, state, args)
             except NotImplementedError:
-                y = module(torch.zeros((1,) + in_shape))
+                y = module(*(torch.zeros((1,) + tuple(s)) for s in in_shapes))
     finally:
         module.train(was)
     return tuple(y.shape[1:])
 
 
-def _build_list(nodes, shape, leaf_hook=None):
-    mods = []
-    for node in nodes:
-        m, shape = _build_node(node, shape, leaf_hook)
-        mods.append(m)
-    return nn.Sequential(*mods), shape
+class GraphTwin(nn.Module):
+    """The torch twin of a convcalc graph: one module per node (so repeated layers have their
+    own parameters), run in the graph's order. The graph gives only the wiring; every shape
+    comes from torch (each module is probed on its inputs' torch shapes)."""
 
+    def __init__(self, graph, leaf_hook=None):
+        super().__init__()
+        self.wiring = [node.inputs for node in graph.nodes]
+        self.outputs = [r for _, r in graph.outputs]
+        shapes: list = []
+        in_shapes = [tuple(g.shape) for g in graph.inputs]
 
-def _build_node(node, shape, leaf_hook=None):
-    if isinstance(node, LayerNode):
-        m = layer_module(node.layer, shape)
-        if leaf_hook is not None:
-            m = leaf_hook(node.layer, shape, m)
-        return m, probe_shape(m, shape)
-    if isinstance(node, Sequential):
-        return _build_list(node.layers, shape, leaf_hook)
-    if isinstance(node, Repeat):
-        copies = []
-        for _ in range(node.times):  # fresh modules each time: their parameters are distinct
-            m, shape = _build_list(node.layers, shape, leaf_hook)
-            copies.append(m)
-        return nn.Sequential(*copies), shape
-    if isinstance(node, Residual):
-        body, _ = _build_list(node.body, shape, leaf_hook)
-        sc = _build_list(node.shortcut, shape, leaf_hook)[0] if node.shortcut else nn.Identity()
-        m = ResidualTwin(body, sc)
-        return m, probe_shape(m, shape)
-    if isinstance(node, Concat):
-        branches = [_build_list(b, shape, leaf_hook)[0] if b else nn.Identity() for b in node.branches]
-        m = ConcatTwin(branches)
-        return m, probe_shape(m, shape)
-    raise NotImplementedError(f"no torch twin for node {type(node).__name__}")
+        def shape_of(r):
+            return shapes[r] if r >= 0 else in_shapes[-1 - r]
+
+        mods = []
+        for node in graph.nodes:
+            ins = [shape_of(r) for r in node.inputs]
+            layer = node.layer
+            if node.refs:
+                layer = layer.resolve_refs({f: shape_of(r) for f, r in node.refs})
+            if layer.arity == 0:
+                m = merge_module(layer, strict=node.check is not None and layer.type_name == "add")
+            else:
+                m = layer_module(layer, ins[0])
+                if leaf_hook is not None:
+                    m = leaf_hook(layer, ins[0], m)
+            mods.append(m)
+            shapes.append(probe_shape(m, *ins))
+        self.nodes = nn.ModuleList(mods)
+
+    def forward(self, *xs):
+        vals = []
+        for m, inputs in zip(self.nodes, self.wiring):
+            vals.append(m(*(vals[r] if r >= 0 else xs[-1 - r] for r in inputs)))
+        outs = [vals[r] if r >= 0 else xs[-1 - r] for r in self.outputs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def network_module(network: Network, leaf_hook=None) -> nn.Module:
     """The torch.nn twin of a whole convcalc network. ``leaf_hook(layer, in_shape, module)``
-    may replace each leaf's module (the receptive-field tests use it)."""
-    return _build_list(network.layers, tuple(network.input_shape), leaf_hook)[0]
+    may replace each single-input layer's module (the receptive-field tests use it)."""
+    return GraphTwin(network.graph(), leaf_hook)
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -360,4 +390,13 @@ def torch_counts(module: nn.Module, input_shape, batch: int = 1, device: str = "
     total = counter.get_total_flops()
     assert total % 2 == 0, f"FlopCounterMode total {total} is odd"
     params = sum(p.numel() for p in module.parameters())
-    return tuple(y.shape[1:]), params, total // 2
+    first = y[0] if isinstance(y, tuple) else y
+    return tuple(first.shape[1:]), params, total // 2
+
+
+def torch_output_shapes(module: nn.Module, input_shape) -> list[tuple]:
+    """The shape (without the batch) of every output of ``module`` on one sample."""
+    module.eval()
+    with torch.no_grad():
+        y = module(torch.zeros((1,) + tuple(input_shape)))
+    return [tuple(t.shape[1:]) for t in (y if isinstance(y, tuple) else (y,))]

@@ -7,6 +7,7 @@ from .base import REGISTRY, Cost, Layer, register
 from . import simple  # noqa: F401  # isort: skip
 from . import conv  # noqa: F401  # isort: skip
 from . import composite  # noqa: F401  # isort: skip
+from . import merge  # noqa: F401  # isort: skip
 
 __all__ = ["REGISTRY", "Cost", "Layer", "get", "register"]
 
