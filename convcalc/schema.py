@@ -27,9 +27,24 @@ _BLOCK_DOCS = {
 }
 
 
+_NAME = {"type": "string", "description": "names the output tensor (read it with from: / inputs:)"}
+_FROM = {"type": "string", "description": "read this earlier tensor instead of the previous item's output"}
+_INPUTS = {
+    "type": "array",
+    "items": {"type": "string"},
+    "minItems": 2,
+    "description": "the tensors to merge (names of earlier layers or blocks, or 'input')",
+}
+
+
 def _layer_schema(cls) -> dict:
-    props: dict = {"type": {"const": cls.type_name}, "name": {"type": "string"}}
+    props: dict = {"type": {"const": cls.type_name}, "name": _NAME}
     required = ["type"]
+    if cls.arity == 0:
+        props["inputs"] = _INPUTS
+        required.append("inputs")
+    else:
+        props["from"] = _FROM
     for f in cls.fields:
         s = dict(f.kind.schema())
         if f.help:
@@ -51,7 +66,7 @@ def _layer_schema(cls) -> dict:
 
 def _block_schema(name: str) -> dict:
     ref = {"$ref": "#/$defs/layers"}
-    props: dict = {"type": {"const": name}, "name": {"type": "string"}}
+    props: dict = {"type": {"const": name}, "name": _NAME, "from": _FROM}
     if name in ("sequential", "repeat"):
         props["layers"] = ref
     if name == "repeat":
@@ -73,9 +88,11 @@ def _block_schema(name: str) -> dict:
 
 
 def spec_schema() -> dict:
-    types = list(REGISTRY) + list(BLOCKS)
+    types = list(dict.fromkeys([*REGISTRY, *BLOCKS]))
     defs = {f"type_{cls.type_name}": _layer_schema(cls) for cls in REGISTRY.values()}
-    defs.update({f"type_{b}": _block_schema(b) for b in BLOCKS})
+    for b in BLOCKS:  # a block and a layer may share a type (concat: branches, or inputs)
+        block = _block_schema(b)
+        defs[f"type_{b}"] = {"oneOf": [block, defs[f"type_{b}"]]} if f"type_{b}" in defs else block
     # Dispatch on `type` with if/then, so an editor reports the errors of the right type.
     layer = {
         "type": "object",
@@ -126,6 +143,10 @@ def spec_schema() -> dict:
                     {"$ref": "#/$defs/layer"},
                 ]
             },
+            "outputs": {
+                "oneOf": [{"type": "array", "items": {"type": "string"}, "minItems": 1}, {"type": "string"}],
+                "description": "the network's output tensors (names of layers or blocks); default: the last",
+            },
         },
         "patternProperties": {"^x-": {}},
         "additionalProperties": False,
@@ -138,6 +159,8 @@ def types_table() -> list[tuple[str, str, list[tuple[str, object]]]]:
     rows = []
     for cls in REGISTRY.values():
         keys = [(f.name, None if f.required else _show(f.default)) for f in cls.fields]
+        if cls.arity == 0:
+            keys.insert(0, ("inputs", None))
         rows.append((cls.type_name, cls.summary, keys))
     for b in BLOCKS:
         rows.append((b, _BLOCK_DOCS[b], [(k, "null" if k == "shortcut" else None) for k in BLOCKS[b]]))

@@ -413,7 +413,7 @@ class _Scope:
         if name == INPUT_NAME:
             return -1
         raise SpecError(
-            f"{path}: {key}: no earlier layer or block is named {name!r}{self._suggest(name)}",
+            f"{_at(path, key)}: no earlier layer or block is named {name!r}{self._suggest(name)}",
             where=loc.at(key),
         )
 
@@ -428,12 +428,16 @@ class _Scope:
         return did_you_mean(name, seen)
 
 
+def _at(path: str, key: str) -> str:
+    return key if path == key else f"{path}: {key}"
+
+
 def _descend(got: tuple[int, _Scope | None], rest: str, name: str, loc: Loc, key: str, path: str) -> int:
     ref, inner = got
     for part in rest.split("."):
         entry = inner.names.get(part) if inner is not None else None
         if entry is None:
-            raise SpecError(f"{path}: {key}: {name!r}: no {part!r} inside it", where=loc.at(key))
+            raise SpecError(f"{_at(path, key)}: {name!r}: no {part!r} inside it", where=loc.at(key))
         ref, inner = entry
     return ref
 

@@ -274,7 +274,7 @@ def diff(
     render(diff_doc(result, all_, style, old, new), format, output)
 
 
-def _load_side(ref: str, batch: int, width_mult: float, resolution: int | None, dtype: str) -> dict:
+def _load_side(ref: str, batch: int, width_mult: float, resolution: str | None, dtype: str) -> dict:
     """A report dict from a spec (walked now) or a saved JSON report."""
     import os
 
@@ -309,9 +309,9 @@ def _load_side(ref: str, batch: int, width_mult: float, resolution: int | None, 
         raise ConvcalcError(f"{ref}: #NAME picks a report in a saved JSON file; {path} is a spec")
     net = spec.parse_text(text, where)
     if resolution is not None:
-        if len(net.input_shape) == 1:
-            raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
-        net = net.with_resolution(resolution)
+        from .network_cmds import with_resolution
+
+        net = with_resolution(net, resolution, ref)
     return report_dict(network.walk(net, batch=batch, width_mult=width_mult), dtype)
 
 

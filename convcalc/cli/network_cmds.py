@@ -31,7 +31,12 @@ WidthOpt = Annotated[
     ),
 ]
 ResOpt = Annotated[
-    int | None, typer.Option("--resolution", help="Set every spatial input dim to R.", metavar="R")
+    str | None,
+    typer.Option(
+        "--resolution",
+        help="Set every spatial input dim to R, or each to one of DxHxW (16x112x112 for video).",
+        metavar="R|DxHxW",
+    ),
 ]
 DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
 # report sweeps: several values, comma-separated, give one report per combination
@@ -49,7 +54,8 @@ ResListOpt = Annotated[
     typer.Option(
         "--resolution",
         metavar="R[,R...]",
-        help="Set every spatial input dim to R. Several values (224,192,160) give one report each.",
+        help="Set every spatial input dim to R, or each to one of DxHxW (16x112x112). Several values "
+        "(224,192,160) give one report each.",
     ),
 ]
 
@@ -68,6 +74,25 @@ def _values(text, parse, option: str) -> list:
     return out
 
 
+def parse_resolution(text: str) -> int | tuple[int, ...]:
+    """``224`` (every spatial dim) or ``16x112x112`` (one per dim), each >= 1."""
+    from .common import parse_size
+
+    dims = parse_size(text, "--resolution")
+    return dims[0] if len(dims) == 1 else dims
+
+
+def with_resolution(net, r, ref: str):
+    """The network at resolution ``r`` (an int or a tuple from parse_resolution)."""
+    from ..errors import ConvcalcError
+
+    if isinstance(r, str):
+        r = parse_resolution(r)
+    if len(net.input_shape) == 1:
+        raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
+    return net.with_resolution(r)
+
+
 def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=None):
     """Load and walk each spec, once per width multiplier and resolution (a value or a
     comma-separated list); errors carry FILE:LINE."""
@@ -79,10 +104,7 @@ def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=No
     for w in widths:
         if not (w > 0) or w == float("inf"):
             raise ConvcalcError(f"--width-mult {w}: must be a number > 0")
-    resolutions = _values(resolution, int, "--resolution")
-    for r in resolutions:
-        if r is not None:
-            check_min(r, "--resolution")
+    resolutions = _values(resolution, parse_resolution, "--resolution")
     sweep = len(widths) * len(resolutions) > 1
     reports = []
     for ref in specs:
@@ -90,9 +112,7 @@ def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=No
         for r in resolutions:
             net = base
             if r is not None:
-                if len(net.input_shape) == 1:
-                    raise ConvcalcError(f"--resolution: {ref} has no spatial input dims")
-                net = net.with_resolution(r)
+                net = with_resolution(net, r, ref)
             for w in widths:
                 report = network.walk(net, batch=batch, width_mult=w)
                 if sweep:

@@ -150,7 +150,13 @@ def report_doc(
     from ..export import memory
 
     net = report.network
-    title = f"{report.name}: {_shape(report.input_shape)} -> {_shape(report.output_shape)}"
+    outs = getattr(report, "outputs", None) or {}
+    if len(outs) > 1:  # several outputs (an FPN): each with its name
+        title = f"{report.name}: {_shape(report.input_shape)} -> " + ", ".join(
+            f"{n} {_shape(sh)}" for n, sh in outs.items()
+        )
+    else:
+        title = f"{report.name}: {_shape(report.input_shape)} -> {_shape(report.output_shape)}"
     extras = []
     if report.batch != 1:
         extras.append(f"batch {report.batch}")
