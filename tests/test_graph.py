@@ -302,9 +302,7 @@ def dags(draw):
     size = draw(st.integers(6, 12))
     tensors = {"input": (c0, size, size)}
     layers = []
-    n = 0
-    for _ in range(draw(st.integers(1, 7))):
-        n += 1
+    for n in range(1, draw(st.integers(1, 7)) + 1):
         name = f"t{n}"
         kind = draw(st.sampled_from(["conv", "conv", "pool", "gate", "add", "concat", "act"]))
         src = draw(st.sampled_from(sorted(tensors)))
