@@ -401,3 +401,20 @@ def test_table_title_lists_every_output(cli, spec_file):
     )
     r = cli("report", spec_file(text))
     assert r.code == 0 and "-> a 4x8x8, b 4x4x4" in r.out.splitlines()[0]
+
+
+def test_the_yaml_examples_of_docs_graphs_run():
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "graphs.md")
+    with open(path, encoding="utf-8") as fh:
+        blocks = re.findall(r"```yaml\n(.*?)```", fh.read(), re.S)
+    assert len(blocks) == 3
+    reports = [walk(parse_text(b, "docs/graphs.md")) for b in blocks]
+    assert reports[0].output_shape == (64, 56, 56)
+    assert reports[1].outputs == {"p1": (8, 32, 32), "p2": (8, 16, 16)}
+    assert [r.name for r in reports[2].rows if r.type == "add"] == [
+        "stage.0.acc",
+        "stage.1.acc",
+        "stage.2.acc",
+    ]
