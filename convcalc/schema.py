@@ -73,9 +73,11 @@ def _block_schema(name: str) -> dict:
 
 
 def spec_schema() -> dict:
-    types = list(REGISTRY) + list(BLOCKS)
+    types = list(dict.fromkeys(list(REGISTRY) + list(BLOCKS)))
     defs = {f"type_{cls.type_name}": _layer_schema(cls) for cls in REGISTRY.values()}
-    defs.update({f"type_{b}": _block_schema(b) for b in BLOCKS})
+    for b in BLOCKS:  # a name that is both (concat: a layer with inputs, a block with branches)
+        block = _block_schema(b)
+        defs[f"type_{b}"] = {"anyOf": [defs[f"type_{b}"], block]} if b in REGISTRY else block
     # Dispatch on `type` with if/then, so an editor reports the errors of the right type.
     layer = {
         "type": "object",
