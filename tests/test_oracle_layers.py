@@ -325,7 +325,9 @@ VALID = {
 
 
 def test_every_registered_layer_type_has_a_strategy_and_a_twin():
-    assert set(VALID) == set(REGISTRY)
+    from test_oracle_new_layers import NEW_VALID  # the types of issue 9, tested there
+
+    assert set(VALID) | set(NEW_VALID) == set(REGISTRY)
 
 
 # -- valid configurations: convcalc == torch --------------------------------------------------
