@@ -719,3 +719,111 @@ def test_window_like_receptive_fields_match_gradient(values, size):
             continue
         if interval[0] >= 0 and interval[1] < size:
             assert (hit[0], hit[-1]) == interval, (o, interval, hit)
+
+
+# -- the rest of the tool sees the new types -------------------------------------------------------
+NEW_SPEC = """
+input: [8, 12, 10]
+layers:
+  - {type: layernorm}
+  - {type: layernorm, affine: false}
+  - {type: groupnorm, groups: 4}
+  - {type: instancenorm, affine: true}
+  - {type: scale, bias: true}
+  - {type: squeeze_excite, reduction: 4, activation: silu, gate: hardsigmoid}
+  - {type: resize, scale: [1.5, 0.5], mode: bilinear, align_corners: true}
+  - {type: resize, like: input}
+  - {type: pad, begin: [2, 0], end: 1, mode: reflect}
+  - {type: crop, end: [2, 1]}
+  - {type: pixel_unshuffle, factor: 2}
+  - {type: pixel_shuffle, factor: 2}
+  - {type: attention, heads: 2, bias: false}
+  - {type: concat, axis: 0}
+  - {type: add}
+  - {type: mul}
+  - {type: concat, branches: [[{type: identity}], null]}
+"""
+
+
+def test_schema_accepts_the_new_types_and_checks_their_keys(cli):
+    import json
+
+    import jsonschema
+    import yaml
+
+    schema = json.loads(cli("schema").out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not [e.message for e in validator.iter_errors(yaml.safe_load(NEW_SPEC))]
+    for bad in (
+        "{type: resize, scale: 0}",
+        "{type: resize, mode: cubic, size: 4}",
+        "{type: pad, mode: circular}",
+        "{type: attention}",
+        "{type: groupnorm, groups: 0}",
+        "{type: squeeze_excite, gate: relu, reduction: 4}",
+        "{type: concat, axis: 0, kernel: 3}",
+        "{type: crop, end: -1}",
+    ):
+        doc = yaml.safe_load(f"input: [3, 8, 8]\nlayers:\n  - {bad}\n")
+        assert list(validator.iter_errors(doc)), bad
+
+
+def test_types_lists_the_new_types_with_their_keys(cli):
+    import json
+
+    rows: dict = {}
+    for r in json.loads(cli("types", "--format", "json").out):
+        rows.setdefault(r["type"], r)  # the layer concat comes before the block concat
+    for t in NEW_VALID:
+        assert t in rows, t
+        assert [k for k, _ in rows[t]["keys"]] == [f.name for f in REGISTRY[t].fields]
+    assert dict(rows["resize"]["keys"])["mode"] == "nearest"
+    assert dict(rows["attention"]["keys"])["heads"] is None  # required
+
+
+def test_docs_have_a_section_per_new_type():
+    import os
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "layers.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    for t in NEW_VALID:
+        assert any(f"`{t}`" in h for h in headings), t
+
+
+EXPLAIN = [
+    ("layernorm", {}, ((6, 3, 4),)),
+    ("groupnorm", {"groups": 3}, ((6, 3, 4),)),
+    ("instancenorm", {"affine": True}, ((6, 5),)),
+    ("scale", {"bias": True}, ((6, 5),)),
+    ("add", {}, ((6, 1, 1), (6, 4, 4), (1, 4, 4))),
+    ("mul", {}, ((6, 1, 1), (6, 4, 4))),
+    ("concat", {"axis": -1}, ((6, 4, 1), (6, 4, 3))),
+    ("resize", {"scale": [1.5, 2], "mode": "bicubic"}, ((2, 5, 3),)),
+    ("resize", {"size": 7, "mode": "linear"}, ((2, 5, 3, 2),)),
+    ("pad", {"begin": [1, 0], "end": 2}, ((2, 5, 3),)),
+    ("crop", {"end": 2}, ((2, 5),)),
+    ("pixel_shuffle", {"factor": 2}, ((8, 3),)),
+    ("pixel_unshuffle", {"factor": 2}, ((1, 4, 4, 4),)),
+    ("attention", {"heads": 2}, ((6, 3, 3),)),
+    ("squeeze_excite", {"reduction": 2}, ((6, 3, 3),)),
+]
+
+
+def test_explain_covers_every_new_type():
+    assert {t for t, _, _ in EXPLAIN} == set(NEW_VALID)
+
+
+@pytest.mark.parametrize("t,values,shapes", EXPLAIN, ids=[f"{t}-{i}" for i, (t, _, _) in enumerate(EXPLAIN)])
+def test_explain_shows_the_counts_it_computes(t, values, shapes):
+    layer = REGISTRY[t].build(values)
+    cost = layer.cost(*shapes)
+    text = "\n".join(layer.explain(*shapes))
+    assert "[" + ", ".join(map(str, cost.output_shape)) + "]" in text
+    if cost.params:
+        assert f"{cost.params:,}" in text
+    if cost.macs:
+        assert f"{cost.macs:,}" in text
+    if t != "squeeze_excite":  # a composite lists its parts' FLOPs
+        assert f"= {cost.flops:,}" in text or "no FLOPs" in text

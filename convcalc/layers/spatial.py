@@ -266,7 +266,9 @@ class Pad(Layer):
     def explain(self, shape: Shape) -> list[str]:
         c = self.cost(shape)
         n, b, e = _pad_dims(self, shape)
-        return [f"pad ({self.mode}): {_shape(shape)} -> {_shape(c.output_shape)}"] + [
+        return [
+            f"pad ({self.mode}): {_shape(shape)} -> {_shape(c.output_shape)}; no parameters, no FLOPs"
+        ] + [
             f"o{f' [dim {d + 1}]' if n > 1 else ''} = begin + i + end = {b[d]} + {i} + {e[d]} = {o}"
             for d, (i, o) in enumerate(zip(shape[1:], c.output_shape[1:]))
         ]
@@ -301,7 +303,7 @@ class Crop(Layer):
     def explain(self, shape: Shape) -> list[str]:
         c = self.cost(shape)
         n, b, e = _pad_dims(self, shape)
-        return [f"crop: {_shape(shape)} -> {_shape(c.output_shape)}"] + [
+        return [f"crop: {_shape(shape)} -> {_shape(c.output_shape)}; no parameters, no FLOPs"] + [
             f"o{f' [dim {d + 1}]' if n > 1 else ''} = i - begin - end = {i} - {b[d]} - {e[d]} = {o}"
             for d, (i, o) in enumerate(zip(shape[1:], c.output_shape[1:]))
         ]
