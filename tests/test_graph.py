@@ -120,7 +120,9 @@ def test_broadcasting_and_its_errors():
     assert layer("mul").cost((8, 4, 4), (4,)).output_shape == (8, 4, 4)  # right-aligned
     with pytest.raises(ConvcalcError, match=r"shapes \[8, 4, 4\] and \[3, 4, 4\] do not broadcast"):
         layer("add").cost((8, 4, 4), (3, 4, 4))
-    with pytest.raises(ConvcalcError, match=r"differ in dim 2 \(every dim but the concatenated one must agree\)"):
+    with pytest.raises(
+        ConvcalcError, match=r"differ in dim 2 \(every dim but the concatenated one must agree\)"
+    ):
         layer("concat").cost((8, 4, 4), (8, 4, 5))
 
 
