@@ -278,7 +278,12 @@ def count_leaves(nodes: list[Node], memo: dict | None = None, limit: int | None 
 
 
 def walk(
-    network: Network, *, batch: int = 1, width_mult: float = 1.0, max_layers: int = MAX_LAYERS
+    network: Network,
+    *,
+    batch: int = 1,
+    width_mult: float = 1.0,
+    max_layers: int = MAX_LAYERS,
+    width_divisor: int | None = None,
 ) -> Report:
     """Propagate shapes through the network and cost every layer."""
     n_rows = count_leaves(network.layers, limit=max_layers)
@@ -287,14 +292,15 @@ def walk(
             f"the network expands to {n_rows:,} layers; the limit is {max_layers:,}",
             where=network.loc.at("layers"),
         )
-    return _Walker(network, batch, width_mult).run()
+    return _Walker(network, batch, width_mult, width_divisor).run()
 
 
 class _Walker:
-    def __init__(self, network: Network, batch: int, width_mult: float):
+    def __init__(self, network: Network, batch: int, width_mult: float, width_divisor: int | None = None):
         self.network = network
         self.batch = batch
         self.width_mult = width_mult
+        self.width_divisor = width_divisor  # channels rounded as torchvision's _make_divisible
         self.rows: list[Row] = []
         self.rf_in: list = []
         self.blocks: list[Block] = []
@@ -347,10 +353,10 @@ class _Walker:
 
     def leaf(self, node: LayerNode, name: str, shape, state, depth: int, held: int):
         layer = node.layer
-        if self.width_mult != 1:
+        if self.width_mult != 1 or self.width_divisor is not None:
             scaled = self.scaled.get(id(layer))
             if scaled is None:
-                scaled = self.scaled[id(layer)] = layer.scaled(self.width_mult)
+                scaled = self.scaled[id(layer)] = layer.scaled(self.width_mult, self.width_divisor)
             layer = scaled
         key = (id(layer), shape)
         cost = self.cache.get(key)
