@@ -193,8 +193,8 @@ class FitResult:
         return {
             "vary": self.vary,
             "limits": dict(self.limits),
-            "step": _number(g.step),
-            "range": [_number(g.value(g.n_lo)), _number(g.value(g.n_hi))],
+            "step": as_number(g.step),
+            "range": [as_number(g.value(g.n_lo)), as_number(g.value(g.n_hi))],
             **self.options,
             "fits": self.fits,
             "best": self.best.as_dict() if self.best else None,
@@ -209,7 +209,7 @@ def _value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _number(x: Fraction) -> int | float:
+def as_number(x: Fraction) -> int | float:
     return int(x) if x.denominator == 1 else float(x)
 
 
@@ -332,7 +332,7 @@ class _Problem:
         vary, key = self.vary, SETTING_KEY[self.vary]
         step = DEFAULT_STEP[vary] if step is None else step
         if step <= 0:
-            raise ConvcalcError(f"--step {_number(step)}: must be > 0", field="step")
+            raise ConvcalcError(f"--step {as_number(step)}: must be > 0", field="step")
         # base, lowest allowed (strictly above it for a width), default top, highest allowed
         if vary == "width":
             base, floor_, strict, top, cap = Fraction(1), Fraction(0), True, Fraction(4), Fraction(MAX_WIDTH)
@@ -351,11 +351,11 @@ class _Problem:
             )
         if lo is not None and (lo < floor_ or (strict and lo == floor_)):
             raise ConvcalcError(
-                f"--from {_number(lo)}: a {key} must be {'>' if strict else '>='} {_number(floor_)}",
+                f"--from {as_number(lo)}: a {key} must be {'>' if strict else '>='} {as_number(floor_)}",
                 field="from",
             )
         if hi is not None and hi > cap:
-            raise ConvcalcError(f"--to {_number(hi)}: a {key} must be <= {_number(cap)}", field="to")
+            raise ConvcalcError(f"--to {as_number(hi)}: a {key} must be <= {as_number(cap)}", field="to")
         if lo is None:
             lo = Fraction(-4) if vary == "compound" else floor_
         if hi is None:
@@ -366,12 +366,12 @@ class _Problem:
         grid = Grid(base, step, n_lo, math.floor((hi - base) / step))
         if len(grid) < 1:
             raise ConvcalcError(
-                f"no {key} of the grid {_number(base)} + n x {_number(step)} lies in "
-                f"[{_number(lo)}, {_number(hi)}]"
+                f"no {key} of the grid {as_number(base)} + n x {as_number(step)} lies in "
+                f"[{as_number(lo)}, {as_number(hi)}]"
             )
         if len(grid) > MAX_SETTINGS:
             raise ConvcalcError(
-                f"--step {_number(step)}: {len(grid):,} settings in the range (at most {MAX_SETTINGS:,}); "
+                f"--step {as_number(step)}: {len(grid):,} settings in the range (at most {MAX_SETTINGS:,}); "
                 "use a larger step or a narrower --from/--to"
             )
         return grid
@@ -540,7 +540,7 @@ class _Search:
         totals = top.totals or {}
         shown = ", ".join(f"{m} {totals[m]:,} <= {limit:,}" for m, limit in self.limits.items())
         return ConvcalcError(
-            f"every valid {key} up to {_number(g.value(top.index))} (the top of the range) meets the "
+            f"every valid {key} up to {as_number(g.value(top.index))} (the top of the range) meets the "
             f"limits ({shown} there): no limit binds; raise --to or lower the limits"
         )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..budget import METRIC_LABELS
-from ..fit import SETTING_KEY, FitResult, Point, _number
+from ..fit import SETTING_KEY, FitResult, Point, as_number
 from ..solve import Geometry, Solution, forward
 from .doc import Doc, KeyValue, Note, Styled, Table
 
@@ -53,7 +53,7 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
     doc = Doc(f"fit {name}: the largest {key} within the limits")
     g = result.grid
     items: list[tuple[str, Any]] = [("spec", source)]
-    grid_text = f"{key} = {_number(g.base)} + n x {_number(g.step)}, from {_number(g.value(g.n_lo))} to {_number(g.value(g.n_hi))}"
+    grid_text = f"{key} = {as_number(g.base)} + n x {as_number(g.step)}, from {as_number(g.value(g.n_lo))} to {as_number(g.value(g.n_hi))}"
     items.append(("varied", grid_text))
     for m, limit in result.limits.items():
         items.append((f"limit: {METRIC_LABELS.get(m, m)}", f"{limit:,} ({sources.get(m, 'flag')})"))
