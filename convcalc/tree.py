@@ -23,6 +23,7 @@ unnamed ones, joined with dots (``stage2.block1.conv2``); a repeat's copies are 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -51,6 +52,14 @@ class Item:
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         """(layers, groups) this item expands to, without expanding it."""
         raise NotImplementedError
+
+    def children(self) -> list[list[Item]]:
+        """The lists of items inside this one (a residual: body and shortcut)."""
+        return []
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        """A copy holding these lists instead of ``children()`` (same order)."""
+        return self
 
     def compile(self, cx: _Compiler, scope: _Scope, x: int, path: str, name: str | None = None) -> int:
         """Add this item's nodes to the graph; return the reference of its output tensor.
@@ -161,6 +170,14 @@ class Sequential(BlockItem):
     ):
         self.layers, self.label, self.loc, self.inline, self.from_ = layers, label, loc, inline, from_
 
+    def children(self) -> list[list[Item]]:
+        return [self.layers]
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        (other.layers,) = lists
+        return other
+
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         layers, groups = _items_count(self.layers, memo, limit)
         return layers, groups + (0 if self.inline else 1)
@@ -191,6 +208,15 @@ class Residual(BlockItem):
         from_: str | None = None,
     ):
         self.body, self.shortcut, self.label, self.loc, self.from_ = body, shortcut, label, loc, from_
+
+    def children(self) -> list[list[Item]]:
+        return [self.body, self.shortcut or []]
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        other.body, shortcut = lists
+        other.shortcut = shortcut if self.shortcut is not None else None
+        return other
 
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         b = _items_count(self.body, memo, limit)
@@ -236,6 +262,14 @@ class Concat(BlockItem):
         from_: str | None = None,
     ):
         self.branches, self.label, self.loc, self.from_ = branches, label, loc, from_
+
+    def children(self) -> list[list[Item]]:
+        return list(self.branches)
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        other.branches = list(lists)
+        return other
 
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         layers, groups = 1, 1
@@ -285,6 +319,14 @@ class Repeat(BlockItem):
         from_: str | None = None,
     ):
         self.times, self.layers, self.label, self.loc, self.from_ = times, layers, label, loc, from_
+
+    def children(self) -> list[list[Item]]:
+        return [self.layers]
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        (other.layers,) = lists
+        return other
 
     def _copy_group(self) -> bool:
         return len(self.layers) > 1 or (len(self.layers) == 1 and isinstance(self.layers[0], Sequential)
