@@ -31,8 +31,9 @@ _MODULES = {
     "check": "budget_cmds",
     "diff": "budget_cmds",
     "zoo": "zoo_cmds",
+    "devices": "device_cmds",
 }
-_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds")
+_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "device_cmds")
 
 
 def _version(value: bool) -> None:

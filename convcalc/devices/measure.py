@@ -1,0 +1,402 @@
+"""``convcalc devices measure``: this machine's peak FLOP/s per dtype, memory bandwidth and
+per-operation overhead, measured with torch (preferred) or numpy, written as a profile file.
+
+Neither library is a dependency: they are imported here only, when a measurement is asked for.
+
+Method (best of several repetitions everywhere; the best is the figure a roofline needs):
+
+* **peak** per dtype: square matrix multiplies n x n x n (2 n^3 operations), n doubling from
+  256 to ``max_size`` (or until one multiply takes over a second); the best rate over sizes.
+  A small matmul does not reach the peak, so a bigger one is always tried while time allows.
+  torch: fp64, fp32, fp16, bf16 and int8 (``torch._int_mm``), and tf32 on CUDA GPUs that have
+  it; a dtype the library cannot multiply on this device is skipped and said so. numpy: fp64
+  and fp32 (its BLAS); it has no fast fp16 or int8 multiply.
+* **bandwidth**: a copy (``b = a``: reads S, writes S bytes) and an add (``b = a + c``: reads
+  2S, writes S) of S-byte buffers, S = ``copy_bytes`` (default 512 MiB on a CPU, larger than
+  the last-level caches of most machines, so the figure is main memory's); the best useful
+  bytes per second of the two. Write-allocate traffic (reading a line before writing it) is
+  not counted, as convcalc's traffic does not count it. numpy's loops run on one thread only:
+  prefer torch.
+* **launch_overhead**: the shortest time per operation of 1,000 adds of one-element tensors
+  issued back to back (the framework's fixed cost per call; on a GPU, per kernel launch).
+
+Figures are rounded to 4 significant digits (the overhead down to whole nanoseconds).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from ..errors import ConvcalcError
+
+INSTALL = "pip install torch (or: pip install numpy)"
+DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8")
+MIN_SIZE = 256
+SLOW_S = 1.0  # stop growing the matmul once one run takes this long
+OVERHEAD_OPS = 1000
+MiB = 2**20
+
+
+@dataclass
+class Measurement:
+    library: str  # "torch 2.13.0"
+    device: str  # "cpu", "cuda:0 (NVIDIA H200)"
+    threads: int | None
+    repeats: int
+    peak: dict[str, tuple[int, str]] = field(default_factory=dict)  # dtype -> (ops/s, how)
+    skipped: dict[str, str] = field(default_factory=dict)  # dtype -> why
+    bandwidth: tuple[int, str] = (0, "")
+    launch_overhead: tuple[Fraction, str] | None = None
+
+
+def round_sig(x: float, digits: int = 4) -> int:
+    """A positive rate rounded to ``digits`` significant digits, as an exact integer."""
+    if x <= 0 or not math.isfinite(x):
+        raise ValueError(f"not a positive rate: {x}")
+    e = math.floor(math.log10(x)) - digits + 1
+    if e <= 0:
+        return max(1, round(x))
+    return round(x / 10**e) * 10**e
+
+
+def best_of(fn: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> float:
+    """The shortest of ``repeats`` timed runs (after one untimed warm-up), in seconds."""
+    fn()
+    sync()
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - t0)
+    return max(best, 1e-9)
+
+
+def choose_library(library: str = "auto") -> str:
+    """``torch`` or ``numpy``: the one asked for, or the first installed; else exit 2."""
+    import importlib.util
+
+    wanted = ("torch", "numpy") if library == "auto" else (library,)
+    if library not in ("auto", "torch", "numpy"):
+        raise ConvcalcError(f"--library {library}: use auto, torch or numpy")
+    for name in wanted:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    if library == "auto":
+        raise ConvcalcError(f"measuring needs torch or numpy, and neither is installed: {INSTALL}")
+    raise ConvcalcError(f"--library {library}: {library} is not installed: pip install {library}")
+
+
+def measure(
+    library: str = "auto",
+    on: str = "auto",
+    max_size: int | None = None,
+    copy_bytes: int | None = None,
+    repeats: int = 5,
+    dtypes: tuple[str, ...] | None = None,
+) -> Measurement:
+    """Measure this machine (see the module docstring). ``dtypes``: default all that the device
+    may have (tf32 on CUDA only)."""
+    if repeats < 1:
+        raise ConvcalcError(f"--repeats {repeats}: must be >= 1")
+    if max_size is not None and max_size < 8:
+        raise ConvcalcError(f"--max-size {max_size}: must be >= 8")
+    if copy_bytes is not None and copy_bytes < 4096:
+        raise ConvcalcError(f"--copy-size {copy_bytes}: must be at least 4096 bytes")
+    bad = [d for d in dtypes or () if d not in DTYPES]
+    if bad:
+        raise ConvcalcError(f"--dtypes: unknown {', '.join(bad)} (use {', '.join(DTYPES)})")
+    lib = choose_library(library)
+    if lib == "torch":
+        return _Torch(on).run(max_size, copy_bytes, repeats, dtypes)
+    if on not in ("auto", "cpu"):
+        raise ConvcalcError(f"--on {on}: numpy measures the CPU only (torch measures GPUs)")
+    return _Numpy().run(max_size, copy_bytes, repeats, dtypes)
+
+
+class _Backend:
+    library = ""
+    device = "cpu"
+    threads: int | None = None
+
+    def sync(self) -> None:
+        pass
+
+    def matmul(self, dtype: str, n: int) -> Callable[[], Any] | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def buffers(self, nbytes: int) -> tuple[Callable[[], Any], Callable[[], Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def tiny_add(self) -> Callable[[], Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def default_size(self) -> int:
+        return 4096
+
+    def default_copy(self) -> int:
+        return 512 * MiB
+
+    def run(
+        self, max_size: int | None, copy_bytes: int | None, repeats: int, dtypes: tuple[str, ...] | None
+    ) -> Measurement:
+        m = Measurement(self.library, self.device, self.threads, repeats)
+        if dtypes is None:
+            dtypes = tuple(d for d in DTYPES if d != "tf32" or self.device.startswith("cuda"))
+        top = max_size or self.default_size()
+        for dtype in dtypes:
+            self.peak(m, dtype, top, repeats)
+        self.bandwidth(m, copy_bytes or self.default_copy(), repeats)
+        self.overhead(m, repeats)
+        return m
+
+    def peak(self, m: Measurement, dtype: str, top: int, repeats: int) -> None:
+        n = min(MIN_SIZE, top)
+        best, best_n = 0.0, 0
+        while True:
+            try:
+                fn = self.matmul(dtype, n)
+            except Exception as e:  # the library cannot do this dtype on this device
+                m.skipped[dtype] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+                return
+            if fn is None:
+                m.skipped[dtype] = f"{self.library} has no {dtype} matrix multiply on {self.device}"
+                return
+            try:
+                t = best_of(fn, repeats, self.sync)
+            except Exception as e:
+                m.skipped[dtype] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+                return
+            rate = 2 * n**3 / t
+            if rate > best:
+                best, best_n = rate, n
+            if n >= top or t > SLOW_S:
+                break
+            n = min(2 * n, top)
+        unit = "OP/s" if dtype == "int8" else "FLOP/s"
+        m.peak[dtype] = (
+            round_sig(best),
+            f"{dtype}: {best / 1e9:,.1f} G{unit}, matmul {best_n}x{best_n}x{best_n}, best of {repeats}"
+            f" at each size from {min(MIN_SIZE, top)} to {n}",
+        )
+
+    def bandwidth(self, m: Measurement, nbytes: int, repeats: int) -> None:
+        copy, add = self.buffers(nbytes)
+        t_copy = best_of(copy, repeats, self.sync)
+        t_add = best_of(add, repeats, self.sync)
+        copy_rate, add_rate = 2 * nbytes / t_copy, 3 * nbytes / t_add
+        best = max(copy_rate, add_rate)
+        m.bandwidth = (
+            round_sig(best),
+            f"bandwidth: {best / 1e9:,.2f} GB/s, the best of a copy ({copy_rate / 1e9:,.2f} GB/s, "
+            f"2 x {_size(nbytes)} moved) and an add ({add_rate / 1e9:,.2f} GB/s, 3 x {_size(nbytes)}),"
+            f" best of {repeats}",
+        )
+
+    def overhead(self, m: Measurement, repeats: int) -> None:
+        op = self.tiny_add()
+
+        def many() -> None:
+            for _ in range(OVERHEAD_OPS):
+                op()
+
+        t = best_of(many, repeats, self.sync) / OVERHEAD_OPS
+        ns = max(1, int(t * 1e9))  # down: a lower bound stays one
+        m.launch_overhead = (
+            Fraction(ns, 10**9),
+            f"launch_overhead: {ns} ns per operation, {OVERHEAD_OPS} one-element adds back to back, "
+            f"best of {repeats}",
+        )
+
+
+class _Torch(_Backend):
+    def __init__(self, on: str):
+        import torch
+
+        self.torch = torch
+        self.library = f"torch {torch.__version__}"
+        if on == "auto":
+            if torch.cuda.is_available():
+                on = "cuda"
+            elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+                on = "mps"
+            else:
+                on = "cpu"
+        if on not in ("cpu", "cuda", "mps"):
+            raise ConvcalcError(f"--on {on}: use auto, cpu, cuda or mps")
+        if on == "cuda" and not torch.cuda.is_available():
+            raise ConvcalcError("--on cuda: torch sees no CUDA device here")
+        if on == "mps" and not (
+            getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+        ):
+            raise ConvcalcError("--on mps: torch sees no Apple GPU (MPS) here")
+        self.dev = torch.device(on)
+        self.device = on
+        if on == "cuda":
+            self.device = f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+        self.threads = torch.get_num_threads() if on == "cpu" else None
+        self.on = on
+
+    def sync(self) -> None:
+        if self.on == "cuda":
+            self.torch.cuda.synchronize()
+        elif self.on == "mps":
+            self.torch.mps.synchronize()
+
+    def default_size(self) -> int:
+        return 4096 if self.on == "cpu" else 16384
+
+    def default_copy(self) -> int:
+        return 512 * MiB if self.on == "cpu" else 2048 * MiB
+
+    def matmul(self, dtype: str, n: int) -> Callable[[], Any] | None:
+        torch = self.torch
+        if dtype == "int8":
+            if not hasattr(torch, "_int_mm"):
+                return None
+            a = torch.randint(-128, 127, (n, n), dtype=torch.int8, device=self.dev)
+            b = torch.randint(-128, 127, (n, n), dtype=torch.int8, device=self.dev)
+            torch._int_mm(a[:64, :64], b[:64, :64])  # raises where unsupported
+            return lambda: torch._int_mm(a, b)
+        if dtype == "tf32":
+            if self.on != "cuda" or torch.cuda.get_device_capability()[0] < 8:
+                return None
+            a = torch.randn(n, n, device=self.dev)
+            b = torch.randn(n, n, device=self.dev)
+
+            def tf32() -> Any:
+                old = torch.backends.cuda.matmul.allow_tf32
+                torch.backends.cuda.matmul.allow_tf32 = True
+                try:
+                    return a @ b
+                finally:
+                    torch.backends.cuda.matmul.allow_tf32 = old
+
+            return tf32
+        dt = {"fp64": torch.float64, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
+            dtype
+        ]
+        a = torch.randn(n, n, device=self.dev).to(dt)
+        b = torch.randn(n, n, device=self.dev).to(dt)
+        (a[:64, :64] @ b[:64, :64]).sum().item()  # raises where unsupported
+        if dtype == "fp32" and self.on == "cuda":
+
+            def fp32() -> Any:  # true fp32, whatever the user's TF32 setting
+                old = torch.backends.cuda.matmul.allow_tf32
+                torch.backends.cuda.matmul.allow_tf32 = False
+                try:
+                    return a @ b
+                finally:
+                    torch.backends.cuda.matmul.allow_tf32 = old
+
+            return fp32
+        return lambda: a @ b
+
+    def buffers(self, nbytes: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        torch = self.torch
+        n = nbytes // 4
+        a = torch.ones(n, device=self.dev)
+        c = torch.ones(n, device=self.dev)
+        b = torch.zeros(n, device=self.dev)
+        return (lambda: b.copy_(a)), (lambda: torch.add(a, c, out=b))
+
+    def tiny_add(self) -> Callable[[], Any]:
+        torch = self.torch
+        x = torch.ones(1, device=self.dev)
+        y = torch.ones(1, device=self.dev)
+        z = torch.empty(1, device=self.dev)
+        return lambda: torch.add(x, y, out=z)
+
+
+class _Numpy(_Backend):
+    def __init__(self) -> None:
+        import numpy
+
+        self.np = numpy
+        self.library = f"numpy {numpy.__version__}"
+        self.threads = None
+
+    def matmul(self, dtype: str, n: int) -> Callable[[], Any] | None:
+        np = self.np
+        if dtype not in ("fp64", "fp32"):
+            return None
+        rng = np.random.default_rng(0)
+        dt = np.float64 if dtype == "fp64" else np.float32
+        a = rng.standard_normal((n, n)).astype(dt)
+        b = rng.standard_normal((n, n)).astype(dt)
+        return lambda: a @ b
+
+    def buffers(self, nbytes: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        np = self.np
+        n = nbytes // 4
+        a = np.ones(n, np.float32)
+        c = np.ones(n, np.float32)
+        b = np.zeros(n, np.float32)
+        return (lambda: np.copyto(b, a)), (lambda: np.add(a, c, out=b))
+
+    def tiny_add(self) -> Callable[[], Any]:
+        np = self.np
+        x, y, z = np.ones(1), np.ones(1), np.empty(1)
+        return lambda: np.add(x, y, out=z)
+
+
+def _size(nbytes: int) -> str:
+    if nbytes % MiB == 0:
+        return f"{nbytes // MiB} MiB"
+    if nbytes % 1024 == 0:
+        return f"{nbytes // 1024} KiB"
+    return f"{nbytes} bytes"
+
+
+def profile_yaml(m: Measurement, name: str | None = None, when: str | None = None) -> str:
+    """The measurement as a profile file (valid input for ``load_profile``)."""
+    import json
+    import platform
+
+    from .. import __version__
+    from . import duration_text, si_text
+
+    if not m.peak:
+        raise ConvcalcError(
+            "no dtype could be measured: " + "; ".join(f"{d}: {why}" for d, why in m.skipped.items())
+        )
+    device = m.device + (f", {m.threads} threads" if m.threads else "")
+    name = name or f"this machine ({platform.machine() or 'unknown'} {m.device.split(' ')[0]}, {m.library})"
+    when = when or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    q = json.dumps  # a JSON string is a valid YAML double-quoted scalar
+    lines = [
+        f"# Measured by `convcalc devices measure` (convcalc {__version__}), {when}:",
+        f"# {m.library} on {device}. Dense peaks from matrix multiplies, bandwidth from a copy and an",
+        "# add of large buffers, best of several runs (see `convcalc devices measure --help`).",
+        f"name: {q(name)}",
+        "peak:",
+    ]
+    lines += [f"  {d}: {si_text(v)}" for d, (v, _) in m.peak.items()]
+    lines.append(f"bandwidth: {si_text(m.bandwidth[0])}")
+    if m.launch_overhead is not None:
+        lines.append(f"launch_overhead: {duration_text(m.launch_overhead[0])}")
+    lines += [
+        "source:",
+        f"  document: {q(f'measured by convcalc devices measure, {when}: {m.library} on {device}')}",
+        "  figures:",
+    ]
+    lines += [f"    - {q(how)}" for _, how in m.peak.values()]
+    lines.append(f"    - {q(m.bandwidth[1])}")
+    if m.launch_overhead is not None:
+        lines.append(f"    - {q(m.launch_overhead[1])}")
+    if m.skipped:
+        lines.append("  unconfirmed:")
+        lines += [f"    - {q(f'{d}: not measured ({why})')}" for d, why in m.skipped.items()]
+    lines.append(
+        "notes: "
+        + q(
+            "Rounded to 4 significant digits. A measured peak is what this library reaches on this "
+            "machine, not the hardware's datasheet figure; measure again after changing threads or clocks."
+        )
+    )
+    return "\n".join(lines) + "\n"
