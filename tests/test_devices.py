@@ -398,3 +398,19 @@ def test_round_sig():
     assert round_sig(7.2) == 7
     with pytest.raises(ValueError):
         round_sig(0.0)
+
+
+def test_busy_machine_warning():
+    from convcalc.devices.measure import Measurement, busy, profile_yaml
+
+    m = Measurement(
+        "torch 0", "cpu", 2, 1, peak={"fp32": (10**9, "fp32: 1 GFLOP/s")}, bandwidth=(10**9, "bw")
+    )
+    assert busy(m) == ""
+    m.load = (0.0, 0.1)
+    assert busy(m) == ""
+    m.load = (1000.0, 1000.0)
+    assert "other work competed" in busy(m)
+    p = parse_text(profile_yaml(m, "x", when="today"))
+    assert p.notes.startswith("Warning: the 1-minute load average was 1000.0")
+    assert p.peak == {"fp32": 10**9} and p.bandwidth == 10**9 and p.launch_overhead == 0

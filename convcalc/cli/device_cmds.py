@@ -132,8 +132,8 @@ def measure(
     Needs torch or numpy (neither is a dependency of convcalc). Each figure is the best of
     several runs; see docs/latency.md for the method."""
     from ..budget import parse_quantity
+    from ..devices.measure import busy, profile_yaml
     from ..devices.measure import measure as run_measure
-    from ..devices.measure import profile_yaml
     from ..errors import BudgetInputError, ConvcalcError
     from ..output import emit
 
@@ -150,6 +150,11 @@ def measure(
             raise ConvcalcError("--dtypes: give at least one dtype, e.g. fp32,fp16")
     m = run_measure(library, on, max_size, copy_bytes, repeats, wanted)
     emit(profile_yaml(m, name), output)
+    warning = busy(m)
+    if warning:
+        import sys
+
+        sys.stderr.write(f"convcalc: warning: {warning}\n")
 
 
 def register(app: typer.Typer) -> None:

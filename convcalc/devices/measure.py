@@ -52,6 +52,32 @@ class Measurement:
     skipped: dict[str, str] = field(default_factory=dict)  # dtype -> why
     bandwidth: tuple[int, str] = (0, "")
     launch_overhead: tuple[Fraction, str] | None = None
+    load: tuple[float, float] | None = None  # (load average before, after), where the OS tells
+
+
+def busy(m: Measurement) -> str:
+    """A warning when other work competed for the CPUs while measuring ("" when quiet)."""
+    import os
+
+    if m.load is None:
+        return ""
+    cpus = os.cpu_count() or 1
+    worst = max(m.load)
+    if worst <= 0.5 * cpus:
+        return ""
+    return (
+        f"the 1-minute load average was {m.load[0]:.1f} before and {m.load[1]:.1f} after measuring, on "
+        f"{cpus} CPUs: other work competed, so the figures may be low; measure again on a quiet machine"
+    )
+
+
+def _loadavg() -> float | None:
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def round_sig(x: float, digits: int = 4) -> int:
@@ -146,6 +172,7 @@ class _Backend:
         self, max_size: int | None, copy_bytes: int | None, repeats: int, dtypes: tuple[str, ...] | None
     ) -> Measurement:
         m = Measurement(self.library, self.device, self.threads, repeats)
+        before = _loadavg()
         if dtypes is None:
             dtypes = tuple(d for d in DTYPES if d != "tf32" or self.device.startswith("cuda"))
         top = max_size or self.default_size()
@@ -153,6 +180,9 @@ class _Backend:
             self.peak(m, dtype, top, repeats)
         self.bandwidth(m, copy_bytes or self.default_copy(), repeats)
         self.overhead(m, repeats)
+        after = _loadavg()
+        if before is not None and after is not None:
+            m.load = (before, after)
         return m
 
     def peak(self, m: Measurement, dtype: str, top: int, repeats: int) -> None:
@@ -392,11 +422,12 @@ def profile_yaml(m: Measurement, name: str | None = None, when: str | None = Non
     if m.skipped:
         lines.append("  unconfirmed:")
         lines += [f"    - {q(f'{d}: not measured ({why})')}" for d, why in m.skipped.items()]
-    lines.append(
-        "notes: "
-        + q(
-            "Rounded to 4 significant digits. A measured peak is what this library reaches on this "
-            "machine, not the hardware's datasheet figure; measure again after changing threads or clocks."
-        )
+    note = (
+        "Rounded to 4 significant digits. A measured peak is what this library reaches on this "
+        "machine, not the hardware's datasheet figure; measure again after changing threads or clocks."
     )
+    warning = busy(m)
+    if warning:
+        note = f"Warning: {warning}. {note}"
+    lines.append("notes: " + q(note))
     return "\n".join(lines) + "\n"
