@@ -13,7 +13,7 @@ lacks (ResNeXt-50's grouped 3x3, DeepLabv3's dilated ResNet and ASPP, MobileNet 
 EfficientNet-B0 depthwise convs, FCN/U-Net up-convolutions), picked evenly by MACs within each
 class. Each becomes the torch module that runs it (nn.Conv2d / nn.ConvTranspose2d, rebuilt from
 convcalc's cost: weight shape, stride, padding, dilation, groups, bias), batch 1, fp32, eval,
-no_grad, torch's default threads.
+no_grad, torch's default threads (or --threads).
 
 Two timings per layer, each the best of ``--repeats`` single calls (after warm-up calls):
   * cold: a read of a buffer twice the last-level cache before each call, so the input and the
@@ -413,7 +413,7 @@ def spread(ratios: list[float]) -> dict:
 
 
 # -- main ----------------------------------------------------------------------------------------
-def measure_profile(path: str) -> None:
+def measure_profile(path: str, threads: int | None) -> None:
     cmd = [
         sys.executable,
         "-m",
@@ -426,7 +426,7 @@ def measure_profile(path: str) -> None:
         "cpu",
         "-o",
         path,
-    ]
+    ] + (["--threads", str(threads)] if threads else [])
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
@@ -442,16 +442,20 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="every distinct layer (slow)")
     ap.add_argument("--limit", type=int, default=0, help="at most this many layers (a smoke run)")
     ap.add_argument("--output", default=RESULTS, help="where to write the Markdown results")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads for the profile and the layers")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     started = time.time()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory() as tmp:
         if args.profile:
             profile_path = args.profile
         else:
             profile_path = os.path.join(tmp, "this-machine.yaml")
             print("measuring this machine: convcalc devices measure ...", flush=True)
-            measure_profile(profile_path)
+            measure_profile(profile_path, args.threads or None)
         with open(profile_path, encoding="utf-8") as fh:
             profile_text = fh.read()
     profile = parse_text(profile_text, profile_path) if not args.profile else load_profile(args.profile)
@@ -477,11 +481,12 @@ def main() -> int:
             f"  cold {us(cold):>10}  warm {us(warm):>10}  cold/est {cold / est:5.2f}",
             flush=True,
         )
-    write(args, rows, profile, profile_text, len(layers), time.time() - started)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    write(args, rows, profile, profile_text, len(layers), time.time() - started, (load_before, load_after))
     return 0
 
 
-def write(args, rows, profile, profile_text: str, n_distinct: int, elapsed: float) -> None:
+def write(args, rows, profile, profile_text: str, n_distinct: int, elapsed: float, load) -> None:
     est = [r[3] for r in rows]
     warm = [r[4] for r in rows]
     cold = [r[5] for r in rows]
@@ -495,12 +500,13 @@ def write(args, rows, profile, profile_text: str, n_distinct: int, elapsed: floa
         "",
         "Written by `python benchmarks/latency_validation.py"
         + (" --all" if args.all else "")
+        + (f" --threads {args.threads}" if args.threads else "")
         + f" --repeats {args.repeats}`; see docs/latency.md for what the estimate is.",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; run took {elapsed / 60:.1f} min",
         f"- machine: {cpu}, {os.cpu_count()} logical CPUs, last-level cache {llc_bytes() // 2**20} MiB"
         f" (sysfs); Python {platform.python_version()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads",
+        f"{torch.get_num_threads()} threads; 1-minute load average {_load(load)}",
         f"- layers: {len(rows)} of the {n_distinct} distinct conv layers of the zoo and the extras "
         f"({', '.join(f'{c} {sum(r[0].cls == c for r in rows)}' for c in CLASSES)}); batch 1, fp32",
         f"- each time: the best of {args.repeats} single calls after 3 warm-up calls; cold = a read of"
@@ -572,6 +578,16 @@ def write(args, rows, profile, profile_text: str, n_distinct: int, elapsed: floa
         fh.write("\n".join(lines) + "\n")
     print(f"\nwrote {args.output}")
     print("\n".join(lines[10:24]))
+
+
+def _load(load) -> str:
+    before, after = load
+    if before is None or after is None:
+        return "unknown"
+    text = f"{before:.1f} before, {after:.1f} after"
+    if max(before, after) > 0.5 * (os.cpu_count() or 1):
+        text += " (other work competed for the CPUs: times are noisier and the profile may be low)"
+    return text
 
 
 def _cpu_model() -> str:

@@ -340,10 +340,29 @@ def test_measure_writes_a_profile_that_loads(cli, tmp_path, library):
 
 
 def test_measure_to_stdout_is_a_valid_profile(cli):
-    r = cli("devices", "measure", "--library", "torch", "--on", "cpu", "--dtypes", "fp32", *TINY)
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        r = cli(
+            "devices",
+            "measure",
+            "--library",
+            "torch",
+            "--on",
+            "cpu",
+            "--dtypes",
+            "fp32",
+            "--threads",
+            "1",
+            *TINY,
+        )
+    finally:
+        torch.set_num_threads(threads)
     assert r.code == 0, r.err
     p = parse_text(r.out, "<stdout>")
     assert list(p.peak) == ["fp32"]
+    assert p.source is not None and p.source.document.endswith("on cpu, 1 thread")
 
 
 def test_measure_without_torch_or_numpy(cli, monkeypatch):
@@ -372,6 +391,8 @@ def test_measure_without_torch_or_numpy(cli, monkeypatch):
         (("--dtypes", "fp99"), "--dtypes: unknown fp99"),
         (("--dtypes", ","), "--dtypes: give at least one dtype"),
         (("--library", "numpy", "--on", "cuda"), "numpy measures the CPU only"),
+        (("--threads", "0"), "--threads 0: must be >= 1"),
+        (("--library", "numpy", "--threads", "1"), "--threads: numpy's BLAS threads"),
     ],
 )
 def test_measure_bad_options(cli, args, message):

@@ -119,6 +119,10 @@ def measure(
     repeats: Annotated[
         int, typer.Option("--repeats", help="Runs per figure; the best counts.", metavar="N")
     ] = 5,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="torch's CPU threads (default: torch's own choice).", metavar="N"),
+    ] = None,
     dtypes: Annotated[
         str | None,
         typer.Option(
@@ -148,7 +152,7 @@ def measure(
         wanted = tuple(d.strip() for d in dtypes.split(",") if d.strip())
         if not wanted:
             raise ConvcalcError("--dtypes: give at least one dtype, e.g. fp32,fp16")
-    m = run_measure(library, on, max_size, copy_bytes, repeats, wanted)
+    m = run_measure(library, on, max_size, copy_bytes, repeats, wanted, threads)
     emit(profile_yaml(m, name), output)
     warning = busy(m)
     if warning:

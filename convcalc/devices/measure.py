@@ -40,6 +40,7 @@ MIN_SIZE = 256
 SLOW_S = 1.0  # stop growing the matmul once one run takes this long
 OVERHEAD_OPS = 1000
 MiB = 2**20
+CPU_CHUNK = 16 * MiB  # bandwidth: bytes per timed copy on a CPU
 
 
 @dataclass
@@ -125,9 +126,10 @@ def measure(
     copy_bytes: int | None = None,
     repeats: int = 5,
     dtypes: tuple[str, ...] | None = None,
+    threads: int | None = None,
 ) -> Measurement:
     """Measure this machine (see the module docstring). ``dtypes``: default all that the device
-    may have (tf32 on CUDA only)."""
+    may have (tf32 on CUDA only). ``threads``: torch's CPU threads (default: torch's own)."""
     if repeats < 1:
         raise ConvcalcError(f"--repeats {repeats}: must be >= 1")
     if max_size is not None and max_size < 8:
@@ -137,9 +139,13 @@ def measure(
     bad = [d for d in dtypes or () if d not in DTYPES]
     if bad:
         raise ConvcalcError(f"--dtypes: unknown {', '.join(bad)} (use {', '.join(DTYPES)})")
+    if threads is not None and threads < 1:
+        raise ConvcalcError(f"--threads {threads}: must be >= 1")
     lib = choose_library(library)
     if lib == "torch":
-        return _Torch(on).run(max_size, copy_bytes, repeats, dtypes)
+        return _Torch(on, threads).run(max_size, copy_bytes, repeats, dtypes)
+    if threads is not None:
+        raise ConvcalcError("--threads: numpy's BLAS threads are set by its environment (OMP_NUM_THREADS)")
     if on not in ("auto", "cpu"):
         raise ConvcalcError(f"--on {on}: numpy measures the CPU only (torch measures GPUs)")
     return _Numpy().run(max_size, copy_bytes, repeats, dtypes)
@@ -156,8 +162,9 @@ class _Backend:
     def matmul(self, dtype: str, n: int) -> Callable[[], Any] | None:  # pragma: no cover
         raise NotImplementedError
 
-    def buffers(self, nbytes: int) -> tuple[Callable[[], Any], Callable[[], Any]]:  # pragma: no cover
-        raise NotImplementedError
+    def buffers(self, nbytes: int, chunk: int) -> list[tuple[Callable[[], Any], Callable[[], Any]]]:
+        """(copy, add) of each ``chunk``-byte slice of three ``nbytes`` buffers."""
+        raise NotImplementedError  # pragma: no cover
 
     def tiny_add(self) -> Callable[[], Any]:  # pragma: no cover
         raise NotImplementedError
@@ -215,17 +222,38 @@ class _Backend:
             f" at each size from {min(MIN_SIZE, top)} to {n}",
         )
 
+    def chunk_bytes(self, nbytes: int) -> int:
+        """CPU: stream through the buffers in chunks short enough to run between two preemptions
+        on a busy machine (each chunk still comes from main memory: the buffers are larger than
+        the caches and each pass touches every chunk once). GPU: whole buffers."""
+        return min(nbytes, CPU_CHUNK)
+
     def bandwidth(self, m: Measurement, nbytes: int, repeats: int) -> None:
-        copy, add = self.buffers(nbytes)
-        t_copy = best_of(copy, repeats, self.sync)
-        t_add = best_of(add, repeats, self.sync)
-        copy_rate, add_rate = 2 * nbytes / t_copy, 3 * nbytes / t_add
+        chunk = max(4096, self.chunk_bytes(nbytes))
+        ops = self.buffers(nbytes, chunk)
+        times = [math.inf, math.inf]  # copy, add: the best time of one chunk
+        for rep in range(repeats + 1):  # the first pass warms up (page faults), untimed
+            for which in (0, 1):
+                for pair in ops:
+                    fn = pair[which]
+                    self.sync()
+                    t0 = time.perf_counter()
+                    fn()
+                    self.sync()
+                    if rep:
+                        times[which] = min(times[which], time.perf_counter() - t0)
+        copy_rate, add_rate = 2 * chunk / max(times[0], 1e-9), 3 * chunk / max(times[1], 1e-9)
         best = max(copy_rate, add_rate)
+        how = (
+            f"{_size(nbytes)} buffers"
+            if chunk >= nbytes
+            else f"{_size(nbytes)} buffers in {_size(chunk)} chunks"
+        )
         m.bandwidth = (
             round_sig(best),
             f"bandwidth: {best / 1e9:,.2f} GB/s, the best of a copy ({copy_rate / 1e9:,.2f} GB/s, "
-            f"2 x {_size(nbytes)} moved) and an add ({add_rate / 1e9:,.2f} GB/s, 3 x {_size(nbytes)}),"
-            f" best of {repeats}",
+            f"reads and writes S) and an add ({add_rate / 1e9:,.2f} GB/s, reads 2S, writes S) over {how},"
+            f" best of {repeats} passes",
         )
 
     def overhead(self, m: Measurement, repeats: int) -> None:
@@ -245,10 +273,12 @@ class _Backend:
 
 
 class _Torch(_Backend):
-    def __init__(self, on: str):
+    def __init__(self, on: str, threads: int | None = None):
         import torch
 
         self.torch = torch
+        if threads is not None:
+            torch.set_num_threads(threads)
         self.library = f"torch {torch.__version__}"
         if on == "auto":
             if torch.cuda.is_available():
@@ -327,13 +357,21 @@ class _Torch(_Backend):
             return fp32
         return lambda: a @ b
 
-    def buffers(self, nbytes: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    def chunk_bytes(self, nbytes: int) -> int:
+        return nbytes if self.on != "cpu" else min(nbytes, CPU_CHUNK)
+
+    def buffers(self, nbytes: int, chunk: int) -> list[tuple[Callable[[], Any], Callable[[], Any]]]:
         torch = self.torch
-        n = nbytes // 4
+        n, k = nbytes // 4, chunk // 4
         a = torch.ones(n, device=self.dev)
         c = torch.ones(n, device=self.dev)
         b = torch.zeros(n, device=self.dev)
-        return (lambda: b.copy_(a)), (lambda: torch.add(a, c, out=b))
+
+        def pair(i: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+            sa, sb, sc = a[i : i + k], b[i : i + k], c[i : i + k]
+            return (lambda: sb.copy_(sa)), (lambda: torch.add(sa, sc, out=sb))
+
+        return [pair(i) for i in range(0, n - k + 1, k)]
 
     def tiny_add(self) -> Callable[[], Any]:
         torch = self.torch
@@ -361,13 +399,18 @@ class _Numpy(_Backend):
         b = rng.standard_normal((n, n)).astype(dt)
         return lambda: a @ b
 
-    def buffers(self, nbytes: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    def buffers(self, nbytes: int, chunk: int) -> list[tuple[Callable[[], Any], Callable[[], Any]]]:
         np = self.np
-        n = nbytes // 4
+        n, k = nbytes // 4, chunk // 4
         a = np.ones(n, np.float32)
         c = np.ones(n, np.float32)
         b = np.zeros(n, np.float32)
-        return (lambda: np.copyto(b, a)), (lambda: np.add(a, c, out=b))
+
+        def pair(i: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+            sa, sb, sc = a[i : i + k], b[i : i + k], c[i : i + k]
+            return (lambda: np.copyto(sb, sa)), (lambda: np.add(sa, sc, out=sb))
+
+        return [pair(i) for i in range(0, n - k + 1, k)]
 
     def tiny_add(self) -> Callable[[], Any]:
         np = self.np
@@ -395,7 +438,7 @@ def profile_yaml(m: Measurement, name: str | None = None, when: str | None = Non
         raise ConvcalcError(
             "no dtype could be measured: " + "; ".join(f"{d}: {why}" for d, why in m.skipped.items())
         )
-    device = m.device + (f", {m.threads} threads" if m.threads else "")
+    device = m.device + (f", {m.threads} thread{'s' if m.threads != 1 else ''}" if m.threads else "")
     name = name or f"this machine ({platform.machine() or 'unknown'} {m.device.split(' ')[0]}, {m.library})"
     when = when or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     q = json.dumps  # a JSON string is a valid YAML double-quoted scalar
