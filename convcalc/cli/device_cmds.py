@@ -24,8 +24,7 @@ def devices(
     """Hardware profiles for latency estimates: dense peak FLOP/s per dtype, memory bandwidth
     and their sources.
 
-    `convcalc devices` lists the built-in profiles; `convcalc devices measure -o FILE.yaml`
-    measures this machine. `--device NAME` or `--device FILE.yaml` picks a profile."""
+    `convcalc devices` lists the built-in profiles. `convcalc devices measure -o FILE.yaml` measures this machine. A device is named by a profile's id or alias, or given as FILE.yaml."""
     if ctx.invoked_subcommand is not None:
         return
     from .. import devices as dv
@@ -133,8 +132,7 @@ def measure(
     """Measure this machine's peak FLOP/s per dtype (large matrix multiplies), memory bandwidth
     (large copies) and per-operation overhead, and write a profile file for --device.
 
-    Needs torch or numpy (neither is a dependency of convcalc). Each figure is the best of
-    several runs; see docs/latency.md for the method."""
+    Needs torch or numpy (neither is a dependency of convcalc). Each figure is the best of several runs; see docs/latency.md for the method."""
     from ..budget import parse_quantity
     from ..devices.measure import busy, profile_yaml
     from ..devices.measure import measure as run_measure
