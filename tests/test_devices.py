@@ -435,3 +435,41 @@ def test_busy_machine_warning():
     p = parse_text(profile_yaml(m, "x", when="today"))
     assert p.notes.startswith("Warning: the 1-minute load average was 1000.0")
     assert p.peak == {"fp32": 10**9} and p.bandwidth == 10**9 and p.launch_overhead == 0
+
+
+def test_measure_control_flow_with_a_fake_library():
+    """Skipped dtypes say why; running out of memory at a larger size keeps the smaller sizes'
+    best; the bandwidth streams through chunks."""
+    from convcalc.devices.measure import _Backend
+
+    calls: list[tuple[str, int]] = []
+
+    class Fake(_Backend):
+        library, device = "fake 1.0", "cpu"
+
+        def matmul(self, dtype, n):
+            calls.append((dtype, n))
+            if dtype == "fp16":
+                return None
+            if dtype == "bf16":
+                raise RuntimeError("no bf16 kernel\nsecond line")
+            if n > 512:
+                raise MemoryError("out of memory")
+            return lambda: None
+
+        def buffers(self, nbytes, chunk):
+            return [(lambda: None, lambda: None)] * (nbytes // chunk)
+
+        def tiny_add(self):
+            return lambda: None
+
+    m = Fake().run(2048, 64 * 2**20, 2, ("fp32", "fp16", "bf16"))
+    assert [n for d, n in calls if d == "fp32"] == [256, 512, 1024]
+    assert m.peak["fp32"][0] > 0
+    assert "from 256 to 512" in m.peak["fp32"][1]
+    assert m.skipped == {
+        "fp16": "fake 1.0 has no fp16 matrix multiply on cpu",
+        "bf16": "RuntimeError: no bf16 kernel",
+    }
+    assert "64 MiB buffers in 16 MiB chunks" in m.bandwidth[1]
+    assert m.launch_overhead is not None and m.launch_overhead[0] > 0

@@ -111,7 +111,7 @@ def measure(
         str | None,
         typer.Option(
             "--copy-size",
-            help="Buffer size for the bandwidth, e.g. 512MiB (default 512MiB on a CPU, 2GiB on a GPU).",
+            help="Buffer size for the bandwidth, e.g. 512MiB (default 512MiB on a CPU, 2GiB on a GPU, at most 1/16 of the memory).",
             metavar="BYTES",
         ),
     ] = None,

@@ -12,9 +12,10 @@ Method (best of several repetitions everywhere; the best is the figure a rooflin
   it; a dtype the library cannot multiply on this device is skipped and said so. numpy: fp64
   and fp32 (its BLAS); it has no fast fp16 or int8 multiply.
 * **bandwidth**: a copy (``b = a``: reads S, writes S bytes) and an add (``b = a + c``: reads
-  2S, writes S) of S-byte buffers, S = ``copy_bytes`` (default 512 MiB on a CPU, larger than
-  the last-level caches of most machines, so the figure is main memory's); the best useful
-  bytes per second of the two. Write-allocate traffic (reading a line before writing it) is
+  2S, writes S) of S-byte buffers, S = ``copy_bytes`` (default 512 MiB on a CPU and 2 GiB on a
+  GPU, at most 1/16 of the memory: larger than the last-level caches of most machines, so the
+  figure is main memory's); the best useful bytes per second of the two. On a CPU the buffers
+  are streamed in 16 MiB chunks, each timed alone (robust to preemption on a busy machine). Write-allocate traffic (reading a line before writing it) is
   not counted, as convcalc's traffic does not count it. numpy's loops run on one thread only:
   prefer torch.
 * **launch_overhead**: the shortest time per operation of 1,000 adds of one-element tensors
@@ -173,7 +174,7 @@ class _Backend:
         return 4096
 
     def default_copy(self) -> int:
-        return 512 * MiB
+        return min(512 * MiB, max(16 * MiB, _ram_bytes() // 16))
 
     def run(
         self, max_size: int | None, copy_bytes: int | None, repeats: int, dtypes: tuple[str, ...] | None
@@ -194,27 +195,27 @@ class _Backend:
 
     def peak(self, m: Measurement, dtype: str, top: int, repeats: int) -> None:
         n = min(MIN_SIZE, top)
-        best, best_n = 0.0, 0
+        best, best_n, last = 0.0, 0, n
         while True:
             try:
                 fn = self.matmul(dtype, n)
-            except Exception as e:  # the library cannot do this dtype on this device
-                m.skipped[dtype] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
-                return
-            if fn is None:
-                m.skipped[dtype] = f"{self.library} has no {dtype} matrix multiply on {self.device}"
-                return
-            try:
+                if fn is None:
+                    m.skipped[dtype] = f"{self.library} has no {dtype} matrix multiply on {self.device}"
+                    return
                 t = best_of(fn, repeats, self.sync)
-            except Exception as e:
+            except Exception as e:  # the library cannot do this dtype here, or n is too large
+                if best:  # out of memory at a larger size: keep what the smaller ones reached
+                    break
                 m.skipped[dtype] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
                 return
+            last = n
             rate = 2 * n**3 / t
             if rate > best:
                 best, best_n = rate, n
             if n >= top or t > SLOW_S:
                 break
             n = min(2 * n, top)
+        n = last
         unit = "OP/s" if dtype == "int8" else "FLOP/s"
         m.peak[dtype] = (
             round_sig(best),
@@ -312,7 +313,12 @@ class _Torch(_Backend):
         return 4096 if self.on == "cpu" else 16384
 
     def default_copy(self) -> int:
-        return 512 * MiB if self.on == "cpu" else 2048 * MiB
+        if self.on == "cuda":  # three buffers: at most 3/16 of the GPU's memory
+            total = self.torch.cuda.get_device_properties(self.torch.cuda.current_device()).total_memory
+            return min(2048 * MiB, max(16 * MiB, total // 16 // MiB * MiB))
+        if self.on == "mps":  # unified memory: as the CPU
+            return min(1024 * MiB, max(16 * MiB, _ram_bytes() // 16))
+        return super().default_copy()
 
     def matmul(self, dtype: str, n: int) -> Callable[[], Any] | None:
         torch = self.torch
@@ -321,7 +327,7 @@ class _Torch(_Backend):
                 return None
             a = torch.randint(-128, 127, (n, n), dtype=torch.int8, device=self.dev)
             b = torch.randint(-128, 127, (n, n), dtype=torch.int8, device=self.dev)
-            torch._int_mm(a[:64, :64], b[:64, :64])  # raises where unsupported
+            torch._int_mm(a[:64, :64].contiguous(), b[:64, :64].contiguous())  # raises where unsupported
             return lambda: torch._int_mm(a, b)
         if dtype == "tf32":
             if self.on != "cuda" or torch.cuda.get_device_capability()[0] < 8:
@@ -343,7 +349,7 @@ class _Torch(_Backend):
         ]
         a = torch.randn(n, n, device=self.dev).to(dt)
         b = torch.randn(n, n, device=self.dev).to(dt)
-        (a[:64, :64] @ b[:64, :64]).sum().item()  # raises where unsupported
+        (a[:64, :64].contiguous() @ b[:64, :64].contiguous()).sum().item()  # raises where unsupported
         if dtype == "fp32" and self.on == "cuda":
 
             def fp32() -> Any:  # true fp32, whatever the user's TF32 setting
@@ -416,6 +422,17 @@ class _Numpy(_Backend):
         np = self.np
         x, y, z = np.ones(1), np.ones(1), np.empty(1)
         return lambda: np.add(x, y, out=z)
+
+
+def _ram_bytes() -> int:
+    """This machine's physical memory (8 GiB when the OS does not say)."""
+    import os
+
+    try:
+        n = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 8 * 2**30
+    return n if n > 0 else 8 * 2**30
 
 
 def _size(nbytes: int) -> str:
