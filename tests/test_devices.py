@@ -382,10 +382,13 @@ def test_measure_without_torch_or_numpy(cli, monkeypatch):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (("--repeats", "0"), "--repeats 0: must be >= 1"),
+        (("--repeats", "0"), "--repeats 0: must be 1 to 1000"),
+        (("--repeats", "1000000"), "--repeats 1000000: must be 1 to 1000"),
+        (("--max-size", "1000000"), "--max-size 1000000: must be 8 to 65536"),
+        (("--copy-size", "1000TiB"), "the three buffers would take more than half"),
         (("--copy-size", "lots"), "--copy-size lots"),
         (("--copy-size", "1KiB"), "must be at least 4096 bytes"),
-        (("--max-size", "2"), "--max-size 2: must be >= 8"),
+        (("--max-size", "2"), "--max-size 2: must be 8 to 65536"),
         (("--library", "jax"), "--library jax: use auto, torch or numpy"),
         (("--on", "tpu"), "--on tpu: use auto, cpu, cuda or mps"),
         (("--dtypes", "fp99"), "--dtypes: unknown fp99"),

@@ -42,6 +42,8 @@ SLOW_S = 1.0  # stop growing the matmul once one run takes this long
 OVERHEAD_OPS = 1000
 MiB = 2**20
 CPU_CHUNK = 16 * MiB  # bandwidth: bytes per timed copy on a CPU
+MAX_REPEATS = 1000
+MAX_SIZE = 65536
 
 
 @dataclass
@@ -131,12 +133,17 @@ def measure(
 ) -> Measurement:
     """Measure this machine (see the module docstring). ``dtypes``: default all that the device
     may have (tf32 on CUDA only). ``threads``: torch's CPU threads (default: torch's own)."""
-    if repeats < 1:
-        raise ConvcalcError(f"--repeats {repeats}: must be >= 1")
-    if max_size is not None and max_size < 8:
-        raise ConvcalcError(f"--max-size {max_size}: must be >= 8")
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise ConvcalcError(f"--repeats {repeats}: must be 1 to {MAX_REPEATS}")
+    if max_size is not None and not 8 <= max_size <= MAX_SIZE:
+        raise ConvcalcError(f"--max-size {max_size}: must be 8 to {MAX_SIZE}")
     if copy_bytes is not None and copy_bytes < 4096:
         raise ConvcalcError(f"--copy-size {copy_bytes}: must be at least 4096 bytes")
+    if copy_bytes is not None and 3 * copy_bytes > _ram_bytes() // 2:
+        raise ConvcalcError(
+            f"--copy-size {copy_bytes:,}: the three buffers would take more than half of this "
+            f"machine's memory ({_ram_bytes():,} bytes)"
+        )
     bad = [d for d in dtypes or () if d not in DTYPES]
     if bad:
         raise ConvcalcError(f"--dtypes: unknown {', '.join(bad)} (use {', '.join(DTYPES)})")
@@ -231,7 +238,13 @@ class _Backend:
 
     def bandwidth(self, m: Measurement, nbytes: int, repeats: int) -> None:
         chunk = max(4096, self.chunk_bytes(nbytes))
-        ops = self.buffers(nbytes, chunk)
+        try:
+            ops = self.buffers(nbytes, chunk)
+        except (MemoryError, RuntimeError) as e:  # torch reports out-of-memory as RuntimeError
+            raise ConvcalcError(
+                f"--copy-size {nbytes:,}: cannot allocate three buffers of that size on {self.device} "
+                f"({type(e).__name__}); give a smaller --copy-size"
+            ) from None
         times = [math.inf, math.inf]  # copy, add: the best time of one chunk
         for rep in range(repeats + 1):  # the first pass warms up (page faults), untimed
             for which in (0, 1):
