@@ -476,3 +476,24 @@ def test_measure_control_flow_with_a_fake_library():
     }
     assert "64 MiB buffers in 16 MiB chunks" in m.bandwidth[1]
     assert m.launch_overhead is not None and m.launch_overhead[0] > 0
+
+
+def test_devices_show(cli, tmp_path):
+    r = cli("devices", "show", "orin")
+    assert r.code == 0, r.err
+    copy = tmp_path / "my-orin.yaml"
+    copy.write_text(r.out)
+    p = load_profile(str(copy))  # a built-in, copied, is a valid profile file
+    assert p.peak == load_profile("jetson-agx-orin").peak and p.key == ""
+    r = cli("devices", "show", "h100", "--format", "json")
+    assert r.code == 0 and json.loads(r.out)["peak"]["fp16"] == 989_500_000_000_000
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\npeak: {fp32: 1X}\n")
+    r = cli("devices", "show", str(bad))
+    assert r.code == 2 and r.err.strip().endswith(
+        "bad.yaml:2: peak.fp32: '1X': unknown suffix 'X' (use k, M, G, T)"
+    )
+    r = cli("devices", "show", "orin", "--format", "csv")
+    assert r.code == 2 and "--format csv: use yaml or json" in r.err
+    r = cli("devices", "show", "h10")
+    assert r.code == 2 and "did you mean 'h100'" in r.err

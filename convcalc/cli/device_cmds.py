@@ -1,8 +1,9 @@
-"""convcalc devices [measure]: the hardware profiles of the roofline latency estimate.
+"""convcalc devices [measure | show]: the hardware profiles of the roofline latency estimate.
 
 ``convcalc devices`` lists the built-in profiles with their figures and sources;
 ``convcalc devices measure [-o FILE.yaml]`` measures this machine (torch or numpy) and writes a
-profile file that ``--device FILE.yaml`` reads.
+profile file that ``--device FILE.yaml`` reads; ``convcalc devices show DEVICE`` prints one
+profile (a built-in's YAML, to copy and edit, or a checked profile file).
 """
 
 from __future__ import annotations
@@ -159,6 +160,34 @@ def measure(
         sys.stderr.write(f"convcalc: warning: {warning}\n")
 
 
+def show(
+    device: Annotated[
+        str,
+        typer.Argument(help="A built-in profile's id or alias, or a profile FILE.yaml.", metavar="DEVICE"),
+    ],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="yaml (the profile file, to copy and edit) or json.")
+    ] = "yaml",
+    output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
+) -> None:
+    """Print one profile: a built-in's YAML file (to copy and edit), or a profile file once checked."""
+    from .. import devices as dv
+    from ..errors import ConvcalcError
+    from ..output import emit
+
+    if format not in ("yaml", "json"):
+        raise ConvcalcError(f"--format {format}: use yaml or json")
+    p = dv.load_profile(device)  # checks a user's file: FILE:LINE errors
+    if format == "json":
+        from .common import emit_json
+
+        emit_json(p.as_dict(), output)
+        return
+    from .. import yamlio
+
+    emit(yamlio.read_text(dv.profile_path(p)), output)
+
+
 def register(app: typer.Typer) -> None:
     sub = typer.Typer(
         name="devices",
@@ -170,4 +199,5 @@ def register(app: typer.Typer) -> None:
     )
     sub.callback(invoke_without_command=True)(devices)
     sub.command()(measure)
+    sub.command()(show)
     app.add_typer(sub, name="devices")

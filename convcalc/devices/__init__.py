@@ -131,6 +131,11 @@ def _names() -> dict[str, Profile]:
     return out
 
 
+def profile_path(p: Profile) -> str:
+    """The file a profile was read from (a built-in's file in this package)."""
+    return os.path.join(HERE, f"{p.key}.yaml") if p.key else p.origin
+
+
 def normalise(name: str) -> str:
     """``NVIDIA H100 SXM`` -> ``nvidia-h100-sxm``: case, spaces and underscores do not matter."""
     return re.sub(r"[\s_]+", "-", name.strip().lower())
