@@ -60,6 +60,13 @@ def test_names_and_aliases_resolve_and_are_unique():
     assert load_profile("Jetson_Orin_Nano").key == "jetson-orin-nano"
 
 
+def test_quick_name_index_agrees_with_the_full_parse():
+    from convcalc.devices import _index
+
+    full = {dv.normalise(n): p.key for p in dv.builtins() for n in (p.key, p.name, *p.aliases)}
+    assert _index() == full
+
+
 def test_unknown_device_suggests():
     with pytest.raises(ConvcalcError, match=r"unknown device 'h10' \(did you mean 'h100'\?\)"):
         load_profile("h10")

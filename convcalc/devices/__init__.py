@@ -119,15 +119,38 @@ def builtin_ids() -> list[str]:
 @cache
 def builtins() -> tuple[Profile, ...]:
     """Every built-in profile, in id order."""
-    return tuple(_read(os.path.join(HERE, f"{k}.yaml"), key=k) for k in builtin_ids())
+    return tuple(builtin(k) for k in builtin_ids())
 
 
-def _names() -> dict[str, Profile]:
-    """Normalised id, display name and aliases -> profile."""
-    out: dict[str, Profile] = {}
-    for p in builtins():
-        for n in (p.key, p.name, *p.aliases):
-            out.setdefault(normalise(n), p)
+@cache
+def builtin(key: str) -> Profile:
+    """One built-in profile by its id (its file name)."""
+    return _read(os.path.join(HERE, f"{key}.yaml"), key=key)
+
+
+_TOP = re.compile(r"^(name|aliases):[ \t]*(.*?)[ \t]*$")
+
+
+@cache
+def _index() -> dict[str, str]:
+    """Normalised id, display name and aliases -> id, from a scan of the built-in files' top-level
+    ``name:`` and ``aliases: [...]`` lines: finding one profile parses only its own file (a test
+    checks that this scan agrees with the full parse)."""
+    out: dict[str, str] = {}
+    for key in builtin_ids():
+        out.setdefault(normalise(key), key)
+        with open(os.path.join(HERE, f"{key}.yaml"), encoding="utf-8") as fh:
+            for line in fh:
+                m = _TOP.match(line)
+                if not m:
+                    continue
+                value = m.group(2)
+                if m.group(1) == "name":
+                    out.setdefault(normalise(value.strip("\"'")), key)
+                elif value.startswith("[") and value.endswith("]"):
+                    for alias in value[1:-1].split(","):
+                        if alias.strip():
+                            out.setdefault(normalise(alias.strip().strip("\"'")), key)
     return out
 
 
@@ -147,9 +170,9 @@ def load_profile(ref: str) -> Profile:
         raise ConvcalcError("--device needs a device name (convcalc devices lists them) or a YAML file")
     looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or os.sep in ref
     if not looks_like_path:
-        hit = _names().get(normalise(ref))
-        if hit is not None:
-            return hit
+        key = _index().get(normalise(ref))
+        if key is not None:
+            return builtin(key)
         if not os.path.exists(ref):
             from .._suggest import did_you_mean
 
