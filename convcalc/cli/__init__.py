@@ -33,8 +33,9 @@ _MODULES = {
     "zoo": "zoo_cmds",
     "fit": "design_cmds",
     "solve": "design_cmds",
+    "devices": "device_cmds",
 }
-_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "design_cmds")
+_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "design_cmds", "device_cmds")
 
 
 def _version(value: bool) -> None:
