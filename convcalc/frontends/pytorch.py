@@ -1,0 +1,1573 @@
+"""PyTorch in: a live ``nn.Module`` as a convcalc graph (``--torch package.module:factory``).
+
+The model is captured by torch's own tracer, ``torch.fx.symbolic_trace`` (torch.nn's modules stay
+whole: an ``nn.Conv2d`` is read exactly from its attributes; a user's module is traced through to
+the torch functions it calls), then run once on a sample of the input shape on the meta device
+(shapes only, no arithmetic) with every fx node under its own ``FlopCounterMode``. Each fx node is
+mapped to convcalc layers (see ``_Importer``: modules by class, functions by identity, tensor
+methods by name) and each mapping is checked on the spot against torch: the output shape, the
+parameters the node reads and the MACs torch counts for it (FLOPs / 2) must equal convcalc's, or
+the import stops with an error naming the node. So an imported model reports torch's own
+``sum(p.numel())`` and FlopCounterMode MACs, or nothing.
+
+What convcalc has no layer for is an unsupported op: an error listing each op with its count and
+its first node, or with ``allow_unknown`` a zero-cost node of torch's output shape and a warning.
+Tensor plumbing with no cost is followed without a node: ``contiguous``, dtype casts, a permute to
+channels-last and back (ConvNeXt's block: LayerNorm and Linear over the last dim are then
+``layernorm`` and ``pointwise``), the reshape-permute-reshape of a channel shuffle, a constant
+per-channel multiply-add (a frozen batch norm).
+
+torch is imported only when this module is used (it is never a dependency of convcalc).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import operator
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any
+
+from ..errors import ConvcalcError
+from ..graph import Graph, GraphInput, Node, input_ref
+from ..layers import REGISTRY
+from ..layers.base import Cost, Layer, Shape
+
+INSTALL_HINT = "pip install torch"
+
+
+def require_torch(what: str) -> Any:
+    """The torch module, or an error (exit 2) with the line that installs it."""
+    try:
+        import torch
+    except ImportError:
+        raise ConvcalcError(f"{what} needs PyTorch in the same environment as convcalc: {INSTALL_HINT}") from None
+    return torch
+
+
+# -- loading a model ------------------------------------------------------------------------------------
+@dataclass
+class Source:
+    """A model named on the command line: the object, its module, and names for messages."""
+
+    text: str  # as given: package.module:factory
+    obj: Any
+    module: Any
+    name: str
+
+
+def load_source(text: str) -> Source:
+    """``package.module:factory`` (or ``path/to/file.py:factory``): import the module (the
+    current directory is searchable, as with ``python -m``) and find the attribute (dotted
+    names reach inside). Errors name the part that failed."""
+    opt = f"--torch {text}"
+    mod_name, sep, attr = text.rpartition(":")
+    if not sep or not mod_name or not attr:
+        raise ConvcalcError(f"{opt}: expected package.module:factory (a callable returning an nn.Module)")
+    require_torch("--torch")
+    try:
+        if mod_name.endswith(".py") or os.sep in mod_name or "/" in mod_name:
+            module = _module_from_file(mod_name, opt)
+        else:
+            cwd = os.getcwd()
+            if cwd not in sys.path:
+                sys.path.insert(0, cwd)
+            module = importlib.import_module(mod_name)
+    except ConvcalcError:
+        raise
+    except ImportError as e:
+        raise ConvcalcError(f"{opt}: cannot import {mod_name!r}: {e}") from None
+    except Exception as e:  # the module's own code failed
+        raise ConvcalcError(f"{opt}: importing {mod_name!r} failed: {type(e).__name__}: {e}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConvcalcError(f"{opt}: {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return Source(text, obj, module, attr.rsplit(".", 1)[-1])
+
+
+def _module_from_file(path: str, opt: str) -> Any:
+    if not os.path.isfile(path):
+        raise ConvcalcError(f"{opt}: no such file {path!r}")
+    name = "convcalc_torch_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(path)[:-3])
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConvcalcError(f"{opt}: cannot load {path!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_model(source: Source) -> Any:
+    """The nn.Module a source names: an instance, or what calling the factory returns."""
+    torch = require_torch("--torch")
+    obj = source.obj
+    if not isinstance(obj, torch.nn.Module):
+        if not callable(obj):
+            raise ConvcalcError(f"--torch {source.text}: {type(obj).__name__} is neither an nn.Module nor callable")
+        try:
+            obj = obj()
+        except Exception as e:
+            raise ConvcalcError(f"--torch {source.text}: calling it failed: {type(e).__name__}: {e}") from None
+        if not isinstance(obj, torch.nn.Module):
+            raise ConvcalcError(f"--torch {source.text}: returned {type(obj).__name__}, not an nn.Module")
+    return obj
+
+
+def default_input(source: Source) -> Shape | None:
+    """``INPUT_SHAPE`` of the model's module, if it has one (the files ``export --torch``
+    writes do): the shape of one sample, channels first, without the batch dim."""
+    v = getattr(source.module, "INPUT_SHAPE", None)
+    if isinstance(v, (tuple, list)) and 1 <= len(v) <= 4 and all(isinstance(d, int) and d >= 1 for d in v):
+        return tuple(v)
+    return None
+
+
+# -- the result ------------------------------------------------------------------------------------------
+@dataclass
+class Imported:
+    """A model as a convcalc graph, with its warnings (unsupported ops costed as zero, unused
+    parameters) and torch's own totals for the record."""
+
+    name: str
+    graph: Graph
+    warnings: list[str] = field(default_factory=list)
+    torch_params: int = 0
+    torch_macs: int = 0
+
+
+class Unknown(Layer):
+    """An op convcalc cannot cost (``--allow-unknown``): zero cost, torch's output shape."""
+
+    type_name = "unknown"
+    arity = 0
+
+    def cost(self, *shapes: Shape) -> Cost:  # type: ignore[override]
+        first = shapes[0] if shapes else ()
+        return Cost(
+            "unknown",
+            first,
+            tuple(self.params["shape"]),
+            rf=("whole",),
+            input_shapes=tuple(shapes),
+            extra={"op": self.params["op"]},
+        )
+
+
+def import_model(
+    model: Any, input_shape: Shape, name: str = "model", allow_unknown: bool = False
+) -> Imported:
+    """Trace ``model`` (an nn.Module) and map it to a convcalc graph for one input sample of
+    ``input_shape`` (channels first, without the batch dim); see the module docstring."""
+    torch = require_torch("--torch")
+    import torch.fx as fx
+
+    was_training = model.training
+    model.eval()
+    try:
+        try:
+            gm = fx.symbolic_trace(model)
+        except Exception as e:
+            raise ConvcalcError(
+                f"cannot trace {name} with torch.fx: {type(e).__name__}: {_one_line(e)} (control flow that "
+                "depends on tensor values cannot be traced; see docs/torch.md)"
+            ) from None
+        values, flops = _run(torch, fx, gm, input_shape)
+        importer = _Importer(torch, gm, values, flops, name, input_shape, allow_unknown)
+        return importer.run()
+    finally:
+        model.train(was_training)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _run(torch: Any, fx: Any, gm: Any, input_shape: Shape) -> tuple[dict, dict]:
+    """Run the traced module once on the meta device, recording every node's value and the
+    FLOPs torch counts for it. The module's own tensors are swapped for meta ones only for the
+    run (``functional_call``): the model is left as it was."""
+    from torch.func import functional_call
+    from torch.utils.flop_counter import FlopCounterMode
+
+    values: dict = {}
+    flops: dict = {}
+
+    class Recorder(fx.Interpreter):  # type: ignore[misc, name-defined]
+        def run_node(self, n: Any) -> Any:
+            with FlopCounterMode(display=False) as counter:
+                result = super().run_node(n)
+            values[n] = result
+            flops[n] = counter.get_total_flops()
+            return result
+
+    class Runner(torch.nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *xs: Any) -> Any:
+            return Recorder(self.inner).run(*xs)
+
+    runner = Runner(gm)
+    state = {
+        name: torch.empty_like(t, device="meta")
+        for name, t in (*runner.named_parameters(remove_duplicate=False), *runner.named_buffers(remove_duplicate=False))
+    }
+    x = torch.zeros((1, *input_shape), device="meta")
+    try:
+        with torch.no_grad():
+            functional_call(runner, state, (x,))
+    except Exception as e:
+        where = next((n for n in gm.graph.nodes if n.op != "output" and n not in values), None)
+        at = f" at {where.name} ({_op_text(where)})" if where is not None else ""
+        raise ConvcalcError(
+            f"the model failed on an input of shape {list(input_shape)}{at}: {type(e).__name__}: {_one_line(e)}"
+        ) from None
+    return values, flops
+
+
+def _op_text(n: Any) -> str:
+    if n.op == "call_module":
+        return f"module {n.target}"
+    if n.op == "call_method":
+        return f"Tensor.{n.target}"
+    return getattr(n.target, "__name__", str(n.target))
+
+
+# -- values while mapping ------------------------------------------------------------------------------------
+@dataclass
+class T:
+    """A tensor computed from the model's input: convcalc tensor ``ref``, seen by torch with its
+    dims in ``perm`` order (None: channels first, as convcalc; else a channels-last view), or in
+    a state ``pending`` that only the next op can complete (``split``/``swapped``: the reshape
+    and permute of a channel shuffle; ``scaled``: a multiply by a constant, awaiting its add)."""
+
+    ref: int
+    perm: tuple[int, ...] | None = None
+    pending: str = ""
+    groups: int = 0
+    origin: str = ""  # the op that left it pending (for messages)
+
+
+@dataclass
+class S:
+    """A value known without the input: numbers, shapes, the model's tensors and what is
+    computed from them. ``params``: the parameters it is made of; ``spatial_of``: it is exactly
+    the spatial size of tensor ``spatial_of``; ``shape_of``: it is that tensor's ``.shape``."""
+
+    value: Any
+    params: frozenset[str] = frozenset()
+    spatial_of: int | None = None
+    shape_of: T | None = None
+
+
+class _Unsupported(Exception):
+    """An op (or a use of an op) convcalc has no layer for; ``key`` names it ("" : the op)."""
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__(key)
+        self.key = key
+
+
+Handler = Callable[["_Importer", Any, list, dict], Any]
+MODULES: dict[str, Handler] = {}  # by class name, resolved against torch.nn at import time
+FUNCTIONS: dict[str, Handler] = {}  # by "torch.cat", "F.relu", "operator.add"
+METHODS: dict[str, Handler] = {}  # Tensor methods by name
+
+
+def _on(table: dict[str, Handler], *keys: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        for k in keys:
+            table[k] = fn
+        return fn
+
+    return deco
+
+
+class _Importer:
+    def __init__(
+        self,
+        torch: Any,
+        gm: Any,
+        values: dict,
+        flops: dict,
+        name: str,
+        input_shape: Shape,
+        allow_unknown: bool,
+    ) -> None:
+        self.torch = torch
+        self.gm = gm
+        self.values = values
+        self.flops = flops
+        self.allow_unknown = allow_unknown
+        self.graph = Graph(name, [GraphInput("input", tuple(input_shape))])
+        self.shapes: list[Shape] = []
+        self.costs: list[Cost] = []
+        self.env: dict[Any, Any] = {}
+        self.unsupported: dict[str, list] = {}  # key -> [count, first node]
+        self.used_params: dict[str, str] = {}  # parameter -> the node that counted it
+        self.param_sizes = {k: p.numel() for k, p in gm.named_parameters(remove_duplicate=False)}
+        self.param_alias = _param_aliases(gm)
+        self.names: list[tuple[str, str, bool]] = []  # per graph node: (scope, base, from a module)
+        self.modules = dict(gm.named_modules(remove_duplicate=False))
+        self.module_handlers = _resolve_modules(torch)
+        self.function_handlers = _resolve_functions(torch)
+        self.warnings: list[str] = []
+        self.node: Any = None
+
+    # -- the walk -----------------------------------------------------------------------------
+    def run(self) -> Imported:
+        output = None
+        for n in self.gm.graph.nodes:
+            self.node = n
+            if n.op == "placeholder":
+                if self.graph.inputs and any(isinstance(v, T) for v in self.env.values()):
+                    raise ConvcalcError(f"{self.graph.name}: models with more than one input are not supported")
+                self.env[n] = T(input_ref(0))
+            elif n.op == "get_attr":
+                self.env[n] = self.get_attr(n)
+            elif n.op == "output":
+                output = self.arg(n.args[0])
+            else:
+                self.env[n] = self.call(n)
+        self.finish(output)
+        self.check_unsupported()
+        self.name_nodes()
+        torch_params = sum(p.numel() for p in self.gm.parameters())
+        unused = torch_params - sum(self.param_sizes[k] for k in self.used_params)
+        if unused:
+            self.warnings.append(
+                f"{unused:,} parameters are not used by forward (for an input of this shape) and not counted: "
+                + ", ".join(self.unused_params()[:3])
+            )
+        macs = sum(self.flops.values()) // 2
+        return Imported(self.graph.name, self.graph, self.warnings, torch_params, macs)
+
+    def unused_params(self) -> list[str]:
+        return sorted({v for v in self.param_alias.values() if v not in self.used_params})
+
+    def arg(self, a: Any) -> Any:
+        """An fx argument with its nodes replaced by their values (T or S)."""
+        import torch.fx as fx
+
+        if isinstance(a, fx.Node):
+            return self.env[a]
+        if isinstance(a, (list, tuple)):
+            return type(a)(self.arg(x) for x in a) if not hasattr(a, "_fields") else type(a)(*(self.arg(x) for x in a))
+        if isinstance(a, dict):
+            return {k: self.arg(v) for k, v in a.items()}
+        if isinstance(a, slice):
+            return slice(self.arg(a.start), self.arg(a.stop), self.arg(a.step))
+        return a
+
+    def get_attr(self, n: Any) -> S:
+        value = self.values[n]
+        params = frozenset({self.param_alias[n.target]}) if n.target in self.param_alias else frozenset()
+        return S(value, params)
+
+    def call(self, n: Any) -> Any:
+        args = [self.arg(a) for a in n.args]
+        kwargs = {k: self.arg(v) for k, v in n.kwargs.items()}
+        data = [v for v in _leaves((args, kwargs)) if isinstance(v, T)]
+        if not data:  # computed without the input: a constant
+            if self.flops.get(n):
+                self.warnings.append(
+                    f"{n.name}: {self.flops[n] // 2:,} MACs computed from the weights alone (not from the input) "
+                    "are not counted"
+                )
+            params = frozenset().union(*(v.params for v in _leaves((args, kwargs)) if isinstance(v, S)))
+            return self.constant(n, args, kwargs, params)
+        handler, key = self.handler(n)
+        start = len(self.graph.nodes)
+        try:
+            if handler is None:
+                raise _Unsupported(key)
+            for t in data:
+                if t.pending and not getattr(handler, "completes", False):
+                    raise _Unsupported(t.origin)
+            result = handler(self, n, args, kwargs)
+        except _Unsupported as e:
+            del self.graph.nodes[start:], self.shapes[start:], self.costs[start:], self.names[start:]
+            return self.unknown(n, e.key or key, data)
+        self.check(n, start, result, key)
+        return result
+
+    def handler(self, n: Any) -> tuple[Handler | None, str]:
+        if n.op == "call_module":
+            m = self.modules[n.target]
+            cls = type(m)
+            key = f"{cls.__module__.replace('torch.nn.modules.', 'torch.nn.').rsplit('.', 1)[0]}.{cls.__name__}"
+            if cls.__module__.startswith("torch.nn"):
+                key = f"nn.{cls.__name__}"
+            return self.module_handlers.get(cls), key
+        if n.op == "call_method":
+            return METHODS.get(n.target), f"Tensor.{n.target}"
+        fn = n.target
+        key = _function_key(fn)
+        return self.function_handlers.get(fn), key
+
+    def constant(self, n: Any, args: list, kwargs: dict, params: frozenset[str]) -> S:
+        value = self.values[n]
+        shape_src = next((v for v in _leaves((args, kwargs)) if isinstance(v, S) and v.shape_of is not None), None)
+        out = S(value, params)
+        # [2:] or [-n:] of a tensor's shape is its spatial size (DeepLab's F.interpolate(..., size=x.shape[-2:]))
+        if shape_src is not None and n.op == "call_function" and n.target is operator.getitem:
+            src = shape_src.shape_of
+            rank = len(shape_src.value)
+            index = args[1]
+            if (
+                src is not None
+                and src.perm is None
+                and not src.pending
+                and isinstance(index, slice)
+                and index.step in (None, 1)
+                and index.stop is None
+                and index.start is not None
+                and index.start % rank == 2 % rank
+                and rank > 2
+            ):
+                out.spatial_of = src.ref
+        return out
+
+    # -- adding convcalc nodes ------------------------------------------------------------------------
+    def add(
+        self,
+        type_name: str,
+        inputs: list[T] | tuple[T, ...],
+        params: dict | None = None,
+        suffix: str = "",
+        refs: tuple[tuple[str, int], ...] = (),
+        layer: Layer | None = None,
+    ) -> T:
+        """Append a node of ``type_name`` built from ``params`` (convcalc's own validation)
+        reading ``inputs``; returns its output tensor (channels first)."""
+        if layer is None:
+            try:
+                layer = REGISTRY[type_name].build(params or {})
+            except ConvcalcError as e:
+                raise self.mapping_error(f"convcalc refuses {type_name} {params}: {e.message}") from None
+        refs_in = tuple(t.ref for t in inputs)
+        shapes = tuple(self.shape(r) for r in refs_in)
+        concrete = layer
+        if refs:
+            concrete = layer.resolve_refs({f: self.shape(r) for f, r in refs})
+        try:
+            cost = concrete.cost(*shapes)
+        except ConvcalcError as e:
+            raise self.mapping_error(f"convcalc's {type_name} refuses inputs {[list(s) for s in shapes]}: {e.message}") from None
+        self.graph.nodes.append(Node("", layer, refs_in, refs))
+        self.shapes.append(cost.output_shape)
+        self.costs.append(cost)
+        self.names.append((*self.scope(), suffix))  # type: ignore[arg-type]
+        return T(len(self.graph.nodes) - 1, inputs[0].perm if inputs else None)
+
+    def shape(self, r: int) -> Shape:
+        return self.shapes[r] if r >= 0 else self.graph.inputs[-1 - r].shape
+
+    def scope(self) -> tuple[str, str]:
+        """(where the current fx node is, its op's short name) for naming."""
+        n = self.node
+        if n.op == "call_module":
+            return str(n.target), ""
+        stack = n.meta.get("nn_module_stack") or {}
+        scope = ""
+        if stack:
+            last = list(stack.values())[-1]
+            scope = last[0] if isinstance(last, tuple) else str(last)
+        base = n.target if n.op == "call_method" else getattr(n.target, "__name__", n.name)
+        return scope, str(base).strip("_") or n.name
+
+    def mapping_error(self, message: str) -> ConvcalcError:
+        return ConvcalcError(f"{self.graph.name}: {self.node.name} ({_op_text(self.node)}): {message}")
+
+    def unknown(self, n: Any, key: str, data: list[T]) -> Any:
+        entry = self.unsupported.setdefault(key, [0, n.name])
+        entry[0] += 1
+        inputs = []
+        for t in data:
+            if t.ref not in [x.ref for x in inputs]:
+                inputs.append(T(t.ref))
+
+        def make(value: Any) -> Any:
+            if isinstance(value, self.torch.Tensor):
+                shape = tuple(value.shape[1:])
+                layer = Unknown(op=key, shape=shape)
+                return self.add("unknown", inputs, layer=layer, suffix="")
+            if isinstance(value, (list, tuple)):
+                return type(value)(make(v) for v in value)
+            return S(value)
+
+        return make(self.values[n])
+
+    def check(self, n: Any, start: int, result: Any, key: str) -> None:
+        """The mapping of fx node ``n`` (graph nodes ``start:``) against torch: params read,
+        MACs counted and the output shape."""
+        added = range(start, len(self.graph.nodes))
+        params = sum(self.costs[i].params for i in added)
+        macs = sum(self.costs[i].macs for i in added)
+        expect = self.params_read(n)
+        if params != sum(self.param_sizes[k] for k in expect):
+            raise self.mapping_error(
+                f"convcalc counts {params:,} parameters, torch's module holds {sum(self.param_sizes[k] for k in expect):,}"
+            )
+        for k in expect:
+            if k in self.used_params:
+                raise self.mapping_error(
+                    f"parameter {k} is also used by {self.used_params[k]}: shared weights cannot be written in a "
+                    "spec (convcalc would count them twice)"
+                )
+            self.used_params[k] = n.name
+        torch_flops = self.flops.get(n, 0)
+        if torch_flops != 2 * macs:
+            raise self.mapping_error(f"convcalc counts {macs:,} MACs, torch {torch_flops / 2:,.0f}")
+        value = self.values[n]
+        if isinstance(result, T) and isinstance(value, self.torch.Tensor) and not result.pending:
+            ours = (1, *self.shape(result.ref))
+            if result.perm is not None:
+                ours = tuple(ours[d] for d in result.perm)
+            if tuple(value.shape) != ours:
+                raise self.mapping_error(
+                    f"convcalc's shape {list(ours[1:])} differs from torch's {list(value.shape[1:])}"
+                )
+
+    def params_read(self, n: Any) -> set[str]:
+        """The (canonical) parameters fx node ``n`` reads."""
+        if n.op == "call_module":
+            prefix = f"{n.target}."
+            return {self.param_alias[k] for k in self.param_sizes if k.startswith(prefix)}
+        out: set[str] = set()
+        for v in _leaves(([self.arg(a) for a in n.args], {k: self.arg(v) for k, v in n.kwargs.items()})):
+            if isinstance(v, S):
+                out |= v.params
+        return out
+
+    # -- the end --------------------------------------------------------------------------------------
+    def finish(self, output: Any) -> None:
+        outs = [v for v in _leaves(output) if isinstance(v, T)]
+        if not outs:
+            raise ConvcalcError(f"{self.graph.name}: forward returns no tensor computed from its input")
+        for t in outs:
+            if t.pending:
+                raise ConvcalcError(f"{self.graph.name}: an output is left by an unsupported op: {t.origin}")
+            if t.perm is not None:
+                raise ConvcalcError(
+                    f"{self.graph.name}: an output is channels-last (permuted); convcalc's shapes are channels first"
+                )
+        self.graph.outputs = [("", t.ref) for t in outs]
+
+    def check_unsupported(self) -> None:
+        if not self.unsupported:
+            return
+        listed = ", ".join(f"{k} ({c}, first: {first})" for k, (c, first) in self.unsupported.items())
+        if not self.allow_unknown:
+            raise ConvcalcError(
+                f"{self.graph.name}: unsupported ops: {listed}; --allow-unknown counts them as zero (with a warning)"
+            )
+        self.warnings.append(f"unsupported ops counted as zero: {listed}")
+
+    def name_nodes(self) -> None:
+        """Display names: a module's path (``layer1.0.conv1``); an op inside a module, the
+        module's path and the op (``layer1.0.add``), or the module's path alone when it is
+        the module's only layer; unique (``_2`` ...)."""
+        scopes: dict[str, int] = {}
+        for scope, base, suffix in self.names:
+            if base:  # a function or method in a module
+                scopes[scope] = scopes.get(scope, 0) + 1
+        module_nodes = {scope for scope, base, _ in self.names if not base}
+        used: set[str] = set()
+        for node, (scope, base, suffix) in zip(self.graph.nodes, self.names):
+            if not base:
+                name = scope
+            elif scope and scopes.get(scope) == 1 and scope not in module_nodes and not any(
+                m.startswith(scope + ".") for m in module_nodes
+            ):
+                name = scope
+            else:
+                name = f"{scope}.{base}" if scope else base
+            if suffix:
+                name = f"{name}.{suffix}"
+            final, k = name, 2
+            while final in used:
+                final, k = f"{name}_{k}", k + 1
+            used.add(final)
+            node.name = final
+        for node in self.graph.nodes:
+            if node.refs and "like" in node.layer.params:
+                node.layer = node.layer.replace(like=self.graph.tensor_name(node.refs[0][1]))
+        self.graph.outputs = [(self.graph.tensor_name(r), r) for _, r in self.graph.outputs]
+
+
+def _leaves(x: Any) -> Iterator[Any]:
+    if isinstance(x, (list, tuple)):
+        for v in x:
+            yield from _leaves(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _leaves(v)
+    elif isinstance(x, slice):
+        yield from _leaves((x.start, x.stop, x.step))
+    else:
+        yield x
+
+
+def _param_aliases(gm: Any) -> dict[str, str]:
+    """Every parameter name (with duplicates: a parameter reachable by two paths) -> one
+    canonical name per tensor."""
+    first: dict[int, str] = {}
+    out: dict[str, str] = {}
+    for k, p in gm.named_parameters(remove_duplicate=False):
+        out[k] = first.setdefault(id(p), k)
+    return out
+
+
+def _function_key(fn: Any) -> str:
+    mod = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__name__", repr(fn))
+    if mod == "_operator":
+        return f"operator.{name}"
+    if mod.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if mod.startswith("torch") or mod == "" and "built-in method" in repr(fn):
+        return f"torch.{name}"
+    return f"{mod}.{name}" if mod else name
+
+
+# -- the mappings -----------------------------------------------------------------------------------------
+def _v(x: Any) -> Any:
+    """A handler argument's plain value (S unwrapped, also inside lists)."""
+    if isinstance(x, S):
+        return x.value
+    if isinstance(x, (list, tuple)):
+        return type(x)(_v(y) for y in x) if not hasattr(x, "_fields") else type(x)(*(_v(y) for y in x))
+    return x
+
+
+def _bind(args: list, kwargs: dict, names: tuple[str, ...], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Positional and keyword arguments by name (``names``: the signature's order)."""
+    out = dict(defaults)
+    for name, a in zip(names, args):
+        out[name] = a
+    for k, a in kwargs.items():
+        if k not in names:
+            raise _Unsupported(f"keyword {k}")
+        out[k] = a
+    missing = [k for k in names if k not in out]
+    if missing:
+        raise _Unsupported()
+    return out
+
+
+def _compact(t: tuple[int, ...]) -> int | list[int]:
+    """A per-dim tuple as a spec writes it: one int when all agree."""
+    return t[0] if len(set(t)) == 1 else list(t)
+
+
+def _per_dim(v: Any, n: int) -> tuple[int, ...]:
+    v = _v(v)
+    if isinstance(v, (list, tuple)):
+        if len(v) != n:
+            raise _Unsupported()
+        return tuple(int(x) for x in v)
+    return (int(v),) * n
+
+
+def _cf(imp: _Importer, x: Any) -> T:
+    """``x`` as a channels-first tensor (or the op is unsupported here)."""
+    if not isinstance(x, T) or x.perm is not None or x.pending:
+        raise _Unsupported()
+    return x
+
+
+def _spatial(imp: _Importer, x: T, lo: int = 1) -> int:
+    n = len(imp.shape(x.ref)) - 1
+    if not lo <= n <= 3:
+        raise _Unsupported()
+    return n
+
+
+def _channels_last(rank: int) -> tuple[int, ...]:
+    return (0, *range(2, rank), 1)
+
+
+def _torch_shape(imp: _Importer, x: T) -> tuple[int, ...]:
+    shape = (1, *imp.shape(x.ref))
+    return tuple(shape[d] for d in x.perm) if x.perm is not None else shape
+
+
+def conv_like(
+    imp: _Importer,
+    x: Any,
+    *,
+    c_out: int,
+    kernel: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+    bias: bool,
+    padding_mode: str = "zeros",
+    transposed: bool = False,
+    output_padding: Any = 0,
+) -> T:
+    """A torch convolution as conv, depthwise (groups = C_in > 1), pointwise (1x1, no padding)
+    or transposed; a non-zero padding mode is a pad layer before it."""
+    x = _cf(imp, x)
+    n = _spatial(imp, x)
+    c_in = imp.shape(x.ref)[0]
+    k, s, d = _per_dim(kernel, n), _per_dim(stride, n), _per_dim(dilation, n)
+    if transposed:
+        return imp.add(
+            "transposed",
+            [x],
+            dict(
+                out_channels=c_out,
+                kernel=_compact(k),
+                stride=_compact(s),
+                padding=_compact(_per_dim(padding, n)),
+                output_padding=_compact(_per_dim(output_padding, n)),
+                dilation=_compact(d),
+                groups=groups,
+                bias=bias,
+            ),
+        )
+    pad: Any = _v(padding)
+    if isinstance(pad, str):
+        if padding_mode != "zeros" and pad != "valid":
+            raise _Unsupported(f"padding_mode {padding_mode} with padding={pad!r}")
+    else:
+        p = _per_dim(pad, n)
+        if padding_mode != "zeros" and any(p):
+            if padding_mode not in ("reflect", "replicate"):
+                raise _Unsupported(f"padding_mode {padding_mode}")
+            x = imp.add("pad", [x], {"begin": _compact(p), "end": _compact(p), "mode": padding_mode}, suffix="pad")
+            p = (0,) * n
+        pad = _compact(p)
+    if groups == c_in and groups > 1 and c_out % c_in == 0:
+        return imp.add(
+            "depthwise",
+            [x],
+            dict(
+                kernel=_compact(k),
+                stride=_compact(s),
+                padding=pad,
+                dilation=_compact(d),
+                multiplier=c_out // c_in,
+                bias=bias,
+            ),
+        )
+    if all(kk == 1 for kk in k) and pad in (0, "valid", "same"):
+        return imp.add("pointwise", [x], dict(out_channels=c_out, stride=_compact(s), groups=groups, bias=bias))
+    return imp.add(
+        "conv",
+        [x],
+        dict(
+            out_channels=c_out,
+            kernel=_compact(k),
+            stride=_compact(s),
+            padding=pad,
+            dilation=_compact(d),
+            groups=groups,
+            bias=bias,
+        ),
+    )
+
+
+def linear_like(imp: _Importer, x: Any, in_features: int, out_features: int, bias: bool) -> T:
+    """nn.Linear: convcalc's linear on a flat (B, F) input; a pointwise conv on the channels of a
+    channels-last tensor (ConvNeXt's block)."""
+    if not isinstance(x, T) or x.pending:
+        raise _Unsupported()
+    shape = imp.shape(x.ref)
+    if x.perm is None and len(shape) == 1:
+        return imp.add("linear", [x], {"out_features": out_features, "bias": bias})
+    if x.perm is not None and x.perm == _channels_last(len(shape) + 1) and shape[0] == in_features:
+        return imp.add("pointwise", [x], {"out_channels": out_features, "bias": bias})
+    raise _Unsupported("Linear over a dim that is not the features or the channels")
+
+
+@_on(MODULES, "Conv1d", "Conv2d", "Conv3d")
+def _m_conv(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return conv_like(
+        imp,
+        args[0],
+        c_out=m.out_channels,
+        kernel=m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        dilation=m.dilation,
+        groups=m.groups,
+        bias=m.bias is not None,
+        padding_mode=m.padding_mode,
+    )
+
+
+@_on(MODULES, "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+def _m_convt(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    if len(args) > 1 or kwargs or m.padding_mode != "zeros":
+        raise _Unsupported("ConvTranspose with output_size")
+    return conv_like(
+        imp,
+        args[0],
+        c_out=m.out_channels,
+        kernel=m.kernel_size,
+        stride=m.stride,
+        padding=m.padding,
+        dilation=m.dilation,
+        groups=m.groups,
+        bias=m.bias is not None,
+        transposed=True,
+        output_padding=m.output_padding,
+    )
+
+
+def _f_conv(transposed: bool) -> Handler:
+    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    if transposed:
+        names = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        a = _bind(args, kwargs, names, dict(bias=None, stride=1, padding=0, dilation=1, groups=1, output_padding=0))
+        w = _v(a["weight"])
+        if not isinstance(a["weight"], S) or isinstance(a["bias"], T):
+            raise _Unsupported("a convolution whose weights are computed from the input")
+        groups = int(_v(a["groups"]))
+        c_out = w.shape[1] * groups if transposed else w.shape[0]
+        return conv_like(
+            imp,
+            a["input"],
+            c_out=c_out,
+            kernel=tuple(w.shape[2:]),
+            stride=a["stride"],
+            padding=a["padding"],
+            dilation=a["dilation"],
+            groups=groups,
+            bias=a["bias"] is not None,
+            transposed=transposed,
+            output_padding=a["output_padding"],
+        )
+
+    return handler
+
+
+for _k in (1, 2, 3):
+    FUNCTIONS[f"F.conv{_k}d"] = _f_conv(False)
+    FUNCTIONS[f"F.conv_transpose{_k}d"] = _f_conv(True)
+
+
+@_on(MODULES, "Linear")
+def _m_linear(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return linear_like(imp, args[0], m.in_features, m.out_features, m.bias is not None)
+
+
+@_on(FUNCTIONS, "F.linear")
+def _f_linear(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "weight", "bias"), {"bias": None})
+    if not isinstance(a["weight"], S) or isinstance(a["bias"], T):
+        raise _Unsupported("a linear layer whose weights are computed from the input")
+    w = _v(a["weight"])
+    return linear_like(imp, a["input"], w.shape[1], w.shape[0], a["bias"] is not None)
+
+
+# -- normalisation --------------------------------------------------------------------------------------
+@_on(MODULES, "BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
+def _m_batchnorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return imp.add("batchnorm", [_cf(imp, args[0])], {"affine": m.affine})
+
+
+@_on(FUNCTIONS, "F.batch_norm")
+def _f_batchnorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    names = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
+    a = _bind(args, kwargs, names, dict(weight=None, bias=None, training=False, momentum=0.1, eps=1e-5))
+    if (a["weight"] is None) != (a["bias"] is None) or _v(a["training"]):
+        raise _Unsupported("batch_norm with a weight but no bias, or in training mode")
+    return imp.add("batchnorm", [_cf(imp, a["input"])], {"affine": a["weight"] is not None})
+
+
+def _layernorm(imp: _Importer, x: Any, normalized_shape: Any, weight: bool, bias: bool) -> T:
+    if not isinstance(x, T) or x.pending:
+        raise _Unsupported()
+    shape = imp.shape(x.ref)
+    ns = tuple(_per_dim(normalized_shape, 1)) if isinstance(_v(normalized_shape), int) else tuple(_v(normalized_shape))
+    channels_last = x.perm is not None and x.perm == _channels_last(len(shape) + 1)
+    if ns != (shape[0],) or not (channels_last or (x.perm is None and len(shape) == 1)):
+        raise _Unsupported("LayerNorm over other dims than the channels")
+    if bias and not weight:
+        raise _Unsupported("LayerNorm with a bias but no weight")
+    return imp.add("layernorm", [x], {"affine": weight, "bias": bias or not weight})
+
+
+@_on(MODULES, "LayerNorm")
+def _m_layernorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return _layernorm(imp, args[0], m.normalized_shape, m.weight is not None, m.bias is not None)
+
+
+@_on(FUNCTIONS, "F.layer_norm")
+def _f_layernorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "normalized_shape", "weight", "bias", "eps"), dict(weight=None, bias=None, eps=1e-5))
+    if isinstance(a["weight"], T) or isinstance(a["bias"], T):
+        raise _Unsupported("layer_norm with weights computed from the input")
+    return _layernorm(imp, a["input"], a["normalized_shape"], a["weight"] is not None, a["bias"] is not None)
+
+
+@_on(MODULES, "GroupNorm")
+def _m_groupnorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return imp.add("groupnorm", [_cf(imp, args[0])], {"groups": m.num_groups, "affine": m.affine})
+
+
+@_on(FUNCTIONS, "F.group_norm")
+def _f_groupnorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "num_groups", "weight", "bias", "eps"), dict(weight=None, bias=None, eps=1e-5))
+    if (a["weight"] is None) != (a["bias"] is None):
+        raise _Unsupported("group_norm with a weight but no bias")
+    return imp.add("groupnorm", [_cf(imp, a["input"])], {"groups": int(_v(a["num_groups"])), "affine": a["weight"] is not None})
+
+
+@_on(MODULES, "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+def _m_instancenorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return imp.add("instancenorm", [_cf(imp, args[0])], {"affine": m.affine})
+
+
+# -- activations, dropout, identity ------------------------------------------------------------------------
+ACTIVATION_MODULES = {
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "LeakyReLU": "leaky_relu",
+    "ELU": "elu",
+    "SELU": "selu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Hardsigmoid": "hardsigmoid",
+    "SiLU": "silu",
+    "Hardswish": "hardswish",
+    "GELU": "gelu",
+    "Mish": "mish",
+    "Softplus": "softplus",
+}
+ACTIVATION_FUNCTIONS = {
+    "relu": "relu",
+    "relu_": "relu",
+    "relu6": "relu6",
+    "leaky_relu": "leaky_relu",
+    "leaky_relu_": "leaky_relu",
+    "elu": "elu",
+    "elu_": "elu",
+    "selu": "selu",
+    "selu_": "selu",
+    "sigmoid": "sigmoid",
+    "sigmoid_": "sigmoid",
+    "tanh": "tanh",
+    "tanh_": "tanh",
+    "hardsigmoid": "hardsigmoid",
+    "silu": "silu",
+    "hardswish": "hardswish",
+    "gelu": "gelu",
+    "mish": "mish",
+    "softplus": "softplus",
+}
+
+
+def _activation(fn: str) -> Handler:
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        x = args[0] if args else kwargs.get("input")
+        if not isinstance(x, T) or x.pending or len([a for a in _leaves((args, kwargs)) if isinstance(a, T)]) != 1:
+            raise _Unsupported()
+        return imp.add("activation", [x], {"fn": fn})
+
+    return handler
+
+
+for _name, _fn in ACTIVATION_MODULES.items():
+    MODULES[_name] = _activation(_fn)
+for _name, _fn in ACTIVATION_FUNCTIONS.items():
+    for _prefix in ("F", "torch"):
+        FUNCTIONS[f"{_prefix}.{_name}"] = _activation(_fn)
+    METHODS[_name] = _activation(_fn)
+
+
+@_on(MODULES, "Hardtanh")
+def _m_hardtanh(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    if (m.min_val, m.max_val) != (0.0, 6.0):
+        raise _Unsupported("Hardtanh other than ReLU6")
+    return imp.add("activation", [_cf_or_any(args[0])], {"fn": "relu6"})
+
+
+@_on(FUNCTIONS, "F.hardtanh")
+def _f_hardtanh(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "min_val", "max_val", "inplace"), dict(min_val=-1.0, max_val=1.0, inplace=False))
+    if (_v(a["min_val"]), _v(a["max_val"])) != (0, 6):
+        raise _Unsupported("hardtanh other than ReLU6")
+    return imp.add("activation", [_cf_or_any(a["input"])], {"fn": "relu6"})
+
+
+def _cf_or_any(x: Any) -> T:
+    if not isinstance(x, T) or x.pending:
+        raise _Unsupported()
+    return x
+
+
+def _softmax(imp: _Importer, x: Any, dim: Any) -> T:
+    x = _cf_or_any(x)
+    rank = len(imp.shape(x.ref)) + 1
+    if dim is None:
+        raise _Unsupported("softmax without dim")
+    d = int(_v(dim)) % rank
+    channel = x.perm.index(1) if x.perm is not None else 1
+    if d != channel:
+        raise _Unsupported("softmax over other dims than the channels")
+    return imp.add("activation", [x], {"fn": "softmax"})
+
+
+@_on(MODULES, "Softmax")
+def _m_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return _softmax(imp, args[0], imp.modules[n.target].dim)
+
+
+@_on(FUNCTIONS, "F.softmax", "torch.softmax")
+@_on(METHODS, "softmax")
+def _f_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "dim", "_stacklevel", "dtype"), dict(dim=None, _stacklevel=3, dtype=None))
+    return _softmax(imp, a["input"], a["dim"])
+
+
+@_on(MODULES, "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")
+def _m_dropout(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return imp.add("dropout", [_cf_or_any(args[0])], {"p": float(imp.modules[n.target].p)})
+
+
+@_on(FUNCTIONS, "F.dropout", "F.dropout1d", "F.dropout2d", "F.dropout3d", "F.alpha_dropout", "torch.dropout")
+def _f_dropout(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "p", "training", "inplace"), dict(p=0.5, training=False, inplace=False))
+    return imp.add("dropout", [_cf_or_any(a["input"])], {"p": float(_v(a["p"]))})
+
+
+@_on(MODULES, "Identity")
+def _m_identity(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return imp.add("identity", [_cf_or_any(args[0])])
+
+
+# -- pooling -------------------------------------------------------------------------------------------------
+def _pool(imp: _Importer, x: Any, mode: str, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any) -> T:
+    x = _cf(imp, x)
+    nd = _spatial(imp, x)
+    k = _per_dim(kernel, nd)
+    st = _v(stride)
+    s = k if st is None or (isinstance(st, (list, tuple)) and not st) else _per_dim(st, nd)
+    params: dict[str, Any] = {
+        "mode": mode,
+        "kernel": _compact(k),
+        "stride": _compact(s),
+        "padding": _compact(_per_dim(padding, nd)),
+        "ceil_mode": bool(_v(ceil_mode)),
+    }
+    if mode == "max":
+        params["dilation"] = _compact(_per_dim(dilation, nd))
+    return imp.add("pool", [x], params)
+
+
+@_on(MODULES, "MaxPool1d", "MaxPool2d", "MaxPool3d")
+def _m_maxpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    if m.return_indices:
+        raise _Unsupported("MaxPool with return_indices")
+    return _pool(imp, args[0], "max", m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
+
+
+@_on(MODULES, "AvgPool1d", "AvgPool2d", "AvgPool3d")
+def _m_avgpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return _pool(imp, args[0], "avg", m.kernel_size, m.stride, m.padding, 1, m.ceil_mode)
+
+
+def _f_maxpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+    a = _bind(args, kwargs, names, dict(stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False))
+    if _v(a["return_indices"]):
+        raise _Unsupported("max_pool with return_indices")
+    return _pool(imp, a["input"], "max", a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"])
+
+
+def _f_avgpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    a = _bind(args, kwargs, names, dict(stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None))
+    return _pool(imp, a["input"], "avg", a["kernel_size"], a["stride"], a["padding"], 1, a["ceil_mode"])
+
+
+def _adaptive(imp: _Importer, x: Any, mode: str, output_size: Any) -> T:
+    x = _cf(imp, x)
+    nd = _spatial(imp, x)
+    size = imp.shape(x.ref)[1:]
+    out = _v(output_size)
+    outs = tuple(out) if isinstance(out, (list, tuple)) else (out,) * nd
+    if len(outs) != nd:
+        raise _Unsupported()
+    outs = tuple(i if o is None else int(o) for i, o in zip(size, outs))
+    if all(o == 1 for o in outs):
+        return imp.add("global_pool", [x], {"mode": mode})
+    return imp.add("adaptive_pool", [x], {"mode": mode, "output_size": _compact(outs)})
+
+
+@_on(MODULES, "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
+def _m_adaptive_avg(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return _adaptive(imp, args[0], "avg", imp.modules[n.target].output_size)
+
+
+@_on(MODULES, "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
+def _m_adaptive_max(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    if m.return_indices:
+        raise _Unsupported("AdaptiveMaxPool with return_indices")
+    return _adaptive(imp, args[0], "max", m.output_size)
+
+
+def _f_adaptive(mode: str) -> Handler:
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        a = _bind(args, kwargs, ("input", "output_size", "return_indices"), {"return_indices": False})
+        if _v(a["return_indices"]):
+            raise _Unsupported("adaptive pooling with return_indices")
+        return _adaptive(imp, a["input"], mode, a["output_size"])
+
+    return handler
+
+
+for _k in (1, 2, 3):
+    FUNCTIONS[f"F.max_pool{_k}d"] = _f_maxpool
+    FUNCTIONS[f"F.avg_pool{_k}d"] = _f_avgpool
+    FUNCTIONS[f"torch.max_pool{_k}d"] = _f_maxpool
+    FUNCTIONS[f"torch.avg_pool{_k}d"] = _f_avgpool
+    FUNCTIONS[f"F.adaptive_avg_pool{_k}d"] = _f_adaptive("avg")
+    FUNCTIONS[f"F.adaptive_max_pool{_k}d"] = _f_adaptive("max")
+
+
+@_on(METHODS, "mean")
+@_on(FUNCTIONS, "torch.mean")
+def _mean(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    """The mean over every spatial dim: global average pooling (then flatten, without keepdim)."""
+    a = _bind(args, kwargs, ("input", "dim", "keepdim", "dtype"), dict(dim=None, keepdim=False, dtype=None))
+    x = _cf(imp, a["input"])
+    rank = len(imp.shape(x.ref)) + 1
+    dims = _v(a["dim"])
+    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+    if rank < 3 or sorted(d % rank for d in dims) != list(range(2, rank)):
+        raise _Unsupported("mean over other dims than the spatial ones")
+    y = imp.add("global_pool", [x], {"mode": "avg"})
+    if _v(a["keepdim"]):
+        return y
+    return imp.add("flatten", [y], suffix="flatten")
+
+
+# -- merges ------------------------------------------------------------------------------------------------
+def _per_channel(imp: _Importer, s: S, x: T) -> bool:
+    """Whether constant ``s`` broadcasts as one value per channel of ``x``."""
+    value = s.value
+    if not hasattr(value, "shape"):
+        return False
+    shape = (1, *imp.shape(x.ref))
+    torch_shape = tuple(shape[d] for d in x.perm) if x.perm is not None else shape
+    channel = x.perm.index(1) if x.perm is not None else 1
+    cs = tuple(value.shape)
+    if len(cs) > len(torch_shape):
+        return False
+    aligned = (1,) * (len(torch_shape) - len(cs)) + cs
+    return all((v == shape[0]) if d == channel else v == 1 for d, v in enumerate(aligned))
+
+
+def _merge(kind: str) -> Handler:
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        if kwargs.get("alpha", 1) != 1 or len(args) != 2:
+            raise _Unsupported()
+        a, b = args
+        if isinstance(a, T) and isinstance(b, T):
+            if a.pending or b.pending or a.perm != b.perm:
+                raise _Unsupported()
+            return imp.add(kind, [a, b])
+        t, s = (a, b) if isinstance(a, T) else (b, a)
+        if not isinstance(s, S) or not isinstance(t, T):
+            raise _Unsupported()
+        if kind == "mul" and not t.pending and _per_channel(imp, s, t):
+            if s.params:  # a learned per-channel multiply: layer scale
+                return imp.add("scale", [t])
+            return T(t.ref, t.perm, "scaled", origin=f"{_function_key(n.target) if n.op != 'call_method' else 'Tensor.' + n.target} by a constant")
+        if kind == "add" and t.pending == "scaled" and not s.params and _per_channel(imp, s, t):
+            # x * a + b with constant per-channel a, b: inference batch norm (frozen statistics)
+            return imp.add("batchnorm", [T(t.ref, t.perm)], {"affine": False})
+        if t.pending:
+            raise _Unsupported(t.origin)
+        raise _Unsupported(f"{'operator.' + kind} with a constant")
+
+    handler.completes = True  # type: ignore[attr-defined]
+    return handler
+
+
+for _name in ("operator.add", "operator.iadd", "torch.add"):
+    FUNCTIONS[_name] = _merge("add")
+for _name in ("operator.mul", "operator.imul", "torch.mul"):
+    FUNCTIONS[_name] = _merge("mul")
+for _name in ("add", "add_", "__add__", "__radd__", "__iadd__"):
+    METHODS[_name] = _merge("add")
+for _name in ("mul", "mul_", "__mul__", "__rmul__", "__imul__"):
+    METHODS[_name] = _merge("mul")
+
+
+@_on(FUNCTIONS, "torch.cat", "torch.concat", "torch.concatenate")
+def _cat(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("tensors", "dim"), {"dim": 0})
+    xs = list(a["tensors"])
+    if not xs or not all(isinstance(x, T) and x.perm is None and not x.pending for x in xs):
+        raise _Unsupported("cat of tensors not all computed from the input")
+    rank = len(imp.shape(xs[0].ref)) + 1
+    d = int(_v(a["dim"])) % rank
+    if d == 0:
+        raise _Unsupported("cat along the batch dim")
+    return imp.add("concat", xs, {"axis": d - 1})
+
+
+# -- shapes and views ---------------------------------------------------------------------------------------
+@_on(FUNCTIONS, "builtins.getattr")
+def _getattr(imp: _Importer, n: Any, args: list, kwargs: dict) -> S:
+    x, attr = args[0], args[1]
+    if attr == "shape" and isinstance(x, T):
+        return S(imp.values[n], shape_of=x)
+    if attr in ("dtype", "device", "ndim", "is_cuda", "requires_grad"):
+        return S(imp.values[n])
+    raise _Unsupported(f"Tensor.{attr}")
+
+
+@_on(METHODS, "size")
+def _size(imp: _Importer, n: Any, args: list, kwargs: dict) -> S:
+    x = args[0]
+    if len(args) == 1 and not kwargs and isinstance(x, T):
+        return S(imp.values[n], shape_of=x)
+    return S(imp.values[n])
+
+
+@_on(METHODS, "dim", "ndimension", "numel")
+def _static(imp: _Importer, n: Any, args: list, kwargs: dict) -> S:
+    return S(imp.values[n])
+
+
+@_on(METHODS, "contiguous", "clone", "detach", "float", "to", "type", "cpu", "requires_grad_")
+def _alias(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
+    """No cost and the same values: the input tensor itself."""
+    x = args[0]
+    value, before = imp.values[n], imp.values[n.args[0]]
+    if not isinstance(x, T) or tuple(value.shape) != tuple(before.shape):
+        raise _Unsupported()
+    return x
+
+
+_alias.completes = True  # type: ignore[attr-defined]
+
+
+@_on(MODULES, "Flatten")
+def _m_flatten(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return _flatten(imp, args[0], m.start_dim, m.end_dim)
+
+
+@_on(FUNCTIONS, "torch.flatten")
+@_on(METHODS, "flatten")
+def _f_flatten(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "start_dim", "end_dim"), dict(start_dim=0, end_dim=-1))
+    return _flatten(imp, a["input"], a["start_dim"], a["end_dim"])
+
+
+def _flatten(imp: _Importer, x: Any, start: Any, end: Any) -> T:
+    x = _cf(imp, x)
+    rank = len(imp.shape(x.ref)) + 1
+    if int(_v(start)) % rank != 1 or int(_v(end)) % rank != rank - 1:
+        raise _Unsupported("flatten of other dims than all but the batch")
+    return imp.add("flatten", [x])
+
+
+@_on(METHODS, "view", "reshape")
+@_on(FUNCTIONS, "torch.reshape")
+def _reshape(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
+    """A view that keeps the shape (nothing), flattens (flatten), splits the channels for a
+    shuffle, or ends one (the reshape back after the permute: channel_shuffle)."""
+    x = args[0]
+    if not isinstance(x, T):
+        raise _Unsupported()
+    out = tuple(imp.values[n].shape)
+    shape = imp.shape(x.ref)
+    if x.pending == "swapped":
+        if out == (1, *shape):
+            return imp.add("channel_shuffle", [T(x.ref)], {"groups": x.groups})
+        raise _Unsupported(x.origin)
+    if x.pending:
+        raise _Unsupported(x.origin)
+    before = _torch_shape(imp, x)
+    if out == before:
+        return x
+    if x.perm is not None:
+        raise _Unsupported("a reshape of a permuted tensor")
+    if len(out) == 2 and out[0] == 1 and out[1] == prod(shape):
+        return imp.add("flatten", [x])
+    if len(out) == len(before) + 1 and out[0] == 1 and out[3:] == before[2:] and out[1] * out[2] == shape[0]:
+        key = "Tensor." + n.target if n.op == "call_method" else "torch.reshape"
+        return T(x.ref, None, "split", out[1], origin=f"{key} (not a channel shuffle)")
+    raise _Unsupported()
+
+
+_reshape.completes = True  # type: ignore[attr-defined]
+
+
+def _permuted(imp: _Importer, n: Any, x: Any, perm: tuple[int, ...]) -> T:
+    if not isinstance(x, T):
+        raise _Unsupported()
+    if x.pending == "split":
+        rank = len(imp.shape(x.ref)) + 2
+        if perm == (0, 2, 1, *range(3, rank)):
+            return T(x.ref, None, "swapped", x.groups, x.origin)
+        raise _Unsupported(x.origin)
+    if x.pending:
+        raise _Unsupported(x.origin)
+    rank = len(imp.shape(x.ref)) + 1
+    current = x.perm if x.perm is not None else tuple(range(rank))
+    new = tuple(current[p] for p in perm)
+    if new == tuple(range(rank)):
+        return T(x.ref)
+    if new == _channels_last(rank):
+        return T(x.ref, new)
+    raise _Unsupported("a permute other than to channels-last and back")
+
+
+@_on(METHODS, "permute")
+@_on(FUNCTIONS, "torch.permute")
+def _permute(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    x = args[0]
+    dims = args[1:] if len(args) > 2 or (len(args) == 2 and isinstance(_v(args[1]), int)) else _v(args[1] if len(args) > 1 else kwargs.get("dims"))
+    rank = len(imp.values[n].shape)
+    perm = tuple(int(_v(d)) % rank for d in dims)
+    return _permuted(imp, n, x, perm)
+
+
+@_on(METHODS, "transpose")
+@_on(FUNCTIONS, "torch.transpose")
+def _transpose(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "dim0", "dim1"), {})
+    rank = len(imp.values[n].shape)
+    d0, d1 = int(_v(a["dim0"])) % rank, int(_v(a["dim1"])) % rank
+    perm = list(range(rank))
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    return _permuted(imp, n, a["input"], tuple(perm))
+
+
+@_on(METHODS, "movedim")
+@_on(FUNCTIONS, "torch.movedim")
+def _movedim(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "source", "destination"), {})
+    rank = len(imp.values[n].shape)
+    src, dst = _v(a["source"]), _v(a["destination"])
+    if not isinstance(src, int) or not isinstance(dst, int):
+        raise _Unsupported()
+    order = [d for d in range(rank) if d != src % rank]
+    order.insert(dst % rank, src % rank)
+    return _permuted(imp, n, a["input"], tuple(order))
+
+
+for _f in (_permute, _transpose, _movedim):
+    _f.completes = True  # type: ignore[attr-defined]
+
+
+@_on(FUNCTIONS, "operator.getitem")
+def _getitem(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
+    """Slicing the spatial dims (step 1) is crop; taking one position of the only spatial dim
+    (TCN's ``y[:, :, -1]``) is crop then flatten."""
+    x, index = args
+    if not isinstance(x, T):
+        raise _Unsupported()
+    x = _cf(imp, x)
+    shape = imp.shape(x.ref)
+    rank = len(shape) + 1
+    idx = list(_v(index)) if isinstance(index, tuple) else [_v(index)]
+    if Ellipsis in idx:
+        k = idx.index(Ellipsis)
+        idx = idx[:k] + [slice(None)] * (rank - len(idx) + 1) + idx[k + 1 :]
+    idx += [slice(None)] * (rank - len(idx))
+    if len(idx) != rank or idx[0] != slice(None) or idx[1] != slice(None):
+        raise _Unsupported("indexing the batch or channel dims")
+    begin, end, select = [], [], []
+    for d, (i, size) in enumerate(zip(idx[2:], shape[1:])):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(size)
+            if step != 1 or stop <= start:
+                raise _Unsupported("a strided or empty slice")
+            begin.append(start)
+            end.append(size - stop)
+        elif isinstance(i, int) and -size <= i < size:
+            pos = i % size
+            begin.append(pos)
+            end.append(size - pos - 1)
+            select.append(d)
+        else:
+            raise _Unsupported("advanced indexing")
+    if select and (len(shape) != 2 or select != [0]):
+        raise _Unsupported("indexing a spatial dim of a map with several")
+    y = x if not any(begin) and not any(end) else imp.add("crop", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end))})
+    if select:
+        y = imp.add("flatten", [y], suffix="flatten")
+    return y
+
+
+# -- resizing, padding, rearranging -------------------------------------------------------------------------
+def _interpolate(imp: _Importer, x: Any, size: Any, scale: Any, mode: str, align: Any, antialias: Any = False) -> T:
+    x = _cf(imp, x)
+    nd = _spatial(imp, x)
+    if _v(antialias):
+        raise _Unsupported("interpolate with antialias")
+    if mode == "area":
+        out = tuple(imp.values[imp.node].shape[2:])
+        return _adaptive(imp, x, "avg", out)
+    if mode not in ("nearest", "linear", "bilinear", "bicubic", "trilinear"):
+        raise _Unsupported(f"interpolate mode {mode}")
+    align = _v(align)
+    params: dict[str, Any] = {"mode": mode}
+    if align is not None and mode != "nearest":
+        params["align_corners"] = bool(align)
+    if size is not None and _v(size) is not None:
+        if isinstance(size, S) and size.spatial_of is not None:
+            return imp.add("resize", [x], {**params, "like": "_"}, refs=(("like", size.spatial_of),))
+        return imp.add("resize", [x], {**params, "size": _compact(_per_dim(size, nd))})
+    sv = _v(scale)
+    scales = tuple(sv) if isinstance(sv, (list, tuple)) else (sv,) * nd
+    if len(scales) != nd:
+        raise _Unsupported()
+    if all(float(s).is_integer() and s >= 1 for s in scales) and mode != "bicubic" and not align:
+        up = "nearest" if mode == "nearest" else "linear"
+        if mode == "linear" or mode == "nearest" or {1: "linear", 2: "bilinear", 3: "trilinear"}[nd] == mode:
+            return imp.add("upsample", [x], {"scale": _compact(tuple(int(s) for s in scales)), "mode": up})
+    return imp.add("resize", [x], {**params, "scale": scales[0] if len(set(scales)) == 1 else list(scales)})
+
+
+@_on(FUNCTIONS, "F.interpolate", "F.upsample")
+def _f_interpolate(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    names = ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias")
+    a = _bind(args, kwargs, names, dict(size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False))
+    return _interpolate(imp, a["input"], a["size"], a["scale_factor"], _v(a["mode"]), a["align_corners"], a["antialias"])
+
+
+@_on(MODULES, "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+def _m_upsample(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return _interpolate(imp, args[0], m.size, m.scale_factor, m.mode, m.align_corners)
+
+
+def _pad(imp: _Importer, x: Any, pad: Any, mode: str, value: Any) -> T:
+    x = _cf(imp, x)
+    nd = _spatial(imp, x)
+    flat = [int(p) for p in _v(pad)]
+    if len(flat) % 2 or len(flat) > 2 * nd:
+        raise _Unsupported("padding the batch or channel dims")
+    begin, end = [0] * nd, [0] * nd
+    for i in range(len(flat) // 2):  # torch's order: the last dim first
+        begin[nd - 1 - i], end[nd - 1 - i] = flat[2 * i], flat[2 * i + 1]
+    value = _v(value)
+    if mode == "constant" and value not in (None, 0, 0.0):
+        raise _Unsupported("padding with a value other than 0")
+    if all(p <= 0 for p in flat) and any(flat) and mode == "constant":
+        return imp.add("crop", [x], {"begin": _compact(tuple(-b for b in begin)), "end": _compact(tuple(-e for e in end))})
+    if any(p < 0 for p in flat):
+        raise _Unsupported("negative padding mixed with padding")
+    modes = {"constant": "zeros", "zeros": "zeros", "reflect": "reflect", "replicate": "replicate"}
+    if mode not in modes:
+        raise _Unsupported(f"pad mode {mode}")
+    return imp.add("pad", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end)), "mode": modes[mode]})
+
+
+@_on(FUNCTIONS, "F.pad", "torch.constant_pad_nd")
+def _f_pad(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "pad", "mode", "value"), dict(mode="constant", value=None))
+    return _pad(imp, a["input"], a["pad"], _v(a["mode"]), a["value"])
+
+
+@_on(MODULES, "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d")
+def _m_constant_pad(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    return _pad(imp, args[0], m.padding, "constant", m.value)
+
+
+@_on(MODULES, "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d")
+def _m_reflection_pad(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return _pad(imp, args[0], imp.modules[n.target].padding, "reflect", None)
+
+
+@_on(MODULES, "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d")
+def _m_replication_pad(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return _pad(imp, args[0], imp.modules[n.target].padding, "replicate", None)
+
+
+@_on(MODULES, "PixelShuffle")
+def _m_pixel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return imp.add("pixel_shuffle", [_cf(imp, args[0])], {"factor": imp.modules[n.target].upscale_factor})
+
+
+@_on(MODULES, "PixelUnshuffle")
+def _m_pixel_unshuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return imp.add("pixel_unshuffle", [_cf(imp, args[0])], {"factor": imp.modules[n.target].downscale_factor})
+
+
+@_on(FUNCTIONS, "F.pixel_shuffle", "torch.pixel_shuffle")
+def _f_pixel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "upscale_factor"), {})
+    return imp.add("pixel_shuffle", [_cf(imp, a["input"])], {"factor": int(_v(a["upscale_factor"]))})
+
+
+@_on(FUNCTIONS, "F.pixel_unshuffle", "torch.pixel_unshuffle")
+def _f_pixel_unshuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "downscale_factor"), {})
+    return imp.add("pixel_unshuffle", [_cf(imp, a["input"])], {"factor": int(_v(a["downscale_factor"]))})
+
+
+@_on(MODULES, "ChannelShuffle")
+def _m_channel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return imp.add("channel_shuffle", [_cf(imp, args[0])], {"groups": imp.modules[n.target].groups})
+
+
+@_on(FUNCTIONS, "F.channel_shuffle", "F.native_channel_shuffle", "torch.channel_shuffle", "torch.native_channel_shuffle")
+def _f_channel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "groups"), {})
+    return imp.add("channel_shuffle", [_cf(imp, a["input"])], {"groups": int(_v(a["groups"]))})
+
+
+# -- resolving the tables against the installed torch --------------------------------------------------------
+_RESOLVED: dict[str, dict] = {}
+
+
+def _resolve_modules(torch: Any) -> dict[Any, Handler]:
+    got = _RESOLVED.get("modules")
+    if got is None:
+        got = {getattr(torch.nn, k): h for k, h in MODULES.items() if hasattr(torch.nn, k)}
+        _RESOLVED["modules"] = got
+    return got
+
+
+def _resolve_functions(torch: Any) -> dict[Any, Handler]:
+    got = _RESOLVED.get("functions")
+    if got is None:
+        import builtins
+
+        roots = {"torch": torch, "F": torch.nn.functional, "operator": operator, "builtins": builtins}
+        got = {}
+        for k, h in FUNCTIONS.items():
+            root, _, name = k.partition(".")
+            fn = getattr(roots[root], name, None)
+            if fn is not None:
+                got[fn] = h
+        _RESOLVED["functions"] = got
+    return got
