@@ -5,6 +5,7 @@ a ResNet-50 exported by torch with its weights embedded (~100 MB).
 
     python benchmarks/onnx_read.py              # 7 runs each (~1 min on 2 cores)
     python benchmarks/onnx_read.py --runs 3
+    python benchmarks/onnx_read.py --hostile    # the reader's worst cases (~1 min)
 
 Needs the test extra (torch and onnx build the model and the vendored schema; the measured
 reader itself needs neither). Everything is written to a temp dir, removed at the end.
@@ -104,6 +105,93 @@ print(time.perf_counter() - t0)
 """
 
 
+# -- hostile files: the reader's worst cases --------------------------------------------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(num: int, payload: bytes | int) -> bytes:
+    if isinstance(payload, int):
+        return _varint(num << 3) + _varint(payload)
+    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
+
+
+def hostile_files() -> dict[str, bytes]:
+    """Files built to cost the most per byte: each runs into the work limit (MAX_UNITS) or
+    just fits under it."""
+    n = 5_000_000
+
+    def model(graph: bytes) -> bytes:
+        return _field(1, 9) + _field(7, graph)
+
+    def attr(body: bytes) -> bytes:
+        return model(_field(1, _field(5, _field(1, b"a") + body)))
+
+    return {
+        "empty nodes": model(b"\x0a\x00" * (n // 8)),
+        "nodes with one unique input name": model(
+            b"".join(_field(1, _field(1, b"%x" % i)) for i in range(n // 12))
+        ),
+        "one node, unique input names": model(
+            _field(1, b"".join(_field(1, b"%x" % i) for i in range(n // 2)))
+        ),
+        "one node, empty attributes": model(_field(1, b"\x2a\x00" * (n // 2))),
+        "ints attribute, 1-byte values": attr(_field(20, 7) + _field(8, b"\x01" * n)),
+        "ints attribute, 5-byte values": attr(_field(20, 7) + _field(8, b"\xff\xff\xff\xff\x0f" * (n // 5))),
+        "strings attribute": attr(_field(20, 8) + b"\x4a\x01x" * (n // 3)),
+        "value infos of 60 dims": model(
+            b"".join(
+                [_field(11, _field(1, b"v") + _field(2, _field(1, _field(2, b"\x0a\x02\x08\x05" * 60))))]
+                * (n // 200)
+            )
+        ),
+        "opset entries": _field(1, 9) + b"\x42\x00" * (n // 2) + _field(7, b""),
+        "graph fields": _field(1, 9) + b"\x3a\x00" * (n // 2),
+    }
+
+
+HOSTILE_CHILD = """
+import sys, time, tracemalloc
+from convcalc.frontends.onnx_proto import parse_model, OnnxError
+data = open(sys.argv[1], "rb").read()
+t0 = time.perf_counter()
+try:
+    parse_model(data, "x")
+    outcome = "read"
+except OnnxError as e:
+    outcome = "work limit" if "work units" in str(e) else str(e)
+elapsed = time.perf_counter() - t0
+tracemalloc.start()
+try:
+    parse_model(data, "x")
+except OnnxError:
+    pass
+print(elapsed, tracemalloc.get_traced_memory()[1], outcome, sep="\t")
+"""
+
+
+def hostile(runs: int) -> None:
+    print("| hostile file | size | time | peak allocated | outcome |")
+    print("|---|---:|---:|---:|---|")
+    with tempfile.TemporaryDirectory(prefix="convcalc-onnx-hostile-") as tmp:
+        env = child_env(tmp)
+        for name, data in hostile_files().items():
+            path = os.path.join(tmp, "h.onnx")
+            with open(path, "wb") as f:
+                f.write(data)
+            rows = [run_child(HOSTILE_CHILD, [path], env).split("\t") for _ in range(runs)]
+            t = statistics.median(float(r[0]) for r in rows)
+            peak = max(int(r[1]) for r in rows)
+            print(
+                f"| {name} | {len(data) / 1e6:.1f} MB | {t:.2f} s | {peak / 2**20:.0f} MiB | {rows[0][2]} |"
+            )
+
+
 # -- the model ---------------------------------------------------------------------------------
 def resnet50():  # torchvision's ResNet-50, without torchvision
     import torch
@@ -194,10 +282,14 @@ def measure(name: str, path: str, runs: int, env: dict[str, str]) -> dict[str, f
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--hostile", action="store_true", help="measure the worst cases instead")
     ap.add_argument("--build", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build:
         build(args.build)
+        return
+    if args.hostile:
+        hostile(min(args.runs, 3))
         return
     with tempfile.TemporaryDirectory(prefix="convcalc-onnx-bench-") as tmp:
         t0 = time.perf_counter()

@@ -50,7 +50,7 @@ MAX_FILE_BYTES = 2 * 1024**3
 # Work units for one file: 1 per field read or packed value decoded, more per name, span or
 # record kept (see _COST: about 30 bytes a unit). ResNet-50 takes 9,000; a 24-layer
 # transformer encoder (4,000 nodes) with inferred shapes 250,000. A hostile file stops here,
-# after about 2 s and 120 MB at worst (docs/onnx.md).
+# after a few seconds and about 110 MiB at worst (docs/onnx.md).
 MAX_UNITS = 4_000_000
 MAX_STREAM_BYTES = 256 * 1024**2  # a pipe or device, which is read into memory (no mmap)
 MAX_RANK = 64  # dims of one tensor or shape
@@ -91,7 +91,8 @@ _NARROW = {INT16: (16, True), INT8: (8, True), UINT16: (16, False), UINT8: (8, F
 _OPAQUE_ONE = {5: ("graph", 6), 11: ("sparse_tensor", 22), 13: ("type_proto", 14)}
 _OPAQUE_LIST = {10: ("graph", 11), 12: ("sparse_tensor", 23), 14: ("type_proto", 15)}
 
-# Work units charged per record, on top of the fields it is read from (about 50 bytes each).
+# Work units charged per thing kept, on top of the fields it is read from: what is kept costs
+# at most about 30 bytes of memory a unit (measured: benchmarks/onnx_read.py --hostile).
 _COST = {"node": 10, "attribute": 5, "tensor": 6, "value_info": 6, "string": 2, "span": 4}
 
 # Wire types.
