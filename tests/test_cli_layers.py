@@ -179,7 +179,7 @@ def test_every_format(cli, fmt):
     assert "53,952" in r.out or "53952" in r.out
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(r.out)))
-        assert [row["layer"].strip() for row in rows] == [
+        assert [row["name"].strip() for row in rows] == [
             "separable.depthwise",
             "separable.pointwise",
             "separable",
@@ -207,7 +207,7 @@ def test_size_command(cli):
 
 
 def test_compare_table(cli):
-    r = cli("compare", "-c", "512", "--size", "14x14", "-o", "512", "-k", "3", "-f", "json")
+    r = cli("compare", "-c", "512", "--size", "14x14", "-o", "512", "-k", "3", "-p", "same", "-f", "json")
     assert r.code == 0, r.err
     d = json.loads(r.out)
     names = [v["variant"] for v in d["variants"]]

@@ -171,7 +171,7 @@ def check_github(run: CheckRun, budget_lines: dict[str, dict]) -> str:
 
 # -- convcalc diff ------------------------------------------------------------------------------------
 _MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
-_MARK_TONE = {"added": "warn", "removed": "info", "changed": "bad", "unchanged": "dim"}
+_MARK_TONE = {"added": "warn", "removed": "info", "changed": "warn", "unchanged": "dim"}
 
 
 def _shape(s) -> str:  # type: ignore[no-untyped-def]
@@ -279,7 +279,7 @@ def diff_doc(d, include_unchanged: bool = False, old_label: str = "", new_label:
     tm = next((t for t in d.totals if t.metric == "macs"), None)
     if tp is not None and tm is not None:  # the totals, in the layer columns
         layers.footer = [
-            ["", "total", "", "", tp.old, tp.new, Delta(tp.change), tm.old, tm.new, Delta(tm.change)]
+            ["total", "total", "", "", tp.old, tp.new, Delta(tp.change), tm.old, tm.new, Delta(tm.change)]
         ]
     doc.add(Note(summary, tone="info"))
     if rows:

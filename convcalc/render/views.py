@@ -21,7 +21,7 @@ from ..layers.base import Cost
 from .doc import Bar, Chart, Column, Doc, Graph, GraphNode, KeyValue, Name, Note, Table, col
 
 MAX_ROWS = 100  # lines of a report's terminal table before blocks are collapsed
-TRANSPARENT = frozenset({"repeat"})  # block kinds shown as their copies, not as a level
+TRANSPARENT = frozenset({"repeat"})  # shown as their copies (when those are blocks), not as a level
 
 
 def _rf_text(state: Any) -> str | None:
@@ -205,11 +205,14 @@ def _row_line(r: Any, depth: int, text: str, kind: str = "layer") -> Line:
     )
 
 
-def _cells(line: Line, total_macs: int, sources: tuple[str, str] | None = None) -> list[Any]:
+def _cells(
+    line: Line, total_macs: int, sources: tuple[str, str] | None = None, tree: bool = False
+) -> list[Any]:
+    """A line's cells; in a ``tree`` (a terminal) the label follows the name, as written."""
     head: list[Any] = list(sources) if sources else []
     return head + [
-        Name(line.text, line.depth, line.kind, None, line.name),
-        line.label,
+        Name(line.text, line.depth, line.kind, line.label if tree else None, line.name),
+        None if tree else line.label,
         line.type,
         line.input_shape,
         line.output_shape,
@@ -241,6 +244,17 @@ class Tree:
         starts: dict[int, list[int]] = {}
         for k, b in enumerate(blocks):
             starts.setdefault(b.start, []).append(k)
+        # a repeat whose copies hold blocks is shown as those blocks, like written-out copies;
+        # a repeat of plain layers stays one (collapsible) block
+        has_child_block = [False] * len(blocks)
+        open_: list[int] = []
+        for k, b in enumerate(blocks):
+            while open_ and not self._inside(b, blocks[open_[-1]]):
+                open_.pop()
+            if open_:
+                has_child_block[open_[-1]] = True
+            open_.append(k)
+        self.transparent = [b.kind in TRANSPARENT and has_child_block[k] for k, b in enumerate(blocks)]
         stack: list[int] = []
         shown: list[int] = []  # the non-transparent blocks on the stack
         for i in range(len(rows)):
@@ -257,7 +271,7 @@ class Tree:
                 self.block_parent_any[k] = stack[-1] if stack else -1
                 self.ddepth[k] = len(shown)
                 stack.append(k)
-                if blocks[k].kind not in TRANSPARENT:
+                if not self.transparent[k]:
                     shown.append(k)
             self.row_parent[i] = shown[-1] if shown else -1
             self.row_parent_any[i] = stack[-1] if stack else -1
@@ -268,7 +282,7 @@ class Tree:
         return outer.start <= b.start and b.end <= outer.end and outer.depth < b.depth
 
     def visible(self, k: int) -> bool:
-        return self.blocks[k].kind not in TRANSPARENT
+        return not self.transparent[k]
 
     def rel(self, name: str, parent: int) -> str:
         """A name relative to its enclosing block (``stage2.block1.conv2`` -> ``conv2``)."""
@@ -311,7 +325,7 @@ def _block_line(tree: Tree, k: int, collapsed: bool) -> Line:
     return Line(
         "block",
         b.name,
-        tree.rel(b.name, tree.block_parent[k]),
+        tree.rel(b.name, tree.block_parent_any[k]),
         tree.ddepth[k],
         b.label,
         f"{b.kind}, {n} layer{'s' if n != 1 else ''}" if collapsed else b.kind,
@@ -354,7 +368,7 @@ def tree_lines(report: Any, level: int | None, parts: bool) -> list[Line]:
             continue
         r = report.rows[i]
         d = tree.row_depth[i]
-        out.append(_row_line(r, d, tree.rel(r.name, tree.row_parent[i])))
+        out.append(_row_line(r, d, tree.rel(r.name, tree.row_parent_any[i])))
         if part_rows is not None:
             _, ps = next(part_rows)
             for p in ps:
@@ -430,9 +444,8 @@ def report_view(
 
 
 def _flat_lines(report: Any) -> Iterator[Line]:
-    tree = Tree(report)
-    for i, r in enumerate(report.rows):
-        yield _row_line(r, tree.row_depth[i], r.name)
+    for r in report.rows:  # full names: no indentation
+        yield _row_line(r, 0, r.name)
 
 
 def layer_table(
@@ -446,9 +459,9 @@ def layer_table(
     selection; a terminal sees ``report_view``."""
     total = report.macs
 
-    def cells(lines: Iterable[Line]) -> Iterator[list[Any]]:
+    def cells(lines: Iterable[Line], tree: bool = False) -> Iterator[list[Any]]:
         for line in lines:
-            yield _cells(line, total, sources)
+            yield _cells(line, total, sources, tree)
 
     if top is None and depth is None:
 
@@ -463,7 +476,7 @@ def layer_table(
 
     def view() -> tuple[list[list[Any]], str]:
         lines, caption = report_view(report, top, depth, max_rows)
-        return list(cells(lines)), caption
+        return list(cells(lines, tree=True)), caption
 
     columns = report_columns(bool(sources))
     base = len(columns) - 11

@@ -13,11 +13,12 @@ from . import Target
 NAME = "markdown"
 HELP = "Markdown tables"
 
-_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|`*_[]<>~"})
+_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|`*<"})
 
 
 def escape(s: str) -> str:
-    return safe(s).translate(_SPECIAL)
+    """Text that reads as itself: no table break, code span, emphasis, HTML tag or link."""
+    return safe(s).translate(_SPECIAL).replace("](", "]\\(")
 
 
 def render(doc: Doc, target: Target) -> Iterator[str]:

@@ -39,6 +39,7 @@ HELP = "a table for a terminal"
 
 GAP = 2  # spaces between columns
 NAME_MIN = 14  # a shortened name keeps at least this many characters
+SOFT_MIN = 26  # ... and this many while there are optional columns left to drop
 WRAP_MIN = 18
 _TONE = {"good": "green", "bad": "bold red", "warn": "yellow", "info": "", "dim": "dim"}
 
@@ -204,7 +205,7 @@ def fit(
     """The first layout that fits ``width``: all columns with exact numbers, then dropping
     optional columns one by one, then the same with numbers in units."""
     cols = table.columns
-    every = list(range(len(cols)))
+    every = [i for i in range(len(cols)) if not (cols[i].optional and _empty(rows, table.footer, i))]
     order = sorted((i for i in every if cols[i].optional), key=lambda i: (-cols[i].drop, -i))
     if not allow_drop:
         order = []
@@ -213,10 +214,12 @@ def fit(
     for short in (False, True):
         if short and not any(cols[i].numeric for i in every):
             break
-        for k in range(len(order) + 1):
+        # names keep SOFT_MIN characters while optional columns go; then down to NAME_MIN
+        for k, soft in [(k, True) for k in range(len(order) + 1)] + [(len(order), False)]:
             gone = set(order[:k])
             keep = [i for i in every if i not in gone]
-            lay = _try(cols, keep, nat[short], width, short)
+            floors = nat[short] if not soft else {i: (w, max(f, min(w, SOFT_MIN))) for i, (w, f) in nat[short].items()}
+            lay = _try(cols, keep, floors, width, short)
             lay.dropped = [cols[i] for i in order[:k]]
             if lay.fits:
                 return lay
@@ -244,6 +247,10 @@ def _natural(table: Table, rows: list[list[Any]], guides: list[str] | None, shor
         else:
             out[i] = (w, w)
     return out
+
+
+def _empty(rows: list[list[Any]], footer: list[list[Any]], i: int) -> bool:
+    return all(r[i] is None or r[i] == "" for r in rows) and all(r[i] is None or r[i] == "" for r in footer)
 
 
 def _is_name(rows: list[list[Any]], i: int) -> bool:
