@@ -92,10 +92,11 @@ def size(
     from .common import show
 
     doc = Doc("output size" + (" (transposed)" if transposed else ""))
+    k, s, d_ = _dims(layer, len(dims))
     doc.data = {"output_size": list(out), "input_size": list(dims)}
+    doc.data.update(kernel=list(k), stride=list(s), dilation=list(d_))
     if explain:
         doc.data["explain"] = lines
-    k, s, d_ = _dims(layer, len(dims))
     rows = [
         [i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
         for i in range(len(dims))

@@ -8,7 +8,7 @@ its own way (colours, ✅/❌, plain numbers).
 from __future__ import annotations
 
 from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
-from .doc import Annotation, Delta, Doc, Mark, Note, Pct, Table, col
+from .doc import Annotation, Delta, Doc, Mark, Name, Note, Pct, Table, col
 from .formats.github import command as _command  # noqa: F401
 from .formats.github import escape_data, escape_property  # noqa: F401  (tests import them here)
 
@@ -80,7 +80,7 @@ def check_doc(run: CheckRun, budget_lines: dict[str, dict] | None = None) -> Doc
         col("limit", numeric=True),
         col("vs_limit", "vs limit", numeric=True, optional=True, drop=2),
         col("excess", numeric=True, optional=True, drop=1),
-        col("baseline", numeric=True),
+        col("baseline", numeric=True, optional=True, drop=7),
         col("change", numeric=True, optional=True, drop=5),
         col("change_pct", "change %", numeric=True, optional=True, drop=6),
         col("verdict"),
@@ -217,7 +217,7 @@ def diff_doc(d, include_unchanged: bool = False, old_label: str = "", new_label:
         rows.append(
             [
                 Mark(_MARK[r.status], _MARK_TONE[r.status], plain=r.status),
-                name,
+                Name(name),
                 typ,
                 shape,
                 o.get("params"),
@@ -279,7 +279,7 @@ def diff_doc(d, include_unchanged: bool = False, old_label: str = "", new_label:
     tm = next((t for t in d.totals if t.metric == "macs"), None)
     if tp is not None and tm is not None:  # the totals, in the layer columns
         layers.footer = [
-            ["total", "total", "", "", tp.old, tp.new, Delta(tp.change), tm.old, tm.new, Delta(tm.change)]
+            [Mark("Σ", "info", plain="total"), Name("total", 0, "total"), "", "", tp.old, tp.new, Delta(tp.change), tm.old, tm.new, Delta(tm.change)]
         ]
     doc.add(Note(summary, tone="info"))
     if rows:

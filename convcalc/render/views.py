@@ -788,6 +788,8 @@ def sweep_doc(reports: list[Any], dtype: str, widths: list[float], resolutions: 
         "summary": summary_dicts(reports, dtype),
     }
     table = summary_table(reports, dtype, "Summary")
+    for row, r in zip(table.rows if isinstance(table.rows, list) else [], reports):
+        row[1] = r.network.name  # the width and resolution have columns of their own
     for k, extra in enumerate((col("width_mult", "width", numeric=True), col("resolution", numeric=True))):
         table.columns.insert(2 + k, extra)
     for row, r in zip(table.rows if isinstance(table.rows, list) else [], reports):

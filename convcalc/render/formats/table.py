@@ -38,7 +38,7 @@ NAME = "table"
 HELP = "a table for a terminal"
 
 GAP = 2  # spaces between columns
-NAME_MIN = 14  # a shortened name keeps at least this many characters
+NAME_MIN = 10  # a shortened name keeps at least this many characters
 SOFT_MIN = 26  # ... and this many while there are optional columns left to drop
 WRAP_MIN = 18
 _TONE = {"good": "green", "bad": "bold red", "warn": "yellow", "info": "", "dim": "dim"}
@@ -126,10 +126,14 @@ class Layout:
     widths: dict[int, int]  # column -> width
     dropped: list[Column]
     fits: bool
+    wrap: frozenset[int] = frozenset()  # text columns wrapped at spaces (the last resort)
 
 
-def table_lines(table: Table, width: int | None, target: Target | None = None) -> list[Any]:
-    """The table as Rich ``Text`` lines (title, header, rule, rows, footer, caption)."""
+def table_lines(
+    table: Table, width: int | None, target: Target | None = None, index: list[int] | None = None
+) -> list[Any]:
+    """The table as Rich ``Text`` lines (title, header, rule, rows, footer) and its notes as
+    strings. ``index``, when given, receives the line number of each row's first line."""
     from rich.text import Text
 
     rows, caption = table.shown()
@@ -168,10 +172,19 @@ def table_lines(table: Table, width: int | None, target: Target | None = None) -
             lines.append(t)
         return lines
 
-    out += join({i: [(heads[i], "bold")] for i in lay.keep})
+    out += join(
+        {
+            i: [(p, "bold") for p in textwrap.wrap(heads[i], lay.widths[i], break_long_words=False) or [""]]
+            if _len(heads[i]) > lay.widths[i]
+            else [(heads[i], "bold")]
+            for i in lay.keep
+        }
+    )
     total = sum(lay.widths[i] for i in lay.keep) + GAP * (len(lay.keep) - 1)
     out.append(Text("─" * total, style="dim"))
     for c in cells:
+        if index is not None:
+            index.append(len(out))
         out += join(c)
     if foot:
         out.append(Text("─" * total, style="dim"))
@@ -214,13 +227,23 @@ def fit(
     for short in (False, True):
         if short and not any(cols[i].numeric for i in every):
             break
-        # names keep SOFT_MIN characters while optional columns go; then down to NAME_MIN
-        for k, soft in [(k, True) for k in range(len(order) + 1)] + [(len(order), False)]:
+        # names keep SOFT_MIN characters while optional columns go; then down to NAME_MIN; at
+        # last any text column wraps between its words
+        tiers = [(k, "soft") for k in range(len(order) + 1)] + [(len(order), "hard"), (len(order), "wrap")]
+        for k, tier in tiers:
             gone = set(order[:k])
             keep = [i for i in every if i not in gone]
-            floors = nat[short] if not soft else {i: (w, max(f, min(w, SOFT_MIN))) for i, (w, f) in nat[short].items()}
+            floors = dict(nat[short])
+            wrap: frozenset[int] = frozenset()
+            if tier == "soft":
+                floors = {i: (w, max(f, min(w, SOFT_MIN))) for i, (w, f) in floors.items()}
+            elif tier == "wrap":
+                wrap = frozenset(i for i in keep if _wordy(cols[i], rows, i))
+                for i in wrap:
+                    floors[i] = (floors[i][0], min(floors[i][1], _word_floor(table, rows, i)))
             lay = _try(cols, keep, floors, width, short)
             lay.dropped = [cols[i] for i in order[:k]]
+            lay.wrap = wrap
             if lay.fits:
                 return lay
             last = lay
@@ -247,6 +270,16 @@ def _natural(table: Table, rows: list[list[Any]], guides: list[str] | None, shor
         else:
             out[i] = (w, w)
     return out
+
+
+def _wordy(c: Column, rows: list[list[Any]], i: int) -> bool:
+    return not c.numeric and not (i == 0 or any(isinstance(r[i], Name) for r in rows[:50]))
+
+
+def _word_floor(table: Table, rows: list[list[Any]], i: int) -> int:
+    c = table.columns[i]
+    words = [w for r in rows + table.footer for w in _text(r[i], c, False, "").split()]
+    return max([_len(w) for w in words] + [_len(w) for w in c.header.split()] + [1])
 
 
 def _empty(rows: list[list[Any]], footer: list[list[Any]], i: int) -> bool:
@@ -328,7 +361,7 @@ def _row_cells(row: list[Any], cols: list[Column], lay: Layout, guide: str) -> d
         style = _style(v)
         if _len(text) <= w:
             out[i] = [(text, style)]
-        elif isinstance(v, Name) or not _wrappable(cols[i]):
+        elif isinstance(v, Name) or not (_wrappable(cols[i]) or i in lay.wrap):
             g = guide if i == 0 and isinstance(v, Name) else ""
             out[i] = [(g + shorten(text[len(g) :], w - _len(g)), style)]
         else:
