@@ -51,8 +51,17 @@ def zoo(
     show_doc(doc, format, output, wide, columns)
 
 
+def _complete_zoo(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+    from .completion import complete_zoo
+
+    return complete_zoo(ctx, param, incomplete)
+
+
 def show(
-    name: Annotated[str, typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME")],
+    name: Annotated[
+        str,
+        typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME", shell_complete=_complete_zoo),
+    ],
     output: OutputOpt = None,
 ) -> None:
     """Print a zoo model's spec (YAML, with its source header), to save and edit."""
