@@ -1,10 +1,9 @@
-"""Shell completion (``convcalc --install-completion``): zoo models after ``zoo:``, files
-otherwise, zoo names for ``zoo show``, column keys for ``--columns``. Layer types complete as
-the commands they are (``convcalc con<TAB>``) and ``--format`` from its choices."""
+"""Shell completion (``convcalc --install-completion``): zoo models after ``zoo:`` (anything
+else falls back to the shell's file completion), zoo names for ``zoo show``, column keys for
+``--columns``. Layer types complete as the commands they are (``convcalc con<TAB>``) and
+``--format`` from its choices."""
 
 from __future__ import annotations
-
-from typing import Any
 
 
 def _zoo_names() -> list[str]:
@@ -13,33 +12,36 @@ def _zoo_names() -> list[str]:
     return list(names())
 
 
-def _item(value: str, kind: str = "plain", help: str | None = None) -> Any:
-    from typer._click.shell_completion import CompletionItem  # typer's own click (typer < 0.29)
-
-    return CompletionItem(value, type=kind, help=help)
-
-
-def complete_spec(ctx: Any, param: Any, incomplete: str) -> list[Any]:
-    """``zoo:NAME`` for every zoo model matching, and the shell's file completion."""
-    out = [_item(f"zoo:{n}") for n in _zoo_names() if f"zoo:{n}".startswith(incomplete)]
-    if not incomplete.startswith("zoo:"):
-        out.append(_item(incomplete, "file"))
-    return out
+def complete_spec(incomplete: str) -> list[str]:
+    """``zoo:NAME`` for every zoo model matching; nothing else, so the shell completes files."""
+    if not "zoo:".startswith(incomplete[:4]):
+        return []
+    return [f"zoo:{n}" for n in _zoo_names() if f"zoo:{n}".startswith(incomplete)]
 
 
-def complete_zoo(ctx: Any, param: Any, incomplete: str) -> list[Any]:
-    return [_item(n) for n in _zoo_names() if n.startswith(incomplete.removeprefix("zoo:"))]
+def complete_zoo(incomplete: str) -> list[str]:
+    return [n for n in _zoo_names() if n.startswith(incomplete.removeprefix("zoo:"))]
 
 
-# the column keys a table of each command has (for --columns)
-_REPORT_KEYS = (
-    "name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share"
+# the column keys of a report's layer table (for --columns)
+REPORT_KEYS = (
+    "name",
+    "label",
+    "type",
+    "input_shape",
+    "output_shape",
+    "params",
+    "macs",
+    "flops",
+    "activations",
+    "receptive_field",
+    "macs_share",
 )
 
 
-def complete_columns(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+def complete_columns(incomplete: str) -> list[str]:
     """Keys of the report's columns, after the ones already typed (``name,ma<TAB>``)."""
     head, _, last = incomplete.rpartition(",")
     done = set(head.split(",")) if head else set()
     prefix = head + "," if head else ""
-    return [_item(prefix + k) for k in _REPORT_KEYS.split(",") if k.startswith(last) and k not in done]
+    return [prefix + k for k in REPORT_KEYS if k.startswith(last) and k not in done]

@@ -18,22 +18,22 @@ class Dtype(str, Enum):
     fp64 = "fp64"
 
 
-def _complete_spec(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+def _complete_spec(incomplete: str) -> list[str]:
     from .completion import complete_spec
 
-    return complete_spec(ctx, param, incomplete)
+    return complete_spec(incomplete)
 
 
-def _complete_columns(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+def _complete_columns(incomplete: str) -> list[str]:
     from .completion import complete_columns
 
-    return complete_columns(ctx, param, incomplete)
+    return complete_columns(incomplete)
 
 
 SpecsArg = Annotated[
     list[str],
     typer.Argument(
-        help="Spec files (YAML), '-' for stdin, or zoo:NAME.", metavar="SPEC...", shell_complete=_complete_spec
+        help="Spec files (YAML), '-' for stdin, or zoo:NAME.", metavar="SPEC...", autocompletion=_complete_spec
     ),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")]
@@ -51,7 +51,7 @@ ResOpt = Annotated[
 DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
 ColumnsOpt = Annotated[
-    str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS", shell_complete=_complete_columns)
+    str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS", autocompletion=_complete_columns)
 ]
 # report sweeps: several values, comma-separated, give one report per combination
 WidthListOpt = Annotated[

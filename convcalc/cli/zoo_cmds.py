@@ -51,16 +51,16 @@ def zoo(
     show_doc(doc, format, output, wide, columns)
 
 
-def _complete_zoo(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+def _complete_zoo(incomplete: str) -> list[str]:
     from .completion import complete_zoo
 
-    return complete_zoo(ctx, param, incomplete)
+    return complete_zoo(incomplete)
 
 
 def show(
     name: Annotated[
         str,
-        typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME", shell_complete=_complete_zoo),
+        typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME", autocompletion=_complete_zoo),
     ],
     output: OutputOpt = None,
 ) -> None:

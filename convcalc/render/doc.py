@@ -207,7 +207,14 @@ class Graph:
     nodes: Callable[[], list[GraphNode]]
 
 
-Section = Table | KeyValue | Note | Chart | Graph
+@dataclass
+class Lazy:
+    """A section built only by the formats that show it (HTML's charts of a big report)."""
+
+    build: Callable[[], Table | KeyValue | Note | Chart | Graph]
+
+
+Section = Table | KeyValue | Note | Chart | Graph | Lazy
 
 
 @dataclass(slots=True, frozen=True)

@@ -18,7 +18,7 @@ from .. import receptive
 from ..budget import human
 from ..conventions import CONVENTIONS, DTYPE_BYTES, SHORT
 from ..layers.base import Cost
-from .doc import Bar, Chart, Column, Doc, Graph, GraphNode, KeyValue, Name, Note, Table, col
+from .doc import Bar, Chart, Column, Doc, Graph, GraphNode, KeyValue, Lazy, Name, Note, Table, col
 
 MAX_ROWS = 100  # lines of a report's terminal table before blocks are collapsed
 TRANSPARENT = frozenset({"repeat"})  # shown as their copies (when those are blocks), not as a level
@@ -544,7 +544,7 @@ def report_doc(
         )
     )
     doc.add(by_type_table(report))
-    doc.add(layer_chart(report))
+    doc.add(Lazy(lambda: layer_chart(report)))
     doc.add(Graph(f"{report.name}: graph", lambda: graph_nodes(report)))
     doc.add(Note([f"{k}: {v}" for k, v in CONVENTIONS.items()], title="Conventions"))
     return doc
