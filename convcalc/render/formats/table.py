@@ -441,14 +441,20 @@ def wrap_terms(line: str, width: int | None) -> list[str]:
         else:
             terms.append(w)
     out: list[str] = []
-    cur = " " * indent
     pad = " " * (indent + 4)
+    line: list[str] = []  # the terms of the current line
+    first = True
+
+    def text(ts: list[str], lead: bool) -> str:
+        return (" " * indent if lead else pad) + " ".join(ts)
+
     for t in terms:
-        cand = cur + (" " if cur.strip() else "") + t
-        if _len(cand) > width and cur.strip():
-            out.append(cur)
-            cur = pad + t
-        else:
-            cur = cand
-    out.append(cur)
+        if line and _len(text(line + [t], first)) > width:
+            # prefer to break before an "=" of this line (a whole side of the equation per line)
+            eqs = [k for k in range(1, len(line)) if line[k].startswith("= ")]
+            k = eqs[-1] if eqs and _len(text(line[: eqs[-1]], first)) >= width * 0.4 else len(line)
+            out.append(text(line[:k], first))
+            line, first = line[k:], False
+        line.append(t)
+    out.append(text(line, first))
     return out
