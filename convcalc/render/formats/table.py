@@ -223,30 +223,32 @@ def fit(
     if not allow_drop:
         order = []
     nat = {s: _natural(table, rows, guides, s) for s in (False, True)}
+    shortable = any(cols[i].numeric for i in every)
+    n = len(order)
+    # names keep SOFT_MIN characters while optional columns go (exact numbers, then rounded);
+    # then names go down to NAME_MIN; at last any text column wraps between its words
+    tiers = [(False, k, "soft") for k in range(n + 1)]
+    if shortable:
+        tiers.append((True, n, "soft"))
+    tiers += [(False, n, "hard")] + ([(True, n, "hard")] if shortable else []) + [(shortable, n, "wrap")]
     last = None
-    for short in (False, True):
-        if short and not any(cols[i].numeric for i in every):
-            break
-        # names keep SOFT_MIN characters while optional columns go; then down to NAME_MIN; at
-        # last any text column wraps between its words
-        tiers = [(k, "soft") for k in range(len(order) + 1)] + [(len(order), "hard"), (len(order), "wrap")]
-        for k, tier in tiers:
-            gone = set(order[:k])
-            keep = [i for i in every if i not in gone]
-            floors = dict(nat[short])
-            wrap: frozenset[int] = frozenset()
-            if tier == "soft":
-                floors = {i: (w, max(f, min(w, SOFT_MIN))) for i, (w, f) in floors.items()}
-            elif tier == "wrap":
-                wrap = frozenset(i for i in keep if _wordy(cols[i], rows, i))
-                for i in wrap:
-                    floors[i] = (floors[i][0], min(floors[i][1], _word_floor(table, rows, i)))
-            lay = _try(cols, keep, floors, width, short)
-            lay.dropped = [cols[i] for i in order[:k]]
-            lay.wrap = wrap
-            if lay.fits:
-                return lay
-            last = lay
+    for short, k, tier in tiers:
+        gone = set(order[:k])
+        keep = [i for i in every if i not in gone]
+        floors = dict(nat[short])
+        wrap: frozenset[int] = frozenset()
+        if tier == "soft":
+            floors = {i: (w, max(f, min(w, SOFT_MIN))) for i, (w, f) in floors.items()}
+        elif tier == "wrap":
+            wrap = frozenset(i for i in keep if _wordy(cols[i], rows, i))
+            for i in wrap:
+                floors[i] = (floors[i][0], min(floors[i][1], _word_floor(table, rows, i)))
+        lay = _try(cols, keep, floors, width, short)
+        lay.dropped = [cols[i] for i in order[:k]]
+        lay.wrap = wrap
+        if lay.fits:
+            return lay
+        last = lay
     assert last is not None or not every
     if last is None:
         return Layout([], False, {}, [], True)
