@@ -31,7 +31,7 @@ RAW = ("\x1b", "\u202e", "\u2066", "\x07")
 @pytest.mark.parametrize("command", ["report", "check"])
 def test_control_and_bidi_characters_are_escaped_in_human_formats(spec_file, fmt, command):
     path = spec_file(spec_text(EVIL, LAYER))
-    r = run_cli(command, path, "-f", fmt)
+    r = run_cli(command, path, "-f", fmt, "--wide")  # every column: the name is shown
     assert r.code in (0, 1), r.err
     for c in RAW:
         assert c not in r.out, (fmt, repr(c))
