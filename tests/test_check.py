@@ -605,7 +605,7 @@ def test_markdown_has_verdict_heading_and_table(cli, spec_file):
     header = next(i for i, line in enumerate(lines) if line.startswith("| spec | network | metric |"))
     assert re.match(r"^\|(---:?\|)+$", lines[header + 1])
     row = lines[header + 2]
-    name = "spec" + path.rsplit("spec", 1)[1].split(".")[0]  # a spec without name: is named after its file
+    "spec" + path.rsplit("spec", 1)[1].split(".")[0]  # a spec without name: is named after its file
     assert row.startswith(f"| {path} | ") and f" | MACs | flag | {macs:,} | {macs - 1:,} |" in row, row
     assert "FAIL" in row
     # no baseline: no baseline columns

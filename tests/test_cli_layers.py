@@ -159,13 +159,43 @@ def test_transposed_json_has_both_counts(cli):
 
 def test_explain_substitutes_numbers(cli):
     r = cli(
-        "conv", "-c", "3", "--size", "224x224", "-o", "32", "-k", "3", "-s", "2", "-p", "1", "--explain", "--wide"
+        "conv",
+        "-c",
+        "3",
+        "--size",
+        "224x224",
+        "-o",
+        "32",
+        "-k",
+        "3",
+        "-s",
+        "2",
+        "-p",
+        "1",
+        "--explain",
+        "--wide",
     )
     assert (
         "o [dim 1] = floor((i + 2p - d(k-1) - 1)/s) + 1 = floor((224 + 2*1 - 1*(3-1) - 1)/2) + 1 = 112"
         in r.out
     )
-    r = cli("transposed", "-c", "4", "--size", "4", "-o", "2", "-k", "4", "-s", "2", "-p", "1", "--explain", "--wide")
+    r = cli(
+        "transposed",
+        "-c",
+        "4",
+        "--size",
+        "4",
+        "-o",
+        "2",
+        "-k",
+        "4",
+        "-s",
+        "2",
+        "-p",
+        "1",
+        "--explain",
+        "--wide",
+    )
     assert "o = (i-1)s - 2p + d(k-1) + output_padding + 1 = (4-1)*2 - 2*1 + 1*(4-1) + 0 + 1 = 8" in r.out
     assert "z = s-1 = 1" in r.out and "p' = k - p - 1 = 2" in r.out and "s' = 1" in r.out
     j = json.loads(

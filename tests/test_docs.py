@@ -68,7 +68,11 @@ def structure_errors(text: str) -> list[str]:
             if cog is not None and line.strip():
                 errors.append(f"{n}: text inside a cog block, outside its code block")
         else:
-            if line.startswith(fence[0]) and line.strip() == fence[0] * len(line.strip()) and len(line.strip()) >= len(fence):
+            if (
+                line.startswith(fence[0])
+                and line.strip() == fence[0] * len(line.strip())
+                and len(line.strip()) >= len(fence)
+            ):
                 fence = None
                 # commands alone are fine anywhere; commands with their output come from cog
                 shows_output = any(x.startswith("$ convcalc") for x in body) and any(
@@ -96,8 +100,12 @@ def test_the_structure_check_finds_an_orphaned_block():
     assert structure_errors(orphan)
     assert structure_errors("```text\n$ convcalc x\nout\n```\n")
     assert structure_errors("text\n```\nunclosed\n")
-    assert structure_errors('<!-- [[[cog run("convcalc x") ]]] -->\n```\n$ convcalc x\n```\nstray\n<!-- [[[end]]] -->\n')
-    assert not structure_errors('<!-- [[[cog run("convcalc x") ]]] -->\n```\n$ convcalc x\n```\n<!-- [[[end]]] -->\n')
+    assert structure_errors(
+        '<!-- [[[cog run("convcalc x") ]]] -->\n```\n$ convcalc x\n```\nstray\n<!-- [[[end]]] -->\n'
+    )
+    assert not structure_errors(
+        '<!-- [[[cog run("convcalc x") ]]] -->\n```\n$ convcalc x\n```\n<!-- [[[end]]] -->\n'
+    )
 
 
 def test_readme_is_short_and_keeps_the_ci_blocks():
@@ -107,7 +115,9 @@ def test_readme_is_short_and_keeps_the_ci_blocks():
     assert "<!-- ci:test -->\n```bash\n" in text and "pytest" in text
 
 
-@pytest.mark.parametrize("path", [p for p in MARKDOWN if not p.endswith("CHANGELOG.md")], ids=os.path.basename)
+@pytest.mark.parametrize(
+    "path", [p for p in MARKDOWN if not p.endswith("CHANGELOG.md")], ids=os.path.basename
+)
 def test_relative_links_point_at_files(path):
     text = read(path)
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):

@@ -37,7 +37,7 @@ def test_the_registry_is_whole():
     assert [f.value for f in formats.Format] == list(formats.NAMES)
     for name in formats.NAMES:
         module = formats.get(name)
-        assert module.NAME == name and module.HELP and callable(module.render)
+        assert name == module.NAME and module.HELP and callable(module.render)
 
 
 @pytest.mark.parametrize("fmt", formats.NAMES)
@@ -73,5 +73,7 @@ def test_no_command_branches_on_the_format():
         with open(os.path.join(cli, name), encoding="utf-8") as fh:
             text = fh.read()
         assert not re.search(r"\b(format|fmt)(\.value)?\s*(==|!=|\bin\b)", text), name
-        assert not re.search(r"(==|!=)\s*(Format|CheckFormat)\.|(Format|CheckFormat)\.\w+\s*(==|!=)", text), name
+        assert not re.search(r"(==|!=)\s*(Format|CheckFormat)\.|(Format|CheckFormat)\.\w+\s*(==|!=)", text), (
+            name
+        )
         assert not re.search(r"\[(format|fmt)(\.value)?\]", text), name  # no per-format dicts

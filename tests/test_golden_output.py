@@ -49,13 +49,32 @@ def test_compare_prints_the_lectures_numbers(monkeypatch):
 
 
 def test_compare_agrees_with_conv_for_the_same_flags():
-    c = json.loads(run_cli("compare", "-c", "16", "--size", "20x20", "-o", "32", "-k", "3", "-s", "2", "-f", "json").out)
-    conv = json.loads(run_cli("conv", "-c", "16", "--size", "20x20", "-o", "32", "-k", "3", "-s", "2", "-f", "json").out)
+    c = json.loads(
+        run_cli("compare", "-c", "16", "--size", "20x20", "-o", "32", "-k", "3", "-s", "2", "-f", "json").out
+    )
+    conv = json.loads(
+        run_cli("conv", "-c", "16", "--size", "20x20", "-o", "32", "-k", "3", "-s", "2", "-f", "json").out
+    )
     std = c["variants"][0]
     for key in ("output_shape", "params", "macs", "flops"):
         assert std[key] == conv[key]
     same = json.loads(
-        run_cli("compare", "-c", "16", "--size", "20x20", "-o", "32", "-k", "3", "-p", "same", "--no-bias", "-f", "json").out
+        run_cli(
+            "compare",
+            "-c",
+            "16",
+            "--size",
+            "20x20",
+            "-o",
+            "32",
+            "-k",
+            "3",
+            "-p",
+            "same",
+            "--no-bias",
+            "-f",
+            "json",
+        ).out
     )
     assert all(v["output_shape"][1:] == [20, 20] for v in same["variants"] if "output_shape" in v)
     assert same["variants"][0]["params"] == 16 * 32 * 9
@@ -73,7 +92,9 @@ def test_compare_footer_is_computed(monkeypatch):
 # -- "N more layers": the rows shown always add up to the total ------------------------------------
 def test_more_row_sums_the_rest(monkeypatch, spec_file):
     monkeypatch.setenv("COLUMNS", "120")
-    layers = "".join(f"  - {{type: conv, out_channels: {4 + (i % 3)}, kernel: 3, padding: 1}}\n" for i in range(200))
+    layers = "".join(
+        f"  - {{type: conv, out_channels: {4 + (i % 3)}, kernel: 3, padding: 1}}\n" for i in range(200)
+    )
     path = spec_file("name: long\ninput: [4, 8, 8]\nlayers:\n" + layers, "long.yaml")
     rows = list(csv.DictReader(io.StringIO(run_cli("report", path, "--top", "7", "-f", "csv").out)))
     body, total = rows[:-1], rows[-1]
@@ -92,14 +113,19 @@ def test_more_row_sums_the_rest(monkeypatch, spec_file):
 # -- completion -------------------------------------------------------------------------------------
 def complete(words: str, cword: int) -> list[str]:
     env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(cword), _CONVCALC_COMPLETE="complete_bash")
-    r = subprocess.run([sys.executable, "-m", "convcalc"], env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "convcalc"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout.split()
 
 
 def test_completion_script_and_completions():
     r = subprocess.run(
-        [sys.executable, "-m", "convcalc", "--show-completion", "bash"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "convcalc", "--show-completion", "bash"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0
     golden("completion.bash", r.stdout)
@@ -120,13 +146,49 @@ def test_help_offers_completion():
 
 # -- CSV headers: one naming scheme (the JSON keys) --------------------------------------------------
 CSV_HEADERS = {
-    ("conv", "-c", "3", "--size", "8x8", "-o", "4", "-k", "3"): "name,type,input_shape,output_shape,params,macs,flops,activations,receptive_field",
-    ("report", EXAMPLE): "name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share",
-    ("report", EXAMPLE, "zoo:alexnet"): "spec,network,name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share",
-    ("report", "zoo:alexnet", "--width-mult", "1,0.5"): "spec,network,width_mult,resolution,input_shape,output_shape,params,macs,flops,activations,memory",
+    (
+        "conv",
+        "-c",
+        "3",
+        "--size",
+        "8x8",
+        "-o",
+        "4",
+        "-k",
+        "3",
+    ): "name,type,input_shape,output_shape,params,macs,flops,activations,receptive_field",
+    (
+        "report",
+        EXAMPLE,
+    ): "name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share",
+    (
+        "report",
+        EXAMPLE,
+        "zoo:alexnet",
+    ): "spec,network,name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share",
+    (
+        "report",
+        "zoo:alexnet",
+        "--width-mult",
+        "1,0.5",
+    ): "spec,network,width_mult,resolution,input_shape,output_shape,params,macs,flops,activations,memory",
     ("check", EXAMPLE, "--max-macs", "1G"): "spec,network,metric,source,value,limit,vs_limit,excess,verdict",
-    ("diff", "zoo:shufflenet_v1_g3", "zoo:shufflenet_v1_g8"): "status,name,type,output_shape,old_params,new_params,params_change,old_macs,new_macs,macs_change",
-    ("compare", "-c", "8", "--size", "8x8", "-o", "8", "-k", "3"): "variant,output_shape,params,macs,params_ratio,macs_ratio,receptive_field,notes",
+    (
+        "diff",
+        "zoo:shufflenet_v1_g3",
+        "zoo:shufflenet_v1_g8",
+    ): "status,name,type,output_shape,old_params,new_params,params_change,old_macs,new_macs,macs_change",
+    (
+        "compare",
+        "-c",
+        "8",
+        "--size",
+        "8x8",
+        "-o",
+        "8",
+        "-k",
+        "3",
+    ): "variant,output_shape,params,macs,params_ratio,macs_ratio,receptive_field,notes",
     ("zoo",): "name,input_shape,params,macs,cite",
     ("types",): "type,summary,keys",
     ("size", "224", "-k", "3"): "dim,input,kernel,stride,padding,dilation,output",
@@ -141,6 +203,14 @@ def test_csv_headers(args):
     if args[0] in ("report", "conv", "diff") and "--width-mult" not in args:  # named as the JSON keys
         d = json.loads(run_cli(*args, "-f", "json").out)
         layer = (d.get("layers") or (d.get("reports") or [{}])[0].get("layers") or [d])[0]
-        keys = set(layer) | {"name", "macs_share", "spec", "network", "status", "params_change", "macs_change"}
+        keys = set(layer) | {
+            "name",
+            "macs_share",
+            "spec",
+            "network",
+            "status",
+            "params_change",
+            "macs_change",
+        }
         keys |= {f"{a}_{m}" for a in ("old", "new") for m in ("params", "macs")}
         assert set(CSV_HEADERS[args].split(",")) <= keys | {"output_shape"}

@@ -25,7 +25,9 @@ EXAMPLE = os.path.join(ROOT, "layers.example.yaml")
 def chromium() -> str:
     path = os.environ.get("CONVCALC_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        pytest.fail("chromium is needed for the HTML test: apt-get install -y chromium (or set CONVCALC_CHROMIUM)")
+        pytest.fail(
+            "chromium is needed for the HTML test: apt-get install -y chromium (or set CONVCALC_CHROMIUM)"
+        )
     return path
 
 
@@ -54,7 +56,9 @@ class Page:
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
+        self.page.on(
+            "console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None
+        )
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto("file://" + path)
@@ -65,7 +69,8 @@ class Page:
             f"{table} thead th", "els => els.map(e => e.getAttribute('data-key'))"
         ).index(key)
         return self.page.eval_on_selector_all(
-            f"{table} tbody tr td:nth-child({idx + 1})", "els => els.map(e => e.getAttribute('data-v') ?? e.textContent)"
+            f"{table} tbody tr td:nth-child({idx + 1})",
+            "els => els.map(e => e.getAttribute('data-v') ?? e.textContent)",
         )
 
 
@@ -78,7 +83,8 @@ def write(tmp_path: Any, *args: str) -> str:
 
 def test_report_page_loads_sorts_and_matches_the_json(browser: Any, tmp_path: Any) -> None:
     path = write(tmp_path, "report", EXAMPLE)
-    text = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text)  # self-contained
     d = json.loads(run_cli("report", EXAMPLE, "-f", "json").out)
     page = Page(browser, path)

@@ -39,10 +39,10 @@ def test_control_and_bidi_characters_are_escaped_in_human_formats(spec_file, fmt
 
 
 def test_csv_keeps_names_exact_but_escapes_terminal_controls(spec_file):
-    path = spec_file(spec_text("a, \"quoted\"\nname", "conv, \"one\"\nline two"))
+    path = spec_file(spec_text('a, "quoted"\nname', 'conv, "one"\nline two'))
     r = run_cli("report", path, "-f", "csv")
     rows = list(csv.DictReader(io.StringIO(r.out)))
-    assert rows[0]["label"] == "conv, \"one\"\nline two"
+    assert rows[0]["label"] == 'conv, "one"\nline two'
     r = run_cli("report", spec_file(spec_text(EVIL, LAYER)), "-f", "csv")
     for c in RAW:
         assert c not in r.out
@@ -50,15 +50,15 @@ def test_csv_keeps_names_exact_but_escapes_terminal_controls(spec_file):
 
 def test_multi_spec_csv_round_trips_names_with_commas_quotes_and_newlines(spec_file):
     names = ["a,b", 'say "hi"', "two\nlines", "plain"]
-    paths = [spec_file(spec_text(n, f"layer {k}, \"x\"\r\ny")) for k, n in enumerate(names)]
+    paths = [spec_file(spec_text(n, f'layer {k}, "x"\r\ny')) for k, n in enumerate(names)]
     r = run_cli("report", *paths, "-f", "csv")
     assert r.code == 0, r.err
     rows = list(csv.DictReader(io.StringIO(r.out, newline="")))
-    assert [c for c in rows[0]][:3] == ["spec", "network", "name"]
+    assert list(rows[0])[:3] == ["spec", "network", "name"]
     seen = [(row["spec"], row["network"]) for row in rows]
     for p, n in zip(paths, names):
         assert (p, n) in seen
-    assert {row["label"] for row in rows if row["label"]} == {f"layer {k}, \"x\"\r\ny" for k in range(4)}
+    assert {row["label"] for row in rows if row["label"]} == {f'layer {k}, "x"\r\ny' for k in range(4)}
     d = json.loads(run_cli("report", *paths, "-f", "json").out)
     assert len(rows) == sum(len(x["layers"]) for x in d["reports"])
 
@@ -78,7 +78,7 @@ def _check_annotations(out: str, j: dict) -> None:
     for ln in commands:
         assert ln.startswith(("::error ", "::notice ", "::warning "))
         props, _, message = ln[2:].partition("::")
-        kind, _, props = props.partition(" ")
+        _kind, _, props = props.partition(" ")
         for prop in props.split(","):
             key, _, value = prop.partition("=")
             assert key in ("file", "line", "title") and ":" not in value and "," not in value
@@ -108,7 +108,11 @@ def test_github_annotations_escape_the_file_name(spec_file, tmp_path):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from([*":,%\r\n\x1b\u202e ae", "::", "\n::", "%0A"]), min_size=1, max_size=12).map("".join))
+@given(
+    st.lists(st.sampled_from([*":,%\r\n\x1b\u202e ae", "::", "\n::", "%0A"]), min_size=1, max_size=12).map(
+        "".join
+    )
+)
 def test_no_name_produces_an_unintended_workflow_command(name):
     from convcalc.budget import CheckRun, Note, Verdict
     from convcalc.render.budget_view import check_github

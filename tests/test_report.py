@@ -101,7 +101,12 @@ def test_rows_sum_to_totals_in_every_format(cli):
     header = [c.strip() for c in table[0].strip("|").split("|")]
     body, total = cells[:-1], cells[-1]
     assert [r[0] for r in body] == [x["name"] for x in d["layers"]]
-    for key, head in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs"), ("activations", "activations")):
+    for key, head in (
+        ("params", "params"),
+        ("macs", "MACs"),
+        ("flops", "FLOPs"),
+        ("activations", "activations"),
+    ):
         i = header.index(head)
         assert sum(int(r[i]) for r in body) == int(total[i]) == t[key]
     table_out = cli("report", EXAMPLE).out

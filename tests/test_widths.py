@@ -12,12 +12,11 @@ import json
 import re
 
 import pytest
+from conftest import ROOT, run_cli
 
 from convcalc.render import formats
 from convcalc.render.doc import Delta, Doc, Name, Table, human
 from convcalc.render.formats import table as table_format
-
-from conftest import ROOT, run_cli
 
 EXAMPLE = f"{ROOT}/layers.example.yaml"
 WIDTHS = [60, 80, 100, 120, 200]
@@ -47,7 +46,22 @@ COMMANDS = {
     "types": ["types"],
     "schema": ["schema", "-f", "table"],
     "zoo": ["zoo"],
-    "conv": ["conv", "-c", "3", "--size", "224x224", "-o", "64", "-k", "7", "-s", "2", "-p", "3", "--explain"],
+    "conv": [
+        "conv",
+        "-c",
+        "3",
+        "--size",
+        "224x224",
+        "-o",
+        "64",
+        "-k",
+        "7",
+        "-s",
+        "2",
+        "-p",
+        "3",
+        "--explain",
+    ],
     "separable": ["separable", "-c", "3", "--size", "12x12", "-o", "256", "-k", "5", "--explain"],
     "transposed": ["transposed", "-c", "512", "--size", "4x4", "-o", "256", "-k", "4", "-s", "2", "-p", "1"],
     "shuffle": ["shuffle", "-c", "240", "--size", "28x28", "-o", "240", "-g", "3"],
@@ -125,7 +139,9 @@ def check_table(table: Table, width: int, numbers: set[int], where: str) -> None
                 shown = f"{value:+,}" if isinstance(v, Delta) and value else f"{value:,}"
             assert cell == shown, f"{where}: {shown!r} shown as {cell!r} in {line!r}"
             if not summed:
-                assert abs(value) in numbers or value in numbers, f"{where}: {value} is not in the JSON output"
+                assert abs(value) in numbers or value in numbers, (
+                    f"{where}: {value} is not in the JSON output"
+                )
 
 
 def _numeric_part(line: str) -> str:
@@ -138,7 +154,11 @@ def test_no_number_is_cut_at_any_width(monkeypatch: pytest.MonkeyPatch, baseline
     args = _args(name, baseline)
     doc = capture(monkeypatch, args)
     monkeypatch.undo()
-    r = run_cli(*args, "-f", "json") if "-f" not in args else run_cli(*[*args[: args.index("-f")], "-f", "json"])
+    r = (
+        run_cli(*args, "-f", "json")
+        if "-f" not in args
+        else run_cli(*[*args[: args.index("-f")], "-f", "json"])
+    )
     assert r.code in (0, 1), r.err
     numbers = json_numbers(json.loads(r.out))
     tables = doc.tables() or ([doc.primary] if doc.primary else [])
@@ -174,7 +194,9 @@ def _pipe(monkeypatch: pytest.MonkeyPatch, args: list[str], width: int, tty: boo
     return r.out
 
 
-@pytest.mark.parametrize("name", ["report-resnet50", "report-sweep", "compare", "check-baseline", "diff", "zoo", "types"])
+@pytest.mark.parametrize(
+    "name", ["report-resnet50", "report-sweep", "compare", "check-baseline", "diff", "zoo", "types"]
+)
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "terminal"])
 def test_output_fits_the_width_and_keeps_totals_whole(
     monkeypatch: pytest.MonkeyPatch, baseline: str, name: str, tty: bool
@@ -223,7 +245,9 @@ def test_columns_chooses_and_names_a_bad_key() -> None:
     assert r.code == 2 and "no column 'bogus'" in r.err and "macs" in r.err
 
 
-def test_dropped_columns_are_named_with_the_options_that_bring_them_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dropped_columns_are_named_with_the_options_that_bring_them_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     out = run_cli("report", "zoo:resnet50").out.replace("\n  ", " ")
     assert "not shown, to fit 80 columns:" in out and "FLOPs" in out

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConvcalcError, GeometryError
-
-
 from ..render.formats import FORMAT_HELP, Format  # noqa: F401  (the --format choices)
 
 OUTPUT_HELP = "Write to FILE (atomically) instead of stdout; tables are written whole, at any width."

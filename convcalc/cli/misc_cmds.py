@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -239,7 +239,7 @@ def schema(
     show(doc, format, output, wide, columns)
 
 
-def _types_doc():  # type: ignore[no-untyped-def]
+def _types_doc() -> Any:
     from ..render.doc import Column, Doc, Table, col
     from ..schema import types_table
 
@@ -262,7 +262,10 @@ def _types_doc():  # type: ignore[no-untyped-def]
 
 
 def types(
-    format: FormatOpt = Format.table, output: OutputOpt = None, wide: WideOpt = False, columns: ColumnsOpt = None
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """List the layer and block types of the spec format, with their keys."""
     from .common import show

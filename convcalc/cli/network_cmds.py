@@ -33,7 +33,9 @@ def _complete_columns(incomplete: str) -> list[str]:
 SpecsArg = Annotated[
     list[str],
     typer.Argument(
-        help="Spec files (YAML), '-' for stdin, or zoo:NAME.", metavar="SPEC...", autocompletion=_complete_spec
+        help="Spec files (YAML), '-' for stdin, or zoo:NAME.",
+        metavar="SPEC...",
+        autocompletion=_complete_spec,
     ),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")]

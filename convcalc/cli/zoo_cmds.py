@@ -38,7 +38,10 @@ def zoo(
     rows = [[m["name"], tuple(m["input_shape"]), m["params"], m["macs"], m["cite"]] for m in models]
     cite = col("cite", "source", optional=True, drop=1)
     cite.wrap = True
-    doc.add(Table("", [col("name", "model"), col("input_shape"), col("params"), col("macs"), cite], rows), primary=True)
+    doc.add(
+        Table("", [col("name", "model"), col("input_shape"), col("params"), col("macs"), cite], rows),
+        primary=True,
+    )
     doc.add(
         Note(
             [
@@ -60,7 +63,9 @@ def _complete_zoo(incomplete: str) -> list[str]:
 def show(
     name: Annotated[
         str,
-        typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME", autocompletion=_complete_zoo),
+        typer.Argument(
+            help="A zoo model (convcalc zoo lists them).", metavar="NAME", autocompletion=_complete_zoo
+        ),
     ],
     output: OutputOpt = None,
 ) -> None:

@@ -7,10 +7,15 @@ its own way (colours, ✅/❌, plain numbers).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
-from .doc import Annotation, Delta, Doc, Mark, Name, Note, Pct, Table, col
-from .formats.github import command as _command  # noqa: F401
+from .doc import Annotation, Column, Delta, Doc, Mark, Name, Note, Pct, Table, col
 from .formats.github import escape_data, escape_property  # noqa: F401  (tests import them here)
+
+if TYPE_CHECKING:
+    from ..diff import Diff
+
 
 def _unit(metric: str) -> str:
     return "B" if metric == "memory" else ""
@@ -25,7 +30,7 @@ def _h(n: int, metric: str) -> str:
 def verdict_summary(v: Verdict) -> str:
     """One line naming the spec, the metric, the value, the limit and the excess."""
     label = METRIC_LABELS[v.metric]
-    if v.source == "baseline":
+    if v.source == "baseline" and v.baseline is not None:
         pct = v.change_percent
         grew = f"{v.change:+,}" + (f" ({pct:+.2f}%)" if pct is not None else "")
         head = (
@@ -130,7 +135,9 @@ def _check_row(v: Verdict) -> list:
         v.baseline,
         Delta(v.change) if v.change is not None else None,
         Pct(v.change_percent, signed=True) if v.baseline is not None else None,
-        Mark("PASS" if v.passed else "FAIL", tone, "✅" if v.passed else "❌", "pass" if v.passed else "fail"),
+        Mark(
+            "PASS" if v.passed else "FAIL", tone, "✅" if v.passed else "❌", "pass" if v.passed else "fail"
+        ),
     ]
 
 
@@ -174,11 +181,11 @@ _MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
 _MARK_TONE = {"added": "warn", "removed": "info", "changed": "warn", "unchanged": "dim"}
 
 
-def _shape(s) -> str:  # type: ignore[no-untyped-def]
+def _shape(s: Any) -> str:
     return "x".join(map(str, s)) if s else "-"
 
 
-def diff_columns() -> list:  # type: ignore[type-arg]
+def diff_columns() -> list[Column]:
     return [
         col("status", ""),
         col("name", "layer"),
@@ -193,7 +200,7 @@ def diff_columns() -> list:  # type: ignore[type-arg]
     ]
 
 
-def diff_doc(d, include_unchanged: bool = False, old_label: str = "", new_label: str = "") -> Doc:  # type: ignore[no-untyped-def]
+def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_label: str = "") -> Doc:
     """``d``: a ``convcalc.diff.Diff``. The status column reads +/-/~/= in tables (added,
     removed, changed, unchanged in CSV)."""
     old_label, new_label = old_label or d.old_name, new_label or d.new_name
@@ -279,7 +286,18 @@ def diff_doc(d, include_unchanged: bool = False, old_label: str = "", new_label:
     tm = next((t for t in d.totals if t.metric == "macs"), None)
     if tp is not None and tm is not None:  # the totals, in the layer columns
         layers.footer = [
-            [Mark("Σ", "info", plain="total"), Name("total", 0, "total"), "", "", tp.old, tp.new, Delta(tp.change), tm.old, tm.new, Delta(tm.change)]
+            [
+                Mark("Σ", "info", plain="total"),
+                Name("total", 0, "total"),
+                "",
+                "",
+                tp.old,
+                tp.new,
+                Delta(tp.change),
+                tm.old,
+                tm.new,
+                Delta(tm.change),
+            ]
         ]
     doc.add(Note(summary, tone="info"))
     if rows:

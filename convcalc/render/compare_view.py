@@ -23,9 +23,8 @@ def _pad_text(p: Any) -> str:
 
 def conventions(c: Comparison) -> str:
     stride = _pad_text(c.stride)
-    return (
-        f"stride {stride}, padding {_pad_text(c.padding)}, {'with' if c.bias else 'no'} bias"
-        + (" (as convcalc conv; --padding same keeps the size)" if c.padding != "same" else "")
+    return f"stride {stride}, padding {_pad_text(c.padding)}, {'with' if c.bias else 'no'} bias" + (
+        " (as convcalc conv; --padding same keeps the size)" if c.padding != "same" else ""
     )
 
 
@@ -122,7 +121,8 @@ def statements(c: Comparison, batch: int = 1) -> list[str]:
             f"then mixes channels (C_in*C_out): {human(std.macs * batch)} vs {human(sep.macs * batch)} "
             "MACs here."
         )
-    if c.groups_auto and not (c.groups == 1 and c.variant("grouped") and c.variant("grouped").repeats):  # type: ignore[union-attr]
+    grouped = c.variant("grouped")
+    if c.groups_auto and not (grouped is not None and grouped.repeats):
         lines.append(f"groups g = {c.groups} chosen automatically (--groups G to choose).")
     dil_v = c.variant("dilated")
     dil = _cost(dil_v)

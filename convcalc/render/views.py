@@ -638,7 +638,9 @@ def graph_nodes(report: Any) -> list[GraphNode]:
         outs = getattr(report, "outputs", None) or [rows[-1].name]
         for k, o in enumerate(outs):
             oid = o if isinstance(o, str) else getattr(o, "name", str(o))
-            nodes.append(GraphNode(f"output{k}", (oid if oid in known else rows[-1].name,), "output", "", "output"))
+            nodes.append(
+                GraphNode(f"output{k}", (oid if oid in known else rows[-1].name,), "output", "", "output")
+            )
         return nodes
 
     tree = Tree(report)
@@ -802,7 +804,9 @@ def sweep_doc(reports: list[Any], dtype: str, widths: list[float], resolutions: 
         mine = [r for r in reports if source_of(r) == spec]
         if len(widths) > 1:
             for res in resolutions:
-                sel = [r for r in mine if res is None or r.input_shape[1:] == (res,) * (len(r.input_shape) - 1)]
+                sel = [
+                    r for r in mine if res is None or r.input_shape[1:] == (res,) * (len(r.input_shape) - 1)
+                ]
                 if len(sel) > 1:
                     doc.add(_sweep_chart(sel, "width multiplier", [_fmt_float(r.width_mult) for r in sel]))
         if len(resolutions) > 1:

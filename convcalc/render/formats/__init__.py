@@ -8,14 +8,14 @@ its module and its line in ``_MODULES``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..doc import Doc
@@ -63,8 +63,8 @@ class OutputFormat(Protocol):
 def get(name: str) -> OutputFormat:
     """The format module called ``name`` (a ``Format`` member or its value)."""
     key = getattr(name, "value", name)
-    module: ModuleType = importlib.import_module(f".{_MODULES[key]}", __name__)
-    return module  # type: ignore[return-value]
+    module: Any = importlib.import_module(f".{_MODULES[key]}", __name__)
+    return module  # a module with NAME, HELP and render: an OutputFormat
 
 
 def target_for(output: str | None, wide: bool = False, columns: str | None = None) -> Target:
@@ -75,10 +75,8 @@ def target_for(output: str | None, wide: bool = False, columns: str | None = Non
         return Target(None, False, None, wide, keys)
     stream = sys.stdout
     isatty = False
-    try:
+    with contextlib.suppress(AttributeError, ValueError):
         isatty = stream.isatty()
-    except (AttributeError, ValueError):
-        pass
     cols = os.environ.get("COLUMNS", "")
     env_width = int(cols) if cols.isdecimal() and cols.isascii() and int(cols) >= 20 else None
     if isatty:
@@ -140,9 +138,7 @@ def render(doc: Doc, fmt: str, target: Target) -> Iterator[str]:
     return get(fmt).render(doc, target)
 
 
-def emit(
-    doc: Doc, fmt: str, output: str | None, wide: bool = False, columns: str | None = None
-) -> None:
+def emit(doc: Doc, fmt: str, output: str | None, wide: bool = False, columns: str | None = None) -> None:
     """Render ``doc`` as ``fmt`` to stdout or to the file ``output`` (written atomically)."""
     from ...output import emit_chunks
 

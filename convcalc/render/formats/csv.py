@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
-from ..doc import Doc, cell_text, safe
+from ..doc import Doc, Table, cell_text, safe
 from . import Target
 
 NAME = "csv"
@@ -22,10 +23,8 @@ def render(doc: Doc, target: Target) -> Iterator[str]:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow([c.key for c in table.columns])
-    n = 0
-    for row in _rows(table):
+    for n, row in enumerate(_rows(table), 1):
         w.writerow([safe(cell_text(v, csv=True), keep="\n\r\t") for v in row])
-        n += 1
         if n % 512 == 0:
             yield buf.getvalue()
             buf.seek(0)
@@ -33,6 +32,6 @@ def render(doc: Doc, target: Target) -> Iterator[str]:
     yield buf.getvalue()
 
 
-def _rows(table):  # type: ignore[no-untyped-def]
+def _rows(table: Table) -> Iterator[list[Any]]:
     yield from table.iter_rows()
     yield from table.footer

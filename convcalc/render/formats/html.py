@@ -42,9 +42,9 @@ def esc(s: str) -> str:
 def render(doc: Doc, target: Target) -> Iterator[str]:
     title = doc.title or "convcalc"
     yield (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<meta name=\"generator\" content=\"convcalc\">\n<title>{esc(title)}</title>\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="convcalc">\n<title>{esc(title)}</title>\n'
         f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
     )
     if doc.title:
@@ -119,7 +119,9 @@ def _cell(v: Any, numeric: bool) -> str:
     elif isinstance(v, Name):
         pad = f' style="padding-left:{1.2 * v.depth:.1f}em"' if v.depth else ""
         label = f' <span class="label">({esc(v.label)})</span>' if v.label else ""
-        text = f'<span class="name {esc(v.kind)}"{pad}>{esc(v.whole if not v.depth else v.text)}</span>{label}'
+        text = (
+            f'<span class="name {esc(v.kind)}"{pad}>{esc(v.whole if not v.depth else v.text)}</span>{label}'
+        )
     else:
         text = esc(cell_text(v))
         if isinstance(v, Delta) and v.value:
@@ -149,9 +151,14 @@ def _table(t: Table, n: int) -> Iterator[str]:
     yield "".join(buf)
     yield "</tbody>\n"
     if t.footer:
-        yield "<tfoot>" + "".join(
-            "<tr>" + "".join(_cell(v, c.numeric) for v, c in zip(row, t.columns)) + "</tr>" for row in t.footer
-        ) + "</tfoot>\n"
+        yield (
+            "<tfoot>"
+            + "".join(
+                "<tr>" + "".join(_cell(v, c.numeric) for v, c in zip(row, t.columns)) + "</tr>"
+                for row in t.footer
+            )
+            + "</tfoot>\n"
+        )
     yield "</table></div>"
     if t.caption:
         yield f'<p class="caption">{esc(t.caption)}</p>'
@@ -242,7 +249,9 @@ def _line_chart(c: Chart) -> str:
             f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>{marks}'
             f'<text x="{w / 2:.0f}" y="{h - 4}" class="axis" text-anchor="middle">{esc(c.x_title)}</text></svg>'
         )
-    return f'<section class="chart"><h2>{esc(c.title)}</h2><div class="row">{"".join(charts)}</div></section>\n'
+    return (
+        f'<section class="chart"><h2>{esc(c.title)}</h2><div class="row">{"".join(charts)}</div></section>\n'
+    )
 
 
 # -- the network graph -------------------------------------------------------------------------
@@ -273,7 +282,7 @@ def _graph(g: Graph) -> str:
     if not nodes:
         return '<section class="graph"><h2>Graph</h2><p>too many layers to draw</p></section>\n'
     pos = layout(nodes)
-    width_of = {}
+    width_of: dict[int, int] = {}
     for nd in nodes:
         r, _ = pos[nd.id]
         width_of[r] = width_of.get(r, 0) + 1

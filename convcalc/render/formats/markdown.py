@@ -40,7 +40,11 @@ def render(doc: Doc, target: Target) -> Iterator[str]:
                     yield "\n".join(out) + "\n"
                     out = []
             for row in sec.footer:
-                out.append("| " + " | ".join(f"**{_cell(v)}**" if cell_text(v) not in ("", "-") else "" for v in row) + " |")
+                out.append(
+                    "| "
+                    + " | ".join(f"**{_cell(v)}**" if cell_text(v) not in ("", "-") else "" for v in row)
+                    + " |"
+                )
             if sec.caption:
                 out += ["", escape(sec.caption)]
         elif isinstance(sec, KeyValue):

@@ -24,7 +24,6 @@ from ..doc import (
     Mark,
     Name,
     Note,
-    Pct,
     Table,
     bar_text,
     cell_text,
@@ -255,7 +254,9 @@ def fit(
     return last
 
 
-def _natural(table: Table, rows: list[list[Any]], guides: list[str] | None, short: bool) -> dict[int, tuple[int, int]]:
+def _natural(
+    table: Table, rows: list[list[Any]], guides: list[str] | None, short: bool
+) -> dict[int, tuple[int, int]]:
     """column -> (natural width, smallest width it may be squeezed to)."""
     out = {}
     for i, c in enumerate(table.columns):
@@ -299,7 +300,9 @@ def _squeezable(c: Column, rows: list[list[Any]], i: int) -> bool:
 _TEXTY = {"spec", "network", "notes", "summary", "keys", "source", "label", "name"}
 
 
-def _try(cols: list[Column], keep: list[int], nat: dict[int, tuple[int, int]], width: int | None, short: bool) -> Layout:
+def _try(
+    cols: list[Column], keep: list[int], nat: dict[int, tuple[int, int]], width: int | None, short: bool
+) -> Layout:
     widths = {i: nat[i][0] for i in keep}
     if width is None:
         return Layout(keep, short, widths, [], True)
@@ -354,7 +357,9 @@ def _style(v: Any) -> str:
     return ""
 
 
-def _row_cells(row: list[Any], cols: list[Column], lay: Layout, guide: str) -> dict[int, list[tuple[str, str]]]:
+def _row_cells(
+    row: list[Any], cols: list[Column], lay: Layout, guide: str
+) -> dict[int, list[tuple[str, str]]]:
     out = {}
     for i in lay.keep:
         v = row[i]
@@ -444,19 +449,19 @@ def wrap_terms(line: str, width: int | None) -> list[str]:
             terms.append(w)
     out: list[str] = []
     pad = " " * (indent + 4)
-    line: list[str] = []  # the terms of the current line
+    cur: list[str] = []  # the terms of the current line
     first = True
 
     def text(ts: list[str], lead: bool) -> str:
         return (" " * indent if lead else pad) + " ".join(ts)
 
     for t in terms:
-        if line and _len(text(line + [t], first)) > width:
+        if cur and _len(text(cur + [t], first)) > width:
             # prefer to break before an "=" of this line (a whole side of the equation per line)
-            eqs = [k for k in range(1, len(line)) if line[k].startswith("= ")]
-            k = eqs[-1] if eqs and _len(text(line[: eqs[-1]], first)) >= width * 0.4 else len(line)
-            out.append(text(line[:k], first))
-            line, first = line[k:], False
-        line.append(t)
-    out.append(text(line, first))
+            eqs = [k for k in range(1, len(cur)) if cur[k].startswith("= ")]
+            k = eqs[-1] if eqs and _len(text(cur[: eqs[-1]], first)) >= width * 0.4 else len(cur)
+            out.append(text(cur[:k], first))
+            cur, first = cur[k:], False
+        cur.append(t)
+    out.append(text(cur, first))
     return out
