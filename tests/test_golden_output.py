@@ -121,11 +121,14 @@ def complete(words: str, cword: int) -> list[str]:
 
 
 def test_completion_script_and_completions():
+    # Typer's documented way to name the shell in a test (instead of detecting the parent shell)
+    env = dict(os.environ, _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
     r = subprocess.run(
         [sys.executable, "-m", "convcalc", "--show-completion", "bash"],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     assert r.returncode == 0
     golden("completion.bash", r.stdout)

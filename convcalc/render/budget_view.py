@@ -78,13 +78,13 @@ def check_doc(run: CheckRun, budget_lines: dict[str, dict] | None = None) -> Doc
     rows = [_check_row(v) for v in run.verdicts]
     columns = [
         col("spec"),
-        col("network", optional=True, drop=3),
+        col("network", optional=True, drop=2),
         col("metric"),
-        col("source", optional=True, drop=4),
+        col("source", optional=True, drop=5),
         col("value", numeric=True, unit=""),
         col("limit", numeric=True),
-        col("vs_limit", "vs limit", numeric=True, optional=True, drop=2),
-        col("excess", numeric=True, optional=True, drop=1),
+        col("vs_limit", "vs limit", numeric=True, optional=True, drop=4),
+        col("excess", numeric=True, optional=True, drop=3),
         col("baseline", numeric=True, optional=True, drop=7),
         col("change", numeric=True, optional=True, drop=5),
         col("change_pct", "change %", numeric=True, optional=True, drop=6),
