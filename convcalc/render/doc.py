@@ -14,20 +14,83 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+# Records without the cost of ``dataclasses`` at start-up (a one-off JSON query must start as
+# fast as Typer allows; generating a dozen dataclasses took ~6 ms): ``record`` gives a class an
+# ``__init__`` from its annotated fields and defaults, an ``__eq__`` and a ``__repr__``.
+_T = TypeVar("_T")
+
+
+class _Factory:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]):
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], Any]) -> Any:
+    return _Factory(default_factory)
+
+
+def _record(cls: type[_T]) -> type[_T]:
+    names = [n for n in cls.__dict__.get("__annotations__", {}) if not n.startswith("_")]  # noqa: RUF063
+    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    post = getattr(cls, "__post_init__", None)
+
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments")
+        values = dict(zip(names, args))
+        for k, v in kw.items():
+            if k not in names or k in values:
+                raise TypeError(f"{cls.__name__}(): unexpected or repeated argument {k!r}")
+            values[k] = v
+        for n in names:
+            if n in values:
+                v = values[n]
+            elif n in defaults:
+                d = defaults[n]
+                v = d.make() if isinstance(d, _Factory) else d
+            else:
+                raise TypeError(f"{cls.__name__}() missing argument {n!r}")
+            object.__setattr__(self, n, v)
+        if post is not None:
+            post(self)
+
+    def __eq__(self: Any, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in names)
+
+    def __repr__(self: Any) -> str:
+        return f"{cls.__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.__eq__ = __eq__  # type: ignore[method-assign]
+    cls.__hash__ = None  # type: ignore[assignment]
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
+    return cls
+
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+
+    def record(*args: Any, **kw: Any) -> Any:
+        if args and isinstance(args[0], type):
+            return _record(args[0])
+        return _record
 
 # -- cells -------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class Bar:
     """A share (0..1): a bar and a percentage in a terminal, a number in CSV."""
 
     share: float
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class Pct:
     """A percentage (a float, or None for n/a); ``signed`` shows the + of a growth."""
 
@@ -35,14 +98,14 @@ class Pct:
     signed: bool = False
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class Delta:
     """A signed integer change: red when it grows, green when it shrinks (in colour)."""
 
     value: int
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class Mark:
     """A verdict or status word with a tone: ``good``, ``bad``, ``info`` or ``dim``.
 
@@ -55,7 +118,7 @@ class Mark:
     plain: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class Name:
     """The first cell of a tree row: ``text`` at nesting ``depth`` (tables draw guides).
 
@@ -77,7 +140,7 @@ class Name:
 # -- columns -----------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@record
 class Column:
     """A table column. ``key``: its machine name (CSV header, the JSON key of the same value);
     ``header``: what people read. A ``numeric`` column is right-aligned and never cut: when a
@@ -131,7 +194,7 @@ def col(key: str, header: str | None = None, *, optional: bool = False, drop: in
 Rows = list[list[Any]]
 
 
-@dataclass
+@record
 class Table:
     """A table. ``rows`` holds every row (a list, or a callable giving an iterator, so a CSV of
     a million layers streams); ``view``, when given, is what a terminal shows instead: a bounded
@@ -160,13 +223,13 @@ class Table:
         return list(self.iter_rows()), self.caption
 
 
-@dataclass
+@record
 class KeyValue:
     title: str
     items: list[tuple[str, Any]]
 
 
-@dataclass
+@record
 class Note:
     """Lines of text; ``code`` lines (formulas) keep their layout; ``tone`` as in ``Mark``."""
 
@@ -176,7 +239,7 @@ class Note:
     code: bool = False
 
 
-@dataclass
+@record
 class Chart:
     """Series of numbers (for HTML charts): ``kind`` "bar" (one bar per label) or "line"
     (``labels`` are x values). ``series``: name -> values. Text formats skip charts."""
@@ -188,7 +251,7 @@ class Chart:
     x_title: str = ""
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class GraphNode:
     """A node of a network drawing: an id, the ids it reads, and what to print on it."""
 
@@ -199,7 +262,7 @@ class GraphNode:
     kind: str = "layer"  # layer | merge | input | output
 
 
-@dataclass
+@record
 class Graph:
     """The network as nodes and edges (HTML draws it); built lazily by ``nodes()``."""
 
@@ -207,7 +270,7 @@ class Graph:
     nodes: Callable[[], list[GraphNode]]
 
 
-@dataclass
+@record
 class Lazy:
     """A section built only by the formats that show it (HTML's charts of a big report)."""
 
@@ -217,7 +280,7 @@ class Lazy:
 Section = Table | KeyValue | Note | Chart | Graph | Lazy
 
 
-@dataclass(slots=True, frozen=True)
+@record(frozen=True)
 class Annotation:
     """A CI message about a spec (GitHub's ``::error file=,line=,title=::message``)."""
 
@@ -228,7 +291,7 @@ class Annotation:
     line: int | None = None
 
 
-@dataclass
+@record
 class Doc:
     """One command's result. ``status`` (True/False/None) is a pass/fail verdict shown first."""
 

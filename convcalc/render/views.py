@@ -10,15 +10,28 @@ be too long, or the layers with the most MACs and one row summing the rest.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from math import prod
 from typing import Any
 
 from .. import receptive
-from ..budget import human
 from ..conventions import CONVENTIONS, DTYPE_BYTES, SHORT
 from ..layers.base import Cost
-from .doc import Bar, Chart, Column, Doc, Graph, GraphNode, KeyValue, Lazy, Name, Note, Table, col
+from .doc import (
+    Bar,
+    Chart,
+    Column,
+    Doc,
+    Graph,
+    GraphNode,
+    KeyValue,
+    Lazy,
+    Name,
+    Note,
+    Table,
+    col,
+    human,
+    record,
+)
 
 MAX_ROWS = 100  # lines of a report's terminal table before blocks are collapsed
 TRANSPARENT = frozenset({"repeat"})  # shown as their copies (when those are blocks), not as a level
@@ -168,7 +181,7 @@ def report_columns(sources: bool = False) -> list[Column]:
     ]
 
 
-@dataclass(slots=True)
+@record
 class Line:
     """A line of a report's tree: a layer, a part, a block (with subtotals) or the rest."""
 

@@ -13,9 +13,10 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ..doc import record
 
 if TYPE_CHECKING:
     from ..doc import Doc
@@ -40,7 +41,7 @@ FORMAT_HELP = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
     """Where the output goes. ``width``: the columns a table may use (None: any, as in a file
     or a pipe without $COLUMNS). ``wide``: every column, exact numbers, whatever the width.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ..doc import (
@@ -29,6 +28,7 @@ from ..doc import (
     cell_text,
     human,
     name_text,
+    record,
     safe,
 )
 from . import Target
@@ -118,7 +118,7 @@ def render(doc: Doc, target: Target) -> Iterator[str]:
 # -- layout ------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Layout:
     keep: list[int]
     short: bool
