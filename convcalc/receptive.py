@@ -15,6 +15,9 @@ one of these forms (tagged tuples, chosen so that the common case stays a few in
                                       adaptive pooling (closed forms, whatever the factors)
   ("T", P, J, lo, hi, mono)           an explicit table of period P <= CAP with advance J
                                       (lo(o + P) = lo(o) + J; None where no input reaches o)
+  ("S", P, J, lo, hi, c, el, eh)      a table (period P, no gaps, never decreasing) stretched
+                                      by a large factor: lo(o) = LO(floor((o + el)/c)) with
+                                      LO the table's map (a big upsampling after a merge)
   ("G", J, L, H, s, p, k)             a transposed conv with kernel k < stride s (gaps): o
                                       reads x iff 0 <= o + p - x*s < k; lo = L + J*x
   ("M", pieces, n)                    the union of several of the above whose grids differ
@@ -164,6 +167,10 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
     the older form."""
     if not isinstance(states, (list, tuple)):  # merge(a, b)
         states, in_shapes, out_shape = [states, in_shapes], None, None
+    if in_shapes is None or all(sh == out_shape for sh in in_shapes):
+        fast = _merge_alike(states)  # residual blocks and concats: every output alike
+        if fast is not None:
+            return fast
     live = [s for s in states if s is not None]
     if out_shape is not None and len(out_shape) <= 1:
         return None
@@ -194,12 +201,29 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
     return State(tuple(dims), size, first.origin)
 
 
+def _merge_alike(states: Sequence[State | None]) -> State | None:
+    """merge() of same-shaped inputs whose every dim is "A" with one advance, else None."""
+    first = states[0]
+    if first is None:
+        return None
+    dims = list(first.dims)
+    for s in states[1:]:
+        if s is None or s.origin is not first.origin or len(s.dims) != len(dims):
+            return None
+        for i, (a, b) in enumerate(zip(dims, s.dims)):
+            if a is None or b is None or a[0] != "A" or b[0] != "A" or a[1] != b[1]:
+                return None
+            if b[2] < a[2] or b[3] > a[3]:
+                dims[i] = ("A", a[1], min(a[2], b[2]), max(a[3], b[3]))
+    return State(tuple(dims), first.size, first.origin)
+
+
 def fields(state: State | None) -> tuple[int | None, ...] | None:
     """Receptive field per spatial dim, in input pixels (None for a dim whose exact value
     would need unbounded work), or None once the spatial dims are gone."""
     if state is None:
         return None
-    return tuple(_field(v) for v in state.dims)
+    return tuple(v[3] - v[2] + 1 if v is not None and v[0] == "A" else _field(v) for v in state.dims)
 
 
 def span(state: State | None, dim: int, o: int) -> tuple[int, int] | None:
@@ -348,9 +372,43 @@ def _step(v: Dim, t: Taps, n_in: int, n_out: int, size: int | None) -> Dim:
                 return ("G", j, lo, hi, s_, p2, k2)
             return _mk_f(j, 1, s_, lo, p2 - k2 + s_, hi, p2)
     out = _compose_table(v, t)
+    if out is None and kind in ("win", "fl"):
+        out = _stretch(v, t)
     if out is None and tag == "A" and kind == "tr" and (t[4] == 1 or t[1] == 1) and t[1] < t[2]:
         return ("G", v[1], v[2], v[3], t[2], t[3], t[1])
     return out
+
+
+def _stretch(v: Dim, t: Taps) -> Dim:
+    """A table read through taps whose floor map has a denominator too large for a table
+    (a big upsampling): the table stretched ("S"), if the map has slope 1/c. Needs a table
+    without gaps whose lo and hi never decrease (only the first and last taps count)."""
+    if v[0] == "S":
+        _, period, j, los, his, c, el, eh = v
+    else:
+        tab = _as_table(v)
+        if tab is None or not tab[4] or None in tab[2]:
+            return None
+        period, j, los, his, _m = tab
+        c, el, eh = 1, 0, 0
+    if t[0] == "win":
+        _, s, p, d, n = t
+        a, cc, elo, ehi = s, 1, -p, (n - 1) * d - p
+    else:
+        _, a, cc, elo, ehi = t
+    # floor((floor((a*o + e)/cc) + el)/c) = floor((a*o + e + cc*el)/(cc*c))
+    big = cc * c
+    g = gcd(a, big)
+    if a != g:  # not of slope 1/c after reduction
+        return None
+    big //= g
+    el2, eh2 = (elo + cc * el) // g, (ehi + cc * eh) // g
+    if big == 1:  # back to a table: o reads the table's el2-th..eh2-th entries from o
+        meter.steps += period
+        lo = [los[(o + el2) % period] + j * ((o + el2) // period) for o in range(period)]
+        hi = [his[(o + eh2) % period] + j * ((o + eh2) // period) for o in range(period)]
+        return _normalise(period, j, lo, hi)
+    return ("S", period, j, los, his, big, el2, eh2)
 
 
 def _mk_f(j: int, a: int, c: int, lo: int, bl: int, hi: int, bh: int) -> Dim:
@@ -406,6 +464,10 @@ def _range_minmax(v: Dim, n: int) -> Any:
         _, j, lo, hi, s, p, k = v
         x0, x1 = -((k - 1 - p) // s), (n - 1 + p) // s
         return _EMPTY if x0 > x1 else (lo + j * x0, hi + j * x1)
+    if tag == "S":  # never decreasing
+        first, last = _eval(v, 0), _eval(v, n - 1)
+        assert first is not None and last is not None
+        return (first[0], last[1])
     if tag == "W":
         return (v[1], v[2])
     # M: the union of its pieces
@@ -452,6 +514,13 @@ def _as_table(v: Dim) -> tuple | None:
             los.append(lo + j * x if r < k else None)
             his.append(hi + j * x if r < k else None)
         return (s, j, tuple(los), tuple(his), True)
+    if tag == "S":
+        _, period, j, lo_t, hi_t, c, el, eh = v
+        if period * c > CAP:
+            return None
+        meter.steps += period * c
+        e = [_eval(v, o) for o in range(period * c)]
+        return (period * c, j, tuple(x[0] for x in e if x), tuple(x[1] for x in e if x), True)
     return None
 
 
@@ -632,6 +701,11 @@ def _eval(v: Dim, o: int) -> tuple[int, int] | None:
         _, j, lo, hi, s, p, k = v
         x, r = divmod(o + p, s)
         return (lo + j * x, hi + j * x) if r < k else None
+    if tag == "S":
+        _, period, j, los, his, c, el, eh = v
+        ql, rl = divmod((o + el) // c, period)
+        qh, rh = divmod((o + eh) // c, period)
+        return los[rl] + j * ql, his[rh] + j * qh
     best = None  # M
     for p_ in v[1]:
         e = _eval(p_, o)
@@ -674,6 +748,8 @@ def _merge_dim(vals: list[Dim], n: int | None, size: int | None) -> Dim:
 
 def _period(v: Dim) -> int:
     tag = v[0]
+    if tag == "S":
+        return v[1] * v[5]
     return 1 if tag == "A" else v[1] if tag == "T" else v[3] if tag == "F" else v[4]
 
 
@@ -686,6 +762,8 @@ def _slope(v: Dim) -> Fraction:
         return Fraction(v[2], v[1])
     if tag == "F":
         return Fraction(v[1] * v[2], v[3])
+    if tag == "S":
+        return Fraction(v[2], v[1] * v[5])
     return Fraction(v[1], v[4])  # G
 
 
@@ -764,6 +842,19 @@ def _field(v: Dim) -> int | None:
         return hi - lo + 1 + (j if bh > bl else 0)
     if tag == "G":
         return v[3] - v[2] + 1
+    if tag == "S":
+        # output o reads entries x = floor((o + el)/c) and x + d of the table, d = floor((eh -
+        # el)/c) for some o and d + 1 for others (when c does not divide eh - el), for every x
+        _, period, j, los, his, c, el, eh = v
+        d0, r = divmod(eh - el, c)
+        meter.steps += period
+        best = 0
+        for d in (d0, d0 + 1) if r else (d0,):
+            q, sh = divmod(d, period)
+            for x in range(period):
+                qq, rr = divmod(x + sh, period)
+                best = max(best, his[rr] + j * (q + qq) - los[x] + 1)
+        return best
     if tag == "T":
         meter.steps += v[1]
         return max((h - lo_ + 1 for lo_, h in zip(v[3], v[4]) if lo_ is not None), default=0)

@@ -740,7 +740,7 @@ def cost_stacks(draw):
                 continue
             items.append(("op", ("transposed", (k,), (s,), (p,), (d,)), n, out))
         elif kind == "up":
-            f = draw(st.integers(1, 7))
+            f = draw(st.one_of(st.integers(1, 7), st.sampled_from([12, 40])))
             items.append(
                 ("op", ("upsample", draw(st.sampled_from(["nearest", "linear", "bicubic"])), (f,)), n, n * f)
             )
