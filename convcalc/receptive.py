@@ -515,7 +515,7 @@ def _as_table(v: Dim) -> tuple | None:
             his.append(hi + j * x if r < k else None)
         return (s, j, tuple(los), tuple(his), True)
     if tag == "S":
-        _, period, j, lo_t, hi_t, c, el, eh = v
+        period, j, c = v[1], v[2], v[5]
         if period * c > CAP:
             return None
         meter.steps += period * c
