@@ -167,7 +167,9 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
     the older form."""
     if not isinstance(states, (list, tuple)):  # merge(a, b)
         states, in_shapes, out_shape = [states, in_shapes], None, None
-    if in_shapes is None or all(sh == out_shape for sh in in_shapes):
+    if in_shapes is None or (
+        out_shape is not None and all(tuple(sh[1:]) == tuple(out_shape[1:]) for sh in in_shapes)
+    ):
         fast = _merge_alike(states)  # residual blocks and concats: every output alike
         if fast is not None:
             return fast
@@ -300,8 +302,12 @@ def _adaptive_taps(n_in: int, n_out: int) -> Taps:
 
 
 def _ratio(x: Any) -> Fraction:
-    """A user's scale factor, exactly (a float is read as the decimal it prints as)."""
-    return Fraction(repr(x)) if isinstance(x, float) else Fraction(x)
+    """A user's scale factor, exactly (a float is read as the decimal it prints as); 0 if
+    it is not a finite number (then the sizes' ratio is used, as torch does for scale <= 0)."""
+    try:
+        return Fraction(repr(x)) if isinstance(x, float) else Fraction(x)
+    except (ValueError, OverflowError, TypeError):
+        return Fraction(0)
 
 
 def _resize_taps(mode: str, n_in: int, n_out: int, align: bool, scale: Any) -> Taps:
