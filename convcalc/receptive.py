@@ -163,8 +163,9 @@ def fold_parts(state: State | None, parts: Sequence[Any]) -> list[State | None]:
 def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = None) -> State | None:
     """A multi-input layer (add, mul, concat): each output element sees the union of what
     its inputs' elements at the same position see; an input of size 1 in a dim is broadcast
-    (its one element is read by every output). ``merge(a, b)`` (two states, same shapes) is
-    the older form."""
+    (its one element is read by every output). A concat along a spatial dim (an input
+    shorter than the output there) is not a union: its dims are reported unknown.
+    ``merge(a, b)`` (two states, same shapes) is the older form."""
     if not isinstance(states, (list, tuple)):  # merge(a, b)
         states, in_shapes, out_shape = [states, in_shapes], None, None
     if in_shapes is None or (
@@ -185,6 +186,12 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
         size = (None,) * n_dims
     if any(s.origin is not first.origin for s in live):  # fields over different inputs
         return State((None,) * n_dims, size, first.origin)
+    if in_shapes is not None and out_shape is not None:
+        for i, b in enumerate(out_shape[1:]):
+            sizes = [sh[1 + i] for sh in in_shapes if len(sh) == len(out_shape)]
+            if sizes and (max(sizes) != b or any(a not in (b, 1) for a in sizes)):
+                # a concat along a spatial dim: each output reads one input, by position
+                return State((None,) * n_dims, size, first.origin)
     dims = []
     for i in range(n_dims):
         n = out_shape[1 + i] if out_shape is not None else None

@@ -1093,3 +1093,13 @@ def test_a_big_upsampling_after_a_merge_stretches_the_table():
         m.setattr(R, "_CLOSED_FORMS", False)
         m.setattr(R, "CAP", 10**5)
         assert big == field(1000)
+
+
+def test_concat_along_a_spatial_dim_is_unknown_not_a_union():
+    """torch.cat along the width: an output reads one input or the other, never both."""
+    s = R.initial((1, 10, 10))
+    a = R.apply(s, Cost("c", (1, 10, 10), (1, 10, 10), rf=("window", (3, 3), (1, 1), (1, 1), (1, 1))))
+    assert R.fields(R.merge([a, s], [(1, 10, 10), (1, 10, 10)], (1, 10, 20))) == (None, None)
+    assert R.fields(R.merge([a, s], [(1, 10, 10), (1, 10, 10)], (2, 10, 10))) == (3, 3)  # channels
+    one = R.initial((1, 10, 1))
+    assert R.fields(R.merge([one, one], [(1, 10, 1), (1, 10, 1)], (1, 10, 2))) == (None, None)
