@@ -92,11 +92,12 @@ def transposed(k: int, s: int, p: int = 0, d: int = 1, op: int = 0) -> Op:
     return Op(f"transposed(k={k},s={s},p={p},d={d},op={op})", fn, rf)
 
 
-def pad(begin: int, end: int) -> Op:
-    """F.pad with zeros: the pad layer's op is a 1-tap window shifted by ``begin``."""
+def pad(begin: int, end: int, mode: str = "constant") -> Op:
+    """F.pad (zeros, reflect, replicate): the pad layer's op is a 1-tap window shifted by
+    ``begin`` (reflect/replicate only change what the border outputs read)."""
     return Op(
-        f"pad({begin},{end})",
-        lambda x: F.pad(x, (begin, end) * _n(x)),
+        f"pad({begin},{end},{mode})",
+        lambda x: F.pad(x, (begin, end) * _n(x), mode=mode),
         lambda i, o: (
             "window",
             (1,) * (len(i) - 1),
@@ -306,6 +307,8 @@ SINGLE = {
     "conv-k3-s2-p1": [conv(3, 2, 1)],
     "conv-k3-d3": [conv(3, 1, 0, 3)],
     "pad-3-1": [pad(3, 1), conv(3)],
+    "pad-reflect": [conv(3, 2), pad(2, 3, "reflect"), conv(3)],
+    "pad-replicate": [pad(4, 0, "replicate"), conv(2, 2)],
     "crop-4-2": [crop(4, 2), conv(2, 2)],
     "chomp1d": [conv(3, 1, 2), crop(0, 2)],  # a causal conv: the TCN's Conv1d + Chomp1d
     "pool-ceil": [avgpool(3, 2, 1, True)],
@@ -632,6 +635,21 @@ def test_squeeze_excite_gate_makes_every_output_whole():
         [[], gate], mul, trunk, (2, 32, 28), after=[resize("linear", scale=2.0, align=False), conv(3, 1, 1)]
     )
     check_whole(fn, state, (2, 32, 28), out, rand=True)
+
+
+def test_attention_sees_every_position():
+    """Self-attention over the positions as tokens (the attention layer's op is "whole")."""
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(4, 2, batch_first=True).double()
+
+    def attend(x):
+        t = x.flatten(2).transpose(1, 2)  # (N, positions, C)
+        return mha(t, t, t, need_weights=False)[0].transpose(1, 2).reshape(x.shape)
+
+    ops = [conv(3, 2, 1), Op("attention", attend, lambda i, o: ("whole",)), resize("nearest", scale=2.0)]
+    in_shape = (4, 12, 10)
+    y, state = run_ops(ops, in_shape, torch.zeros((1,) + in_shape, dtype=torch.float64))
+    check_whole(stack(ops), state, in_shape, tuple(y.shape[2:]), rand=True)
 
 
 def test_whole_of_a_cropped_input_is_what_it_saw():
