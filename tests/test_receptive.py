@@ -1002,25 +1002,33 @@ def test_drifting_grids_at_a_huge_size_are_bounded():
 
 
 def test_work_per_layer_does_not_grow_with_the_numbers():
-    """The same stacks with every factor multiplied: the step count stays put."""
+    """The same graph with every factor multiplied: the same steps (here a period-2 table
+    from a skip merge, stretched by the transposed conv and the upsampling, then windows)."""
 
-    def steps(f: int) -> int:
-        items = [
-            ("window", (3,), (2,), (1,), (1,)),
-            ("transposed", (2 * f,), (f,), (0,), (1,)),
-            ("upsample", "linear", (f,)),
-            ("window", (5,), (1,), (2,), (1,)),
-            ("adaptive", (7 * f,), (3 * f + 1,)),
-        ]
+    def steps(f: int) -> tuple[int, int | None]:
         R.meter.steps = 0
         R._union_field.cache_clear()
-        s = R.initial((1, 7 * f))
-        for op in items:
-            s = R.apply(s, Cost("x", (1, 7 * f), (1, 7 * f), rf=op))
-        assert R.fields(s)[0] is not None
-        return R.meter.steps
+        n = 64 * f
+        s0 = R.initial((1, n))
+        down = R.apply(s0, Cost("c", (1, n), (1, n // 2), rf=("window", (3,), (2,), (1,), (1,))))
+        up = R.apply(down, Cost("t", (1, n // 2), (1, n), rf=("transposed", (4,), (2,), (1,), (1,))))
+        s = R.merge([s0, up], [(1, n), (1, n)], (1, n))
+        for op, m in [
+            (("transposed", (2 * f,), (f,), (0,), (1,)), n * f),
+            (("upsample", "linear", (f,)), n * f * f),
+            (("window", (5,), (1,), (2,), (1,)), n * f * f),
+            (("window", (3,), (2,), (1,), (1,)), n * f * f // 2),
+        ]:
+            s = R.apply(s, Cost("x", (1, n), (1, m), rf=op))
+        return R.meter.steps, R.fields(s)[0]
 
-    assert steps(10**9) == steps(10**6) == steps(5 * 10**4)
+    small, big, huge = steps(5 * 10**4), steps(10**6), steps(10**9)
+    assert small[0] == big[0] == huge[0] and 0 < huge[0] < 100
+    with pytest.MonkeyPatch.context() as m:  # the same graph by explicit tables, factor 16
+        m.setattr(R, "_CLOSED_FORMS", False)
+        m.setattr(R, "CAP", 10**6)
+        m.setattr(R, "WORK_CAP", 10**8)
+        assert small[1] == big[1] == huge[1] == steps(16)[1]
 
 
 # -- realistic graphs at awkward sizes: exact, and equal to torch ---------------------------------
