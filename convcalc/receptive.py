@@ -181,7 +181,7 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
         return None
     first = live[0]
     n_dims = len(out_shape) - 1 if out_shape is not None else len(first.dims)
-    size = first.size
+    size = _known_size(live)
     if len(size) != n_dims:
         size = (None,) * n_dims
     if any(s.origin is not first.origin for s in live):  # fields over different inputs
@@ -224,7 +224,15 @@ def _merge_alike(states: Sequence[State | None]) -> State | None:
                 return None
             if b[2] < a[2] or b[3] > a[3]:
                 dims[i] = ("A", a[1], min(a[2], b[2]), max(a[3], b[3]))
-    return State(tuple(dims), first.size, first.origin)
+    return State(tuple(dims), _known_size(states), first.origin)  # type: ignore[arg-type]
+
+
+def _known_size(states: Sequence[State]) -> tuple[int | None, ...]:
+    """The network input's size, from any state that knows it (initial(n) learns it late)."""
+    for s in states:
+        if None not in s.size:
+            return s.size
+    return states[0].size
 
 
 def fields(state: State | None) -> tuple[int | None, ...] | None:

@@ -1129,3 +1129,12 @@ def test_concat_along_a_spatial_dim_is_unknown_not_a_union():
     assert R.fields(R.merge([a, s], [(1, 10, 10), (1, 10, 10)], (2, 10, 10))) == (3, 3)  # channels
     one = R.initial((1, 10, 1))
     assert R.fields(R.merge([one, one], [(1, 10, 1), (1, 10, 1)], (1, 10, 2))) == (None, None)
+
+
+def test_old_callers_learn_the_input_size_through_a_merge():
+    """initial(2): an identity branch merged before any layer read the input still gets it."""
+    s = R.initial(2)
+    conv3 = Cost("c", (1, 20, 16), (1, 20, 16), rf=("window", (3, 3), (1, 1), (1, 1), (1, 1)))
+    merged = R.merge(s, R.apply(s, conv3))  # concat of [] and [conv]
+    pooled = R.apply(merged, Cost("g", (1, 20, 16), (1, 1, 1), rf=("whole",)))
+    assert R.fields(merged) == (3, 3) and R.fields(pooled) == (20, 16)
