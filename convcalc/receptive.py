@@ -65,21 +65,28 @@ meter = Meter()
 
 
 class State:
-    """The receptive-field state of one tensor: one form per spatial dim, the network input's
-    spatial size (for "whole" fields), and which network input it derives from."""
+    """The receptive-field state of one tensor: one form per spatial dim, the tensor's own
+    spatial shape, the network input's spatial size (for "whole" fields), and which network
+    input it derives from."""
 
-    __slots__ = ("dims", "size", "origin", "fresh")
+    __slots__ = ("dims", "shape", "size", "origin", "fresh")
 
     def __init__(
-        self, dims: tuple[Dim, ...], size: tuple[int | None, ...], origin: object, fresh: bool = False
+        self,
+        dims: tuple[Dim, ...],
+        shape: tuple[int | None, ...],
+        size: tuple[int | None, ...],
+        origin: object,
+        fresh: bool = False,
     ):
         self.dims = dims
+        self.shape = shape
         self.size = size
         self.origin = origin
         self.fresh = fresh  # still the network input itself
 
     def __repr__(self) -> str:
-        return f"State({self.dims!r}, size={self.size!r})"
+        return f"State({self.dims!r}, shape={self.shape!r}, size={self.size!r})"
 
 
 _ID = ("A", 1, 0, 0)
@@ -95,7 +102,7 @@ def initial(input_shape: int | Sequence[int]) -> State | None:
         n, size = len(input_shape) - 1, tuple(input_shape[1:])
     if n <= 0:
         return None
-    return State((_ID,) * n, size, object(), True)
+    return State((_ID,) * n, size, size, object(), True)
 
 
 def apply(state: State | None, cost: Any) -> State | None:
@@ -111,9 +118,11 @@ def apply(state: State | None, cost: Any) -> State | None:
     if kind == "merge":  # a merge read through one input: nothing to join
         return state
     if state.fresh and None in state.size:
-        state = State(state.dims, tuple(cost.input_shape[1:]), state.origin, True)
+        known = tuple(cost.input_shape[1:])
+        state = State(state.dims, known, known, state.origin, True)
     dims, size = state.dims, state.size
     n_in, n_out = cost.input_shape, cost.output_shape
+    shape = tuple(n_out[1:])
     if kind == "window":  # the common case, kept to a few integer operations per dim
         ks, ss = op[1], op[2]
         ps = op[3] if len(op) > 3 else None
@@ -129,10 +138,11 @@ def apply(state: State | None, cost: Any) -> State | None:
             else:
                 t = _window_taps(k, s, p, d, n_in[i + 1], n_out[i + 1])
                 new.append(_step(v, t, n_in[i + 1], n_out[i + 1], size[i]))
-        return State(tuple(new), size, state.origin)
+        return State(tuple(new), shape, size, state.origin)
     taps = _op_taps(op, len(dims), n_in, n_out)
     return State(
         tuple(_step(v, t, n_in[i + 1], n_out[i + 1], size[i]) for i, (v, t) in enumerate(zip(dims, taps))),
+        shape,
         size,
         state.origin,
     )
@@ -165,36 +175,49 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
     its inputs' elements at the same position see; an input of size 1 in a dim is broadcast
     (its one element is read by every output). A concat along a spatial dim (an input
     shorter than the output there) is not a union: its dims are reported unknown.
-    ``merge(a, b)`` (two states, same shapes) is the older form."""
+    ``merge(a, b)`` (two states) is the older form; without shapes, each state's own is used."""
     if not isinstance(states, (list, tuple)):  # merge(a, b)
-        states, in_shapes, out_shape = [states, in_shapes], None, None
-    if in_shapes is None or (
-        out_shape is not None and all(tuple(sh[1:]) == tuple(out_shape[1:]) for sh in in_shapes)
-    ):
-        fast = _merge_alike(states)  # residual blocks and concats: every output alike
-        if fast is not None:
-            return fast
-    live = [s for s in states if s is not None]
+        a, b = states, in_shapes
+        if a is not None and b is not None and a.shape == b.shape:  # the common case first
+            fast = _merge_alike((a, b), a.shape, _known_size((a, b)))
+            if fast is not None:
+                return fast
+        states, in_shapes, out_shape = [a, b], None, None
     if out_shape is not None and len(out_shape) <= 1:
         return None
+    live = [s for s in states if s is not None]
     if not live:
         return None
     first = live[0]
-    n_dims = len(out_shape) - 1 if out_shape is not None else len(first.dims)
+    if in_shapes is not None:
+        sp_in = [tuple(sh[1:]) for sh in in_shapes]
+    else:
+        sp_in = [s.shape if s is not None else () for s in states]
+    if out_shape is not None:
+        sp_out: tuple[int | None, ...] = tuple(out_shape[1:])
+    else:  # torch's broadcasting: the largest size in each dim
+        sp_out = tuple(
+            max((sh[i] for sh in sp_in if len(sh) == len(first.shape) and sh[i] is not None), default=None)
+            for i in range(len(first.shape))
+        )
+    n_dims = len(sp_out)
     size = _known_size(live)
     if len(size) != n_dims:
         size = (None,) * n_dims
+    if all(sh == sp_out for sh in sp_in):
+        fast = _merge_alike(states, sp_out, size)  # residual blocks, concats: every output alike
+        if fast is not None:
+            return fast
+    unknown = State((None,) * n_dims, sp_out, size, first.origin)
     if any(s.origin is not first.origin for s in live):  # fields over different inputs
-        return State((None,) * n_dims, size, first.origin)
-    if in_shapes is not None and out_shape is not None:
-        for i, b in enumerate(out_shape[1:]):
-            sizes = [sh[1 + i] for sh in in_shapes if len(sh) == len(out_shape)]
-            if sizes and (max(sizes) != b or any(a not in (b, 1) for a in sizes)):
-                # a concat along a spatial dim: each output reads one input, by position
-                return State((None,) * n_dims, size, first.origin)
+        return unknown
+    for i, b in enumerate(sp_out):
+        sizes = [sh[i] for sh in sp_in if len(sh) == n_dims and sh[i] is not None]
+        if b is not None and sizes and (max(sizes) != b or any(a not in (b, 1) for a in sizes)):
+            return unknown  # a concat along a spatial dim: each output reads one input
     dims = []
     for i in range(n_dims):
-        n = out_shape[1 + i] if out_shape is not None else None
+        n = sp_out[i]
         vals: list[Dim] = []
         for k, s in enumerate(states):
             j = i - (n_dims - len(s.dims)) if s is not None else -1
@@ -202,15 +225,17 @@ def merge(states: Any, in_shapes: Any = None, out_shape: Sequence[int] | None = 
                 vals.append(None)
                 continue
             v = s.dims[j]
-            n_k = in_shapes[k][1 + j] if in_shapes is not None else n
+            n_k = sp_in[k][j] if len(sp_in[k]) == len(s.dims) else None
             if n_k == 1 and n is not None and n > 1:
                 v = _broadcast(v)
             vals.append(v)
         dims.append(_merge_dim(vals, n, size[i]))
-    return State(tuple(dims), size, first.origin)
+    return State(tuple(dims), sp_out, size, first.origin)
 
 
-def _merge_alike(states: Sequence[State | None]) -> State | None:
+def _merge_alike(
+    states: Sequence[State | None], shape: tuple[int | None, ...], size: tuple[int | None, ...]
+) -> State | None:
     """merge() of same-shaped inputs whose every dim is "A" with one advance, else None."""
     first = states[0]
     if first is None:
@@ -224,7 +249,7 @@ def _merge_alike(states: Sequence[State | None]) -> State | None:
                 return None
             if b[2] < a[2] or b[3] > a[3]:
                 dims[i] = ("A", a[1], min(a[2], b[2]), max(a[3], b[3]))
-    return State(tuple(dims), _known_size(states), first.origin)  # type: ignore[arg-type]
+    return State(tuple(dims), shape, size, first.origin)
 
 
 def _known_size(states: Sequence[State]) -> tuple[int | None, ...]:

@@ -1138,3 +1138,15 @@ def test_old_callers_learn_the_input_size_through_a_merge():
     merged = R.merge(s, R.apply(s, conv3))  # concat of [] and [conv]
     pooled = R.apply(merged, Cost("g", (1, 20, 16), (1, 1, 1), rf=("whole",)))
     assert R.fields(merged) == (3, 3) and R.fields(pooled) == (20, 16)
+
+
+def test_old_merge_form_knows_the_shapes_from_the_states():
+    """merge(a, b) without shapes: a whole branch not covering the input (a stride that never
+    reads the last pixels) merged with a plain one: still exact, from the states' shapes."""
+    s = R.initial((1, 224))
+    a = R.apply(s, Cost("c", (1, 224), (1, 7), rf=("window", (3,), (32,), (1,), (1,))))
+    g = R.apply(a, Cost("g", (1, 7), (1, 1), rf=("whole",)))
+    up = R.apply(g, Cost("u", (1, 1), (1, 7), rf=("upsample", "nearest", (7,))))
+    assert R.fields(g) == (194,)  # pixels 194..223 are never read: 3-tap windows 32 apart
+    assert R.fields(R.merge(up, a)) == (194,)
+    assert R.fields(R.merge([up, a], [(1, 7), (1, 7)], (1, 7))) == (194,)
