@@ -450,7 +450,11 @@ ACTIVATIONS = {
     "identity": "nn.Identity()",
 }
 LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
-PAD_MODULES = {"zeros": "nn.ZeroPad{n}d", "reflect": "nn.ReflectionPad{n}d", "replicate": "nn.ReplicationPad{n}d"}
+PAD_MODULES = {
+    "zeros": "nn.ZeroPad{n}d",
+    "reflect": "nn.ReflectionPad{n}d",
+    "replicate": "nn.ReplicationPad{n}d",
+}
 
 
 def conv_module(
@@ -481,7 +485,9 @@ def conv_module(
         pads: list[int] = []
         for i, kk, ss, dd in reversed(list(zip(shape[1:], k, s, d))):
             pads += shape_math.same_padding(i, kk, ss, dd)
-        return Emit(call(f"Conv{n}dSame", shape[0], c_out, dims(k), **keys, pads=tuple(pads)), (f"Conv{n}dSame",))
+        return Emit(
+            call(f"Conv{n}dSame", shape[0], c_out, dims(k), **keys, pads=tuple(pads)), (f"Conv{n}dSame",)
+        )
     if padding == "same":
         keys["padding"] = "same"
     elif padding != "valid":
@@ -493,14 +499,24 @@ def conv_module(
 def _conv(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     p = layer.params
     return conv_module(
-        shapes[0], p["out_channels"], p["kernel"], p["stride"], p["padding"], p["dilation"], p["groups"], p["bias"], layer
+        shapes[0],
+        p["out_channels"],
+        p["kernel"],
+        p["stride"],
+        p["padding"],
+        p["dilation"],
+        p["groups"],
+        p["bias"],
+        layer,
     )
 
 
 def _depthwise_module(layer: Layer, shape: Shape, c_out: int | None) -> Emit:
     p = layer.params
     out = c_out if c_out is not None else shape[0] * p["multiplier"]
-    return conv_module(shape, out, p["kernel"], p["stride"], p["padding"], p["dilation"], shape[0], p["bias"], layer)
+    return conv_module(
+        shape, out, p["kernel"], p["stride"], p["padding"], p["dilation"], shape[0], p["bias"], layer
+    )
 
 
 @emitter("depthwise")
@@ -554,7 +570,9 @@ def _transposed(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
 def _separable(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     p, shape = layer.params, shapes[0]
     dw = _depthwise_module(layer, shape, None)
-    pw = call(CONV.format(n=_n(shape)), shape[0] * p["multiplier"], p["out_channels"], 1, bias=kw(p["bias"], True))
+    pw = call(
+        CONV.format(n=_n(shape)), shape[0] * p["multiplier"], p["out_channels"], 1, bias=kw(p["bias"], True)
+    )
     return Emit(f"Separable({dw.code}, {pw})", ("Separable", *dw.helpers))
 
 
@@ -583,7 +601,7 @@ def _shuffle(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
 @emitter("squeeze_excite")
 def _squeeze_excite(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     shape = shapes[0]
-    s = layer.squeeze(shape[0])  # type: ignore[attr-defined]
+    s = layer.squeeze(shape[0])
     gate = "nn.Sigmoid()" if layer.params["gate"] == "sigmoid" else "nn.Hardsigmoid()"
     act = ACTIVATIONS[layer.params["activation"]]
     return Emit(f"SqueezeExcitation({_n(shape)}, {shape[0]}, {s}, {act}, {gate})", ("SqueezeExcitation",))
@@ -619,7 +637,9 @@ def _pool(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
                 ceil_mode=kw(p["ceil_mode"], False),
             )
         )
-    return Emit(call(f"nn.AvgPool{n}d", dims(k), dims(s), padding=kw(pad, 0), ceil_mode=kw(p["ceil_mode"], False)))
+    return Emit(
+        call(f"nn.AvgPool{n}d", dims(k), dims(s), padding=kw(pad, 0), ceil_mode=kw(p["ceil_mode"], False))
+    )
 
 
 @emitter("global_pool")
@@ -678,13 +698,17 @@ def _upsample(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
 def _layernorm(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     p, shape = layer.params, shapes[0]
     cls = "nn.LayerNorm" if len(shape) == 1 else "ChannelLayerNorm"
-    code = call(cls, shape[0], elementwise_affine=kw(p["affine"], True), bias=kw(p["bias"] or not p["affine"], True))
+    code = call(
+        cls, shape[0], elementwise_affine=kw(p["affine"], True), bias=kw(p["bias"] or not p["affine"], True)
+    )
     return Emit(code, () if len(shape) == 1 else ("ChannelLayerNorm",))
 
 
 @emitter("groupnorm")
 def _groupnorm(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
-    return Emit(call("nn.GroupNorm", layer.params["groups"], shapes[0][0], affine=kw(layer.params["affine"], True)))
+    return Emit(
+        call("nn.GroupNorm", layer.params["groups"], shapes[0][0], affine=kw(layer.params["affine"], True))
+    )
 
 
 @emitter("instancenorm")
@@ -696,7 +720,9 @@ def _instancenorm(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
 @emitter("scale")
 def _scale(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     shape = shapes[0]
-    return Emit(call("LayerScale", shape[0], _n(shape), bias=kw(layer.params["bias"], False)), ("LayerScale",))
+    return Emit(
+        call("LayerScale", shape[0], _n(shape), bias=kw(layer.params["bias"], False)), ("LayerScale",)
+    )
 
 
 def _lift(shapes: tuple[Shape, ...]) -> tuple[int, ...] | None:
@@ -728,7 +754,14 @@ def _resize(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     if p["size"] is not None:
         return Emit(call("nn.Upsample", size=dims(per_dim(layer, "size", n)), mode=mode, align_corners=align))
     scale = p["scale"]
-    return Emit(call("nn.Upsample", scale_factor=dims(scale) if isinstance(scale, tuple) else scale, mode=mode, align_corners=align))
+    return Emit(
+        call(
+            "nn.Upsample",
+            scale_factor=dims(scale) if isinstance(scale, tuple) else scale,
+            mode=mode,
+            align_corners=align,
+        )
+    )
 
 
 @emitter("pad")
@@ -767,15 +800,62 @@ def _attention(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
 # -- names ---------------------------------------------------------------------------------------------
 # nn.Module's own attributes: a submodule may not take these names.
 _MODULE_ATTRIBUTES = frozenset(
-    """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda
-    double dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter
-    get_submodule half ipu load_state_dict modules mtia named_buffers named_children named_modules
-    named_parameters parameters register_backward_hook register_buffer register_forward_hook
-    register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
-    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-    register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
-    set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu
-    zero_grad""".split()
+    [
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
 )
 # names the forward's local variables may not take
 _RESERVED_LOCALS = frozenset({"self", "torch", "nn", "F", "x"}) | frozenset(dir(builtins))
@@ -893,7 +973,7 @@ def torch_source(graph: Graph, name: str, source: str = "") -> TorchModule:
     pass, so a spec that convcalc rejects is rejected here with the same error."""
     from .network import cost_pass
 
-    costs, out_shapes = cost_pass(graph)
+    _, out_shapes = cost_pass(graph)
     in_shapes = [g.shape for g in graph.inputs]
 
     def shape_of(r: int) -> Shape:
@@ -904,7 +984,7 @@ def torch_source(graph: Graph, name: str, source: str = "") -> TorchModule:
     helpers_used: list[str] = ["Block"]
     init: list[str] = []
     paths: list[tuple[str, ...]] = []
-    for node, cost in zip(graph.nodes, costs):
+    for node in graph.nodes:
         fn = EMITTERS.get(node.layer.type_name)
         if fn is None:
             raise ExportError(f"no PyTorch emitter for layer type {node.layer.type_name!r}")

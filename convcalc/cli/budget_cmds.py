@@ -11,7 +11,19 @@ from typing import Annotated
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
-from .network_cmds import BatchOpt, ColumnsOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WideOpt, WidthOpt
+from .network_cmds import (
+    AllowUnknownOpt,
+    BatchOpt,
+    ColumnsOpt,
+    Dtype,
+    DtypeOpt,
+    OptSpecsArg,
+    ResOpt,
+    TorchInputOpt,
+    TorchOpt,
+    WideOpt,
+    WidthOpt,
+)
 
 CheckFormat = Format  # check takes every format (github: the annotations)
 
@@ -36,7 +48,7 @@ OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, met
 
 
 def check(
-    specs: SpecsArg,
+    specs: OptSpecsArg = None,
     max_macs: MaxMacs = None,
     max_flops: MaxFlops = None,
     max_params: MaxParams = None,
@@ -68,12 +80,17 @@ def check(
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
+    torch: TorchOpt = None,
+    input: TorchInputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> int:
     """Check networks against budgets for CI (help: CHECK_HELP)."""
     from .. import budget as B
     from ..errors import BudgetInputError
     from ..export import totals as totals_of
-    from .network_cmds import load_reports
+    from .network_cmds import _specs_or_torch, load_reports
+
+    specs = _specs_or_torch(specs, torch)
 
     flags = {}
     for metric, text in (
@@ -104,7 +121,7 @@ def check(
         where = f"--baseline {baseline}"
         entries = B.baseline_entries(read_json(baseline, where), where)
 
-    reports = load_reports(specs, batch, width_mult, resolution)
+    reports = load_reports(specs, batch, width_mult, resolution, torch, input, allow_unknown)
     d = dtype.value
     verdicts, notes, names, budget_lines = [], [], [], {}
     for r in reports:

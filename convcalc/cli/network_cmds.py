@@ -81,6 +81,38 @@ ResListOpt = Annotated[
 ]
 
 
+# a live PyTorch model instead of (or besides) specs: report/check --torch PKG.MOD:FACTORY
+OptSpecsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Spec files (YAML), '-' for stdin, or zoo:NAME (none with --torch).",
+        metavar="SPEC...",
+        autocompletion=_complete_spec,
+    ),
+]
+TorchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--torch",
+        help="Also a live PyTorch model: package.module:factory (a callable returning an nn.Module) "
+        "or path/to/file.py:factory; needs torch installed.",
+        metavar="PKG.MOD:FACTORY",
+    ),
+]
+TorchInputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--input", help="With --torch: one input sample's shape, channels first (3x224x224).", metavar="CxHxW"
+    ),
+]
+AllowUnknownOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unknown", help="With --torch: count ops convcalc cannot cost as zero, with a warning."
+    ),
+]
+
+
 def _values(text, parse, option: str) -> list:
     from ..errors import ConvcalcError
 
@@ -114,11 +146,22 @@ def with_resolution(net, r, ref: str):
     return net.with_resolution(r)
 
 
-def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=None):
-    """Load and walk each spec, once per width multiplier and resolution (a value or a
-    comma-separated list); errors carry FILE:LINE."""
+def load_reports(
+    specs: list[str],
+    batch: int = 1,
+    width_mult=1.0,
+    resolution=None,
+    torch: str | None = None,
+    input: str | None = None,
+    allow_unknown: bool = False,
+):
+    """Load and walk each spec (and the ``--torch`` model), once per width multiplier and
+    resolution (a value or a comma-separated list); errors carry FILE:LINE."""
     from .. import network, spec
     from ..errors import ConvcalcError
+
+    if torch is None and (input is not None or allow_unknown):
+        raise ConvcalcError("--input and --allow-unknown go with --torch PKG.MOD:FACTORY")
 
     check_min(batch, "--batch")
     widths = _values(width_mult, float, "--width-mult")
@@ -139,11 +182,49 @@ def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=No
                 if sweep:
                     report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
                 reports.append(report)
+    if torch is not None:
+        reports += _torch_reports(torch, input, allow_unknown, batch, widths, resolutions, sweep)
     return reports
 
 
+def _torch_reports(
+    source: str,
+    input: str | None,
+    allow_unknown: bool,
+    batch: int,
+    widths: list,
+    resolutions: list,
+    sweep: bool,
+) -> list:
+    from .. import network
+    from .torch_cmds import parse_input, torch_network, warn
+
+    shape = parse_input(input) if input is not None else None
+    out = []
+    for r in resolutions:
+        at = shape
+        if r is not None:
+            from ..errors import ConvcalcError
+
+            if shape is None:
+                raise ConvcalcError("--resolution with --torch needs --input CxHxW (the channels)")
+            sizes = (r,) * (len(shape) - 1) if isinstance(r, int) else tuple(r)
+            if len(sizes) != len(shape) - 1:
+                raise ConvcalcError(f"--resolution: the --input {input} has {len(shape) - 1} spatial dims")
+            at = (shape[0], *sizes)
+        net, graph, warnings = torch_network(source, at, allow_unknown)
+        warn(warnings)
+        for w in widths:
+            report = network.walk(net, graph=graph, batch=batch, width_mult=w)
+            setattr(report, "warnings", warnings)  # noqa: B010 (read by the views where shown)
+            if sweep:
+                report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
+            out.append(report)
+    return out
+
+
 def report(
-    specs: SpecsArg,
+    specs: OptSpecsArg = None,
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     batch: BatchOpt = 1,
     width_mult: WidthListOpt = "1",
@@ -163,6 +244,9 @@ def report(
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
+    torch: TorchOpt = None,
+    input: TorchInputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
     from ..render import views
@@ -172,9 +256,12 @@ def report(
         check_min(top, "--top")
     if depth is not None:
         check_min(depth, "--depth", 0)
-    reports = load_reports(specs, batch, width_mult, resolution)
+    specs = _specs_or_torch(specs, torch)
+    reports = load_reports(specs, batch, width_mult, resolution, torch, input, allow_unknown)
     d = dtype.value
-    if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
+    if len(reports) > len(specs) + (
+        torch is not None
+    ):  # a sweep: the comparison is the point; JSON has every layer
         widths = _values(width_mult, float, "--width-mult")
         resolutions = _values(resolution, parse_resolution, "--resolution")
         doc = views.sweep_doc(reports, d, widths, resolutions)
@@ -183,6 +270,14 @@ def report(
     else:
         doc = views.multi_report_doc(reports, d, top, depth)
     show(doc, format, output, wide, columns)
+
+
+def _specs_or_torch(specs: list[str] | None, torch: str | None) -> list[str]:
+    from ..errors import ConvcalcError
+
+    if not specs and torch is None:
+        raise ConvcalcError("name the networks: SPEC... and/or --torch PKG.MOD:FACTORY")
+    return list(specs or [])
 
 
 def register(app: typer.Typer) -> None:

@@ -45,7 +45,9 @@ def require_torch(what: str) -> Any:
     try:
         import torch
     except ImportError:
-        raise ConvcalcError(f"{what} needs PyTorch in the same environment as convcalc: {INSTALL_HINT}") from None
+        raise ConvcalcError(
+            f"{what} needs PyTorch in the same environment as convcalc: {INSTALL_HINT}"
+        ) from None
     return torch
 
 
@@ -110,11 +112,15 @@ def build_model(source: Source) -> Any:
     obj = source.obj
     if not isinstance(obj, torch.nn.Module):
         if not callable(obj):
-            raise ConvcalcError(f"--torch {source.text}: {type(obj).__name__} is neither an nn.Module nor callable")
+            raise ConvcalcError(
+                f"--torch {source.text}: {type(obj).__name__} is neither an nn.Module nor callable"
+            )
         try:
             obj = obj()
         except Exception as e:
-            raise ConvcalcError(f"--torch {source.text}: calling it failed: {type(e).__name__}: {e}") from None
+            raise ConvcalcError(
+                f"--torch {source.text}: calling it failed: {type(e).__name__}: {e}"
+            ) from None
         if not isinstance(obj, torch.nn.Module):
             raise ConvcalcError(f"--torch {source.text}: returned {type(obj).__name__}, not an nn.Module")
     return obj
@@ -148,7 +154,7 @@ class Unknown(Layer):
     type_name = "unknown"
     arity = 0
 
-    def cost(self, *shapes: Shape) -> Cost:  # type: ignore[override]
+    def cost(self, *shapes: Shape) -> Cost:
         first = shapes[0] if shapes else ()
         return Cost(
             "unknown",
@@ -200,7 +206,7 @@ def _run(torch: Any, fx: Any, gm: Any, input_shape: Shape) -> tuple[dict, dict]:
     values: dict = {}
     flops: dict = {}
 
-    class Recorder(fx.Interpreter):  # type: ignore[misc, name-defined]
+    class Recorder(fx.Interpreter):
         def run_node(self, n: Any) -> Any:
             with FlopCounterMode(display=False) as counter:
                 result = super().run_node(n)
@@ -208,7 +214,7 @@ def _run(torch: Any, fx: Any, gm: Any, input_shape: Shape) -> tuple[dict, dict]:
             flops[n] = counter.get_total_flops()
             return result
 
-    class Runner(torch.nn.Module):  # type: ignore[misc, name-defined]
+    class Runner(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner
@@ -219,7 +225,10 @@ def _run(torch: Any, fx: Any, gm: Any, input_shape: Shape) -> tuple[dict, dict]:
     runner = Runner(gm)
     state = {
         name: torch.empty_like(t, device="meta")
-        for name, t in (*runner.named_parameters(remove_duplicate=False), *runner.named_buffers(remove_duplicate=False))
+        for name, t in (
+            *runner.named_parameters(remove_duplicate=False),
+            *runner.named_buffers(remove_duplicate=False),
+        )
     }
     x = torch.zeros((1, *input_shape), device="meta")
     try:
@@ -330,7 +339,9 @@ class _Importer:
             self.node = n
             if n.op == "placeholder":
                 if self.graph.inputs and any(isinstance(v, T) for v in self.env.values()):
-                    raise ConvcalcError(f"{self.graph.name}: models with more than one input are not supported")
+                    raise ConvcalcError(
+                        f"{self.graph.name}: models with more than one input are not supported"
+                    )
                 self.env[n] = T(input_ref(0))
             elif n.op == "get_attr":
                 self.env[n] = self.get_attr(n)
@@ -361,7 +372,11 @@ class _Importer:
         if isinstance(a, fx.Node):
             return self.env[a]
         if isinstance(a, (list, tuple)):
-            return type(a)(self.arg(x) for x in a) if not hasattr(a, "_fields") else type(a)(*(self.arg(x) for x in a))
+            return (
+                type(a)(self.arg(x) for x in a)
+                if not hasattr(a, "_fields")
+                else type(a)(*(self.arg(x) for x in a))
+            )
         if isinstance(a, dict):
             return {k: self.arg(v) for k, v in a.items()}
         if isinstance(a, slice):
@@ -404,7 +419,9 @@ class _Importer:
         if n.op == "call_module":
             m = self.modules[n.target]
             cls = type(m)
-            key = f"{cls.__module__.replace('torch.nn.modules.', 'torch.nn.').rsplit('.', 1)[0]}.{cls.__name__}"
+            key = (
+                f"{cls.__module__.replace('torch.nn.modules.', 'torch.nn.').rsplit('.', 1)[0]}.{cls.__name__}"
+            )
             if cls.__module__.startswith("torch.nn"):
                 key = f"nn.{cls.__name__}"
             return self.module_handlers.get(cls), key
@@ -416,7 +433,9 @@ class _Importer:
 
     def constant(self, n: Any, args: list, kwargs: dict, params: frozenset[str]) -> S:
         value = self.values[n]
-        shape_src = next((v for v in _leaves((args, kwargs)) if isinstance(v, S) and v.shape_of is not None), None)
+        shape_src = next(
+            (v for v in _leaves((args, kwargs)) if isinstance(v, S) and v.shape_of is not None), None
+        )
         out = S(value, params)
         # [2:] or [-n:] of a tensor's shape is its spatial size (DeepLab's F.interpolate(..., size=x.shape[-2:]))
         if shape_src is not None and n.op == "call_function" and n.target is operator.getitem:
@@ -462,7 +481,9 @@ class _Importer:
         try:
             cost = concrete.cost(*shapes)
         except ConvcalcError as e:
-            raise self.mapping_error(f"convcalc's {type_name} refuses inputs {[list(s) for s in shapes]}: {e.message}") from None
+            raise self.mapping_error(
+                f"convcalc's {type_name} refuses inputs {[list(s) for s in shapes]}: {e.message}"
+            ) from None
         self.graph.nodes.append(Node("", layer, refs_in, refs))
         self.shapes.append(cost.output_shape)
         self.costs.append(cost)
@@ -491,7 +512,7 @@ class _Importer:
     def unknown(self, n: Any, key: str, data: list[T]) -> Any:
         entry = self.unsupported.setdefault(key, [0, n.name])
         entry[0] += 1
-        inputs = []
+        inputs: list[T] = []
         for t in data:
             if t.ref not in [x.ref for x in inputs]:
                 inputs.append(T(t.ref))
@@ -578,16 +599,17 @@ class _Importer:
         module's path and the op (``layer1.0.add``), or the module's path alone when it is
         the module's only layer; unique (``_2`` ...)."""
         scopes: dict[str, int] = {}
-        for scope, base, suffix in self.names:
+        for scope, base, _ in self.names:
             if base:  # a function or method in a module
                 scopes[scope] = scopes.get(scope, 0) + 1
         module_nodes = {scope for scope, base, _ in self.names if not base}
         used: set[str] = set()
         for node, (scope, base, suffix) in zip(self.graph.nodes, self.names):
-            if not base:
-                name = scope
-            elif scope and scopes.get(scope) == 1 and scope not in module_nodes and not any(
-                m.startswith(scope + ".") for m in module_nodes
+            if not base or (
+                scope
+                and scopes.get(scope) == 1
+                and scope not in module_nodes
+                and not any(m.startswith(scope + ".") for m in module_nodes)
             ):
                 name = scope
             else:
@@ -635,7 +657,7 @@ def _function_key(fn: Any) -> str:
         return f"operator.{name}"
     if mod.startswith("torch.nn.functional"):
         return f"F.{name}"
-    if mod.startswith("torch") or mod == "" and "built-in method" in repr(fn):
+    if mod.startswith("torch") or (mod == "" and "built-in method" in repr(fn)):
         return f"torch.{name}"
     return f"{mod}.{name}" if mod else name
 
@@ -747,7 +769,9 @@ def conv_like(
         if padding_mode != "zeros" and any(p):
             if padding_mode not in ("reflect", "replicate"):
                 raise _Unsupported(f"padding_mode {padding_mode}")
-            x = imp.add("pad", [x], {"begin": _compact(p), "end": _compact(p), "mode": padding_mode}, suffix="pad")
+            x = imp.add(
+                "pad", [x], {"begin": _compact(p), "end": _compact(p), "mode": padding_mode}, suffix="pad"
+            )
             p = (0,) * n
         pad = _compact(p)
     if groups == c_in and groups > 1 and c_out % c_in == 0:
@@ -764,7 +788,9 @@ def conv_like(
             ),
         )
     if all(kk == 1 for kk in k) and pad in (0, "valid", "same"):
-        return imp.add("pointwise", [x], dict(out_channels=c_out, stride=_compact(s), groups=groups, bias=bias))
+        return imp.add(
+            "pointwise", [x], dict(out_channels=c_out, stride=_compact(s), groups=groups, bias=bias)
+        )
     return imp.add(
         "conv",
         [x],
@@ -831,12 +857,14 @@ def _m_convt(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 
 
 def _f_conv(transposed: bool) -> Handler:
-    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    names: tuple[str, ...] = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
     if transposed:
         names = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
 
     def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-        a = _bind(args, kwargs, names, dict(bias=None, stride=1, padding=0, dilation=1, groups=1, output_padding=0))
+        a = _bind(
+            args, kwargs, names, dict(bias=None, stride=1, padding=0, dilation=1, groups=1, output_padding=0)
+        )
         w = _v(a["weight"])
         if not isinstance(a["weight"], S) or isinstance(a["bias"], T):
             raise _Unsupported("a convolution whose weights are computed from the input")
@@ -899,7 +927,11 @@ def _layernorm(imp: _Importer, x: Any, normalized_shape: Any, weight: bool, bias
     if not isinstance(x, T) or x.pending:
         raise _Unsupported()
     shape = imp.shape(x.ref)
-    ns = tuple(_per_dim(normalized_shape, 1)) if isinstance(_v(normalized_shape), int) else tuple(_v(normalized_shape))
+    ns = (
+        tuple(_per_dim(normalized_shape, 1))
+        if isinstance(_v(normalized_shape), int)
+        else tuple(_v(normalized_shape))
+    )
     channels_last = x.perm is not None and x.perm == _channels_last(len(shape) + 1)
     if ns != (shape[0],) or not (channels_last or (x.perm is None and len(shape) == 1)):
         raise _Unsupported("LayerNorm over other dims than the channels")
@@ -916,7 +948,12 @@ def _m_layernorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 
 @_on(FUNCTIONS, "F.layer_norm")
 def _f_layernorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-    a = _bind(args, kwargs, ("input", "normalized_shape", "weight", "bias", "eps"), dict(weight=None, bias=None, eps=1e-5))
+    a = _bind(
+        args,
+        kwargs,
+        ("input", "normalized_shape", "weight", "bias", "eps"),
+        dict(weight=None, bias=None, eps=1e-5),
+    )
     if isinstance(a["weight"], T) or isinstance(a["bias"], T):
         raise _Unsupported("layer_norm with weights computed from the input")
     return _layernorm(imp, a["input"], a["normalized_shape"], a["weight"] is not None, a["bias"] is not None)
@@ -930,10 +967,16 @@ def _m_groupnorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 
 @_on(FUNCTIONS, "F.group_norm")
 def _f_groupnorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-    a = _bind(args, kwargs, ("input", "num_groups", "weight", "bias", "eps"), dict(weight=None, bias=None, eps=1e-5))
+    a = _bind(
+        args, kwargs, ("input", "num_groups", "weight", "bias", "eps"), dict(weight=None, bias=None, eps=1e-5)
+    )
     if (a["weight"] is None) != (a["bias"] is None):
         raise _Unsupported("group_norm with a weight but no bias")
-    return imp.add("groupnorm", [_cf(imp, a["input"])], {"groups": int(_v(a["num_groups"])), "affine": a["weight"] is not None})
+    return imp.add(
+        "groupnorm",
+        [_cf(imp, a["input"])],
+        {"groups": int(_v(a["num_groups"])), "affine": a["weight"] is not None},
+    )
 
 
 @_on(MODULES, "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
@@ -984,7 +1027,11 @@ ACTIVATION_FUNCTIONS = {
 def _activation(fn: str) -> Handler:
     def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
         x = args[0] if args else kwargs.get("input")
-        if not isinstance(x, T) or x.pending or len([a for a in _leaves((args, kwargs)) if isinstance(a, T)]) != 1:
+        if (
+            not isinstance(x, T)
+            or x.pending
+            or len([a for a in _leaves((args, kwargs)) if isinstance(a, T)]) != 1
+        ):
             raise _Unsupported()
         return imp.add("activation", [x], {"fn": fn})
 
@@ -1009,7 +1056,12 @@ def _m_hardtanh(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 
 @_on(FUNCTIONS, "F.hardtanh")
 def _f_hardtanh(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-    a = _bind(args, kwargs, ("input", "min_val", "max_val", "inplace"), dict(min_val=-1.0, max_val=1.0, inplace=False))
+    a = _bind(
+        args,
+        kwargs,
+        ("input", "min_val", "max_val", "inplace"),
+        dict(min_val=-1.0, max_val=1.0, inplace=False),
+    )
     if (_v(a["min_val"]), _v(a["max_val"])) != (0, 6):
         raise _Unsupported("hardtanh other than ReLU6")
     return imp.add("activation", [_cf_or_any(a["input"])], {"fn": "relu6"})
@@ -1041,7 +1093,9 @@ def _m_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 @_on(FUNCTIONS, "F.softmax", "torch.softmax")
 @_on(METHODS, "softmax")
 def _f_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-    a = _bind(args, kwargs, ("input", "dim", "_stacklevel", "dtype"), dict(dim=None, _stacklevel=3, dtype=None))
+    a = _bind(
+        args, kwargs, ("input", "dim", "_stacklevel", "dtype"), dict(dim=None, _stacklevel=3, dtype=None)
+    )
     return _softmax(imp, a["input"], a["dim"])
 
 
@@ -1062,7 +1116,9 @@ def _m_identity(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 
 
 # -- pooling -------------------------------------------------------------------------------------------------
-def _pool(imp: _Importer, x: Any, mode: str, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any) -> T:
+def _pool(
+    imp: _Importer, x: Any, mode: str, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any
+) -> T:
     x = _cf(imp, x)
     nd = _spatial(imp, x)
     k = _per_dim(kernel, nd)
@@ -1096,15 +1152,32 @@ def _m_avgpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 
 def _f_maxpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
-    a = _bind(args, kwargs, names, dict(stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False))
+    a = _bind(
+        args, kwargs, names, dict(stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)
+    )
     if _v(a["return_indices"]):
         raise _Unsupported("max_pool with return_indices")
-    return _pool(imp, a["input"], "max", a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"])
+    return _pool(
+        imp, a["input"], "max", a["kernel_size"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"]
+    )
 
 
 def _f_avgpool(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-    names = ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
-    a = _bind(args, kwargs, names, dict(stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None))
+    names = (
+        "input",
+        "kernel_size",
+        "stride",
+        "padding",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+    )
+    a = _bind(
+        args,
+        kwargs,
+        names,
+        dict(stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None),
+    )
     return _pool(imp, a["input"], "avg", a["kernel_size"], a["stride"], a["padding"], 1, a["ceil_mode"])
 
 
@@ -1184,7 +1257,7 @@ def _per_channel(imp: _Importer, s: S, x: T) -> bool:
     if len(cs) > len(torch_shape):
         return False
     aligned = (1,) * (len(torch_shape) - len(cs)) + cs
-    return all((v == shape[0]) if d == channel else v == 1 for d, v in enumerate(aligned))
+    return all((v == shape[1]) if d == channel else v == 1 for d, v in enumerate(aligned))
 
 
 def _merge(kind: str) -> Handler:
@@ -1202,7 +1275,12 @@ def _merge(kind: str) -> Handler:
         if kind == "mul" and not t.pending and _per_channel(imp, s, t):
             if s.params:  # a learned per-channel multiply: layer scale
                 return imp.add("scale", [t])
-            return T(t.ref, t.perm, "scaled", origin=f"{_function_key(n.target) if n.op != 'call_method' else 'Tensor.' + n.target} by a constant")
+            return T(
+                t.ref,
+                t.perm,
+                "scaled",
+                origin=f"{_function_key(n.target) if n.op != 'call_method' else 'Tensor.' + n.target} by a constant",
+            )
         if kind == "add" and t.pending == "scaled" and not s.params and _per_channel(imp, s, t):
             # x * a + b with constant per-channel a, b: inference batch norm (frozen statistics)
             return imp.add("batchnorm", [T(t.ref, t.perm)], {"affine": False})
@@ -1351,7 +1429,11 @@ def _permuted(imp: _Importer, n: Any, x: Any, perm: tuple[int, ...]) -> T:
 @_on(FUNCTIONS, "torch.permute")
 def _permute(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     x = args[0]
-    dims = args[1:] if len(args) > 2 or (len(args) == 2 and isinstance(_v(args[1]), int)) else _v(args[1] if len(args) > 1 else kwargs.get("dims"))
+    dims = (
+        args[1:]
+        if len(args) > 2 or (len(args) == 2 and isinstance(_v(args[1]), int))
+        else _v(args[1] if len(args) > 1 else kwargs.get("dims"))
+    )
     rank = len(imp.values[n].shape)
     perm = tuple(int(_v(d)) % rank for d in dims)
     return _permuted(imp, n, x, perm)
@@ -1419,14 +1501,20 @@ def _getitem(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
             raise _Unsupported("advanced indexing")
     if select and (len(shape) != 2 or select != [0]):
         raise _Unsupported("indexing a spatial dim of a map with several")
-    y = x if not any(begin) and not any(end) else imp.add("crop", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end))})
+    y = (
+        x
+        if not any(begin) and not any(end)
+        else imp.add("crop", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end))})
+    )
     if select:
         y = imp.add("flatten", [y], suffix="flatten")
     return y
 
 
 # -- resizing, padding, rearranging -------------------------------------------------------------------------
-def _interpolate(imp: _Importer, x: Any, size: Any, scale: Any, mode: str, align: Any, antialias: Any = False) -> T:
+def _interpolate(
+    imp: _Importer, x: Any, size: Any, scale: Any, mode: str, align: Any, antialias: Any = False
+) -> T:
     x = _cf(imp, x)
     nd = _spatial(imp, x)
     if _v(antialias):
@@ -1458,8 +1546,22 @@ def _interpolate(imp: _Importer, x: Any, size: Any, scale: Any, mode: str, align
 @_on(FUNCTIONS, "F.interpolate", "F.upsample")
 def _f_interpolate(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     names = ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias")
-    a = _bind(args, kwargs, names, dict(size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False))
-    return _interpolate(imp, a["input"], a["size"], a["scale_factor"], _v(a["mode"]), a["align_corners"], a["antialias"])
+    a = _bind(
+        args,
+        kwargs,
+        names,
+        dict(
+            size=None,
+            scale_factor=None,
+            mode="nearest",
+            align_corners=None,
+            recompute_scale_factor=None,
+            antialias=False,
+        ),
+    )
+    return _interpolate(
+        imp, a["input"], a["size"], a["scale_factor"], _v(a["mode"]), a["align_corners"], a["antialias"]
+    )
 
 
 @_on(MODULES, "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
@@ -1481,13 +1583,19 @@ def _pad(imp: _Importer, x: Any, pad: Any, mode: str, value: Any) -> T:
     if mode == "constant" and value not in (None, 0, 0.0):
         raise _Unsupported("padding with a value other than 0")
     if all(p <= 0 for p in flat) and any(flat) and mode == "constant":
-        return imp.add("crop", [x], {"begin": _compact(tuple(-b for b in begin)), "end": _compact(tuple(-e for e in end))})
+        return imp.add(
+            "crop",
+            [x],
+            {"begin": _compact(tuple(-b for b in begin)), "end": _compact(tuple(-e for e in end))},
+        )
     if any(p < 0 for p in flat):
         raise _Unsupported("negative padding mixed with padding")
     modes = {"constant": "zeros", "zeros": "zeros", "reflect": "reflect", "replicate": "replicate"}
     if mode not in modes:
         raise _Unsupported(f"pad mode {mode}")
-    return imp.add("pad", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end)), "mode": modes[mode]})
+    return imp.add(
+        "pad", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end)), "mode": modes[mode]}
+    )
 
 
 @_on(FUNCTIONS, "F.pad", "torch.constant_pad_nd")
@@ -1539,7 +1647,13 @@ def _m_channel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     return imp.add("channel_shuffle", [_cf(imp, args[0])], {"groups": imp.modules[n.target].groups})
 
 
-@_on(FUNCTIONS, "F.channel_shuffle", "F.native_channel_shuffle", "torch.channel_shuffle", "torch.native_channel_shuffle")
+@_on(
+    FUNCTIONS,
+    "F.channel_shuffle",
+    "F.native_channel_shuffle",
+    "torch.channel_shuffle",
+    "torch.native_channel_shuffle",
+)
 def _f_channel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     a = _bind(args, kwargs, ("input", "groups"), {})
     return imp.add("channel_shuffle", [_cf(imp, a["input"])], {"groups": int(_v(a["groups"]))})
