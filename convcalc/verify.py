@@ -114,7 +114,7 @@ def verify_report(report: Report, device: str = "cpu") -> Verification:
     for (name, ours), y in zip(report.outputs.items(), got_outputs):
         theirs = tuple(y.shape[1:])
         if tuple(ours) != theirs:
-            out.append(Mismatch(name, "output", "output", list(ours), list(theirs)))
+            out.append(Mismatch(name, "output", "network output shape", list(ours), list(theirs)))
     total = counter.get_total_flops()
     return Verification(
         report.name,
@@ -210,8 +210,9 @@ def module_paths(report: Report) -> list[str]:
     return [".".join(names.add(r.name)) for r in report.rows]
 
 
-def against(spec: Report, model: Report) -> Agreement:
-    """Compare a spec's report with a model's (see the module docstring)."""
+def against(spec: Report, model: Report, model_label: str | None = None) -> Agreement:
+    """Compare a spec's report with a model's (see the module docstring); ``model_label`` names
+    the model in messages (default: its name)."""
     q: list[Quantity] = []
     diff = spec.params - model.params
     note = ""
@@ -251,4 +252,4 @@ def against(spec: Report, model: Report) -> Agreement:
         ):
             if a != b:
                 layers.append(Mismatch(r.name, r.type, what, a, b))
-    return Agreement(spec.name, model.name, q, layers, paired)
+    return Agreement(spec.name, model_label or model.name, q, layers, paired)

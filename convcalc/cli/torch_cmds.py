@@ -143,7 +143,7 @@ def verify(
         assert against is not None
         model_report, warnings = load_network_report(against, shape if input is not None else None)
     warn(warnings)
-    agreement = compare(report, model_report)
+    agreement = compare(report, model_report, torch_source or against)
     show(against_doc(agreement), format, output)
     return 0 if agreement.ok else 1
 

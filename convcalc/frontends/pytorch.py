@@ -90,7 +90,11 @@ def load_source(text: str) -> Source:
         if not hasattr(obj, part):
             raise ConvcalcError(f"{opt}: {mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
-    return Source(text, obj, module, attr.rsplit(".", 1)[-1])
+    name = attr.rsplit(".", 1)[-1]
+    if name == "build":  # the files export --torch writes: the file's name says more
+        name = (getattr(module, "__file__", None) or mod_name).replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+        name = name.removeprefix("convcalc_torch_")
+    return Source(text, obj, module, name)
 
 
 def _module_from_file(path: str, opt: str) -> Any:
