@@ -1093,7 +1093,9 @@ def _forward(graph: Graph, paths: list[tuple[str, ...]], shapes: list[Shape]) ->
         return name
 
     in_vars = [
-        "x" if len(graph.inputs) == 1 and in_next_only[k] and in_reads[k] == 1 and -1 - k not in outputs else fresh(g.name)
+        "x"
+        if len(graph.inputs) == 1 and in_next_only[k] and in_reads[k] == 1 and -1 - k not in outputs
+        else fresh(g.name)
         for k, g in enumerate(graph.inputs)
     ]
     out_vars: list[str] = []

@@ -57,7 +57,7 @@ def assert_loads_equal(net: Network) -> None:
     ns, model, _ = exported(net)
     assert sum(p.numel() for p in model.parameters()) == report.params
     assert outputs_of(model, ns.INPUT_SHAPES) == list(report.outputs.values())
-    assert ns.INPUT_SHAPE == tuple(net.input_shape)
+    assert tuple(net.input_shape) == ns.INPUT_SHAPE
     assert list(ns.OUTPUTS) == list(report.outputs)
 
 
@@ -168,7 +168,8 @@ def test_module_names_follow_the_row_names():
     report = walk(net)
     _, model, tm = exported(net)
     names = dict(model.named_modules())
-    for row, path in zip(report.rows, tm.paths):
+    assert len(tm.paths) == len(report.rows)
+    for path in tm.paths:
         assert ".".join(path) in names
     # a plain spec's row names are the module names themselves
     net = parse_text(

@@ -213,7 +213,8 @@ def test_a_spec_that_drifted_from_its_model_fails(cli, spec_file, tmp_path):
     )
     source = f"{tmp_path / 'mymodels.py'}:net"
     assert cli("verify", spec_ok, "--torch", source).code == 0
-    drifted = spec_file(open(spec_ok).read().replace("out_channels: 16", "out_channels: 12"))
+    with open(spec_ok) as fh:
+        drifted = spec_file(fh.read().replace("out_channels: 16", "out_channels: 12"))
     r = cli("verify", drifted, "--torch", source)
     assert r.code == 1
     assert "differs from" in r.out.splitlines()[0] and "params, MACs, output shape" in r.out.splitlines()[0]
@@ -320,7 +321,7 @@ def test_errors_of_a_torch_source_are_one_line(cli, spec_file, tmp_path):
     ):
         r = cli("verify", path, "--torch", source)
         assert r.code == 2 and message in r.err and r.err.count("\n") == 1, (source, r.err)
-    with pytest.raises(ConvcalcError, match="expected package.module:factory"):
+    with pytest.raises(ConvcalcError, match=r"expected package\.module:factory"):
         from convcalc.frontends.pytorch import load_source
 
         load_source(":f")

@@ -92,7 +92,12 @@ def load_source(text: str) -> Source:
         obj = getattr(obj, part)
     name = attr.rsplit(".", 1)[-1]
     if name == "build":  # the files export --torch writes: the file's name says more
-        name = (getattr(module, "__file__", None) or mod_name).replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
+        name = (
+            (getattr(module, "__file__", None) or mod_name)
+            .replace("\\", "/")
+            .rsplit("/", 1)[-1]
+            .removesuffix(".py")
+        )
         name = name.removeprefix("convcalc_torch_")
     return Source(text, obj, module, name)
 
@@ -189,7 +194,7 @@ def import_model(
                 "depends on tensor values cannot be traced; see docs/torch.md)"
             ) from None
         values, flops = _run(torch, fx, gm, input_shape)
-        importer = _Importer(torch, gm, values, flops, name, input_shape, allow_unknown)
+        importer = _Importer(torch, gm, values, flops, name, input_shape, allow_unknown, model)
         return importer.run()
     finally:
         model.train(was_training)
@@ -240,9 +245,16 @@ def _run(torch: Any, fx: Any, gm: Any, input_shape: Shape) -> tuple[dict, dict]:
             functional_call(runner, state, (x,))
     except Exception as e:
         where = next((n for n in gm.graph.nodes if n.op != "output" and n not in values), None)
-        at = f" at {where.name} ({_op_text(where)})" if where is not None else ""
+        at = ""
+        if where is not None:
+            at = (
+                f" at module {where.target}"
+                if where.op == "call_module"
+                else f" at {where.name} ({_op_text(where)})"
+            )
+        message = str(e).split("\n\nWhile executing")[0]  # fx's addendum: the node, said above
         raise ConvcalcError(
-            f"the model failed on an input of shape {list(input_shape)}{at}: {type(e).__name__}: {_one_line(e)}"
+            f"the model failed on an input of shape {list(input_shape)}{at}: {type(e).__name__}: {_one_line(message)}"
         ) from None
     return values, flops
 
@@ -315,8 +327,10 @@ class _Importer:
         name: str,
         input_shape: Shape,
         allow_unknown: bool,
+        model: Any,
     ) -> None:
         self.torch = torch
+        self.model = model  # the traced module holds only what forward uses; the model holds all
         self.gm = gm
         self.values = values
         self.flops = flops
@@ -327,14 +341,16 @@ class _Importer:
         self.env: dict[Any, Any] = {}
         self.unsupported: dict[str, list] = {}  # key -> [count, first node]
         self.used_params: dict[str, str] = {}  # parameter -> the node that counted it
-        self.param_sizes = {k: p.numel() for k, p in gm.named_parameters(remove_duplicate=False)}
-        self.param_alias = _param_aliases(gm)
+        self.param_sizes = {k: p.numel() for k, p in model.named_parameters(remove_duplicate=False)}
+        self.param_alias = _param_aliases(model)
         self.names: list[tuple[str, str, bool]] = []  # per graph node: (scope, base, from a module)
         self.modules = dict(gm.named_modules(remove_duplicate=False))
         self.module_handlers = _resolve_modules(torch)
         self.function_handlers = _resolve_functions(torch)
         self.warnings: list[str] = []
         self.node: Any = None
+        self.unknown_params = 0  # parameters read by unsupported ops (not counted)
+        self.fx_of: list[Any] = []  # per graph node: the fx node it maps
 
     # -- the walk -----------------------------------------------------------------------------
     def run(self) -> Imported:
@@ -356,12 +372,14 @@ class _Importer:
         self.finish(output)
         self.check_unsupported()
         self.name_nodes()
-        torch_params = sum(p.numel() for p in self.gm.parameters())
+        torch_params = sum(p.numel() for p in self.model.parameters())
         unused = torch_params - sum(self.param_sizes[k] for k in self.used_params)
+        unused_names = self.unused_params()
         if unused:
             self.warnings.append(
                 f"{unused:,} parameters are not used by forward (for an input of this shape) and not counted: "
-                + ", ".join(self.unused_params()[:3])
+                + ", ".join(unused_names[:3])
+                + (f" and {len(unused_names) - 3} more" if len(unused_names) > 3 else "")
             )
         macs = sum(self.flops.values()) // 2
         return Imported(self.graph.name, self.graph, self.warnings, torch_params, macs)
@@ -415,6 +433,7 @@ class _Importer:
             result = handler(self, n, args, kwargs)
         except _Unsupported as e:
             del self.graph.nodes[start:], self.shapes[start:], self.costs[start:], self.names[start:]
+            del self.fx_of[start:]
             return self.unknown(n, e.key or key, data)
         self.check(n, start, result, key)
         return result
@@ -489,6 +508,7 @@ class _Importer:
                 f"convcalc's {type_name} refuses inputs {[list(s) for s in shapes]}: {e.message}"
             ) from None
         self.graph.nodes.append(Node("", layer, refs_in, refs))
+        self.fx_of.append(self.node)
         self.shapes.append(cost.output_shape)
         self.costs.append(cost)
         self.names.append((*self.scope(), suffix))  # type: ignore[arg-type]
@@ -513,9 +533,33 @@ class _Importer:
     def mapping_error(self, message: str) -> ConvcalcError:
         return ConvcalcError(f"{self.graph.name}: {self.node.name} ({_op_text(self.node)}): {message}")
 
+    def extend(self, t: T, more: T) -> T | None:
+        """A merge of ``t`` (a merge's output read by nothing else) and ``more`` as one merge
+        of one more input (``a + b + c`` is one add of three): the node, or None if it cannot."""
+        i = t.ref
+        if i < 0 or i != len(self.graph.nodes) - 1 or t.pending or more.pending or t.perm != more.perm:
+            return None
+        node, fx_node = self.graph.nodes[i], self.fx_of[i]
+        if (
+            node.layer.type_name not in ("add", "mul")
+            or len(fx_node.users) != 1
+            or self.names[i][0] != self.scope()[0]
+        ):
+            return None
+        inputs = (*node.inputs, more.ref)
+        cost = node.layer.cost(*(self.shape(r) for r in inputs))
+        node.inputs = inputs
+        self.costs[i], self.shapes[i] = cost, cost.output_shape
+        self.fx_of[i] = self.node
+        return T(i, t.perm)
+
     def unknown(self, n: Any, key: str, data: list[T]) -> Any:
-        entry = self.unsupported.setdefault(key, [0, n.name])
+        entry = self.unsupported.setdefault(key, [0, n.target if n.op == "call_module" else n.name])
         entry[0] += 1
+        for k in self.params_read(n):  # read by an op costed as zero: said in its warning
+            if k not in self.used_params:
+                self.used_params[k] = n.name
+                self.unknown_params += self.param_sizes[k]
         inputs: list[T] = []
         for t in data:
             if t.ref not in [x.ref for x in inputs]:
@@ -543,7 +587,7 @@ class _Importer:
             raise self.mapping_error(
                 f"convcalc counts {params:,} parameters, torch's module holds {sum(self.param_sizes[k] for k in expect):,}"
             )
-        for k in expect:
+        for k in sorted(expect):
             if k in self.used_params:
                 raise self.mapping_error(
                     f"parameter {k} is also used by {self.used_params[k]}: shared weights cannot be written in a "
@@ -596,7 +640,12 @@ class _Importer:
             raise ConvcalcError(
                 f"{self.graph.name}: unsupported ops: {listed}; --allow-unknown counts them as zero (with a warning)"
             )
-        self.warnings.append(f"unsupported ops counted as zero: {listed}")
+        extra = (
+            f"; their {self.unknown_params:,} parameters are not counted either"
+            if self.unknown_params
+            else ""
+        )
+        self.warnings.append(f"unsupported ops counted as zero: {listed}{extra}")
 
     def name_nodes(self) -> None:
         """Display names: a module's path (``layer1.0.conv1``); an op inside a module, the
@@ -673,6 +722,8 @@ def _v(x: Any) -> Any:
         return x.value
     if isinstance(x, (list, tuple)):
         return type(x)(_v(y) for y in x) if not hasattr(x, "_fields") else type(x)(*(_v(y) for y in x))
+    if isinstance(x, slice):
+        return slice(_v(x.start), _v(x.stop), _v(x.step))
     return x
 
 
@@ -1272,6 +1323,10 @@ def _merge(kind: str) -> Handler:
         if isinstance(a, T) and isinstance(b, T):
             if a.pending or b.pending or a.perm != b.perm:
                 raise _Unsupported()
+            if imp.graph.nodes and a.ref >= 0 and imp.graph.nodes[a.ref].layer.type_name == kind:
+                longer = imp.extend(a, b)
+                if longer is not None:
+                    return longer
             return imp.add(kind, [a, b])
         t, s = (a, b) if isinstance(a, T) else (b, a)
         if not isinstance(s, S) or not isinstance(t, T):
