@@ -45,7 +45,7 @@ BN_FLOPS_PER_ELEMENT = 2  # inference: (x - mean) * scale + shift, folded into o
 ADD_FLOPS_PER_ELEMENT = 1  # residual add
 
 
-def _dims_text(dims) -> str:
+def _dims_text(dims: tuple[int, ...]) -> str:
     return "x".join(map(str, dims))
 
 
@@ -107,7 +107,7 @@ class Pool(Layer):
 
             raise SpecError("dilation: average pooling has no dilation", field="dilation")
 
-    def _dims(self, n: int):
+    def _dims(self, n: int) -> tuple[tuple[int, ...], ...]:
         k = per_dim(self, "kernel", n)
         s = k if self.stride is None else per_dim(self, "stride", n)
         return k, s, per_dim(self, "padding", n), per_dim(self, "dilation", n)
