@@ -120,7 +120,9 @@ def test_broadcasting_and_its_errors():
     assert layer("mul").cost((8, 4, 4), (4,)).output_shape == (8, 4, 4)  # right-aligned
     with pytest.raises(ConvcalcError, match=r"shapes \[8, 4, 4\] and \[3, 4, 4\] do not broadcast"):
         layer("add").cost((8, 4, 4), (3, 4, 4))
-    with pytest.raises(ConvcalcError, match="must match in every dim but axis 0"):
+    with pytest.raises(
+        ConvcalcError, match=r"differ in dim 2 \(every dim but the concatenated one must agree\)"
+    ):
         layer("concat").cost((8, 4, 4), (8, 4, 5))
 
 
@@ -401,3 +403,20 @@ def test_table_title_lists_every_output(cli, spec_file):
     )
     r = cli("report", spec_file(text))
     assert r.code == 0 and "-> a 4x8x8, b 4x4x4" in r.out.splitlines()[0]
+
+
+def test_the_yaml_examples_of_docs_graphs_run():
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "graphs.md")
+    with open(path, encoding="utf-8") as fh:
+        blocks = re.findall(r"```yaml\n(.*?)```", fh.read(), re.S)
+    assert len(blocks) == 3
+    reports = [walk(parse_text(b, "docs/graphs.md")) for b in blocks]
+    assert reports[0].output_shape == (64, 56, 56)
+    assert reports[1].outputs == {"p1": (8, 32, 32), "p2": (8, 16, 16)}
+    assert [r.name for r in reports[2].rows if r.type == "add"] == [
+        "stage.0.acc",
+        "stage.1.acc",
+        "stage.2.acc",
+    ]

@@ -324,11 +324,10 @@ VALID = {
 }
 
 
-MERGES = {"add", "mul", "concat"}  # several inputs: tested against torch in tests/test_graph.py
-
-
 def test_every_registered_layer_type_has_a_strategy_and_a_twin():
-    assert set(VALID) | MERGES == set(REGISTRY)
+    from test_oracle_new_layers import NEW_VALID  # the types of issue 9, tested there
+
+    assert set(VALID) | set(NEW_VALID) == set(REGISTRY)
 
 
 # -- valid configurations: convcalc == torch --------------------------------------------------
@@ -499,7 +498,8 @@ def torch_outcome(case: Case):
             y = module(torch.zeros((1,) + tuple(case.in_shape)))
     except (RuntimeError, ValueError):
         return None
-    return tuple(y.shape[1:])
+    out = tuple(y.shape[1:])
+    return out if all(out) else None  # an empty output (a transposed conv's 0): convcalc refuses it
 
 
 @st.composite

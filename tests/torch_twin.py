@@ -169,9 +169,14 @@ class ShuffleUnitTwin(nn.Module):
         return self.relu(y)
 
 
-def layer_module(layer, in_shape) -> nn.Module:
-    """The torch.nn twin of one convcalc layer applied to ``in_shape`` = (C, *spatial)."""
+def layer_module(layer, in_shape, *more_shapes) -> nn.Module:
+    """The torch.nn twin of one convcalc layer applied to ``in_shape`` = (C, *spatial); a merge
+    (add, mul, concat) also gets its other inputs' shapes, and its twin takes that many tensors."""
     t = layer.type_name
+    from twin_layers import TWINS  # the layers of issue 9
+
+    if t in TWINS:
+        return TWINS[t](layer, tuple(in_shape), *(tuple(s) for s in more_shapes))
     p = layer.params
     in_shape = tuple(in_shape)
     c_in, size = in_shape[0], in_shape[1:]

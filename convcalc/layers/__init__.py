@@ -7,7 +7,10 @@ from .base import REGISTRY, Cost, Layer, register
 from . import simple  # noqa: F401  # isort: skip
 from . import conv  # noqa: F401  # isort: skip
 from . import composite  # noqa: F401  # isort: skip
+from . import norm  # noqa: F401  # isort: skip
 from . import merge  # noqa: F401  # isort: skip
+from . import spatial  # noqa: F401  # isort: skip
+from . import attention  # noqa: F401  # isort: skip
 
 __all__ = ["REGISTRY", "Cost", "Layer", "get", "register"]
 

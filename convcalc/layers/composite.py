@@ -1,4 +1,5 @@
-"""Layers made of parts: the depthwise-separable convolution and the ShuffleNet unit.
+"""Layers made of parts: the depthwise-separable convolution, the ShuffleNet unit and the
+squeeze-and-excitation block.
 Each is a small composition of the conv presets; its counts are the sums of its parts'."""
 
 from __future__ import annotations
@@ -8,8 +9,29 @@ from math import prod
 from ..errors import GeometryError
 from .base import Cost, Layer, Shape, composite, labelled, per_dim, register
 from .conv import Depthwise, Pointwise, _shape
-from .fields import BIAS, DILATION, KEEP_CHANNELS, KERNEL, OUT_CHANNELS, PADDING, STRIDE, Bool, Field, Int
-from .simple import Activation, BatchNorm, ChannelShuffle, Pool, elementwise
+from .fields import (
+    BIAS,
+    DILATION,
+    KEEP_CHANNELS,
+    KERNEL,
+    OUT_CHANNELS,
+    PADDING,
+    STRIDE,
+    Bool,
+    Choice,
+    Field,
+    Int,
+)
+from .simple import (
+    ACTIVATION_ALIASES,
+    ACTIVATION_FLOPS,
+    Activation,
+    BatchNorm,
+    ChannelShuffle,
+    GlobalPool,
+    Pool,
+    elementwise,
+)
 
 MULTIPLIER = Field("multiplier", Int(1), 1, help="channel multiplier of the depthwise step")
 
@@ -225,5 +247,82 @@ class ShuffleUnit(Layer):
             + " = "
             + " + ".join(f"{p.macs:,}" for p in convs)
             + f" = {c.macs:,}"
+        )
+        return lines
+
+
+@register
+class SqueezeExcite(Layer):
+    type_name = "squeeze_excite"
+    summary = "squeeze-and-excitation: x * gate(fc2(act(fc1(avgpool(x))))), 1x1 convs C -> S -> C"
+    spatial = True
+    fields = (
+        Field("squeeze_channels", Int(1), None, help="channels S of the squeeze (give this or reduction)"),
+        Field(
+            "reduction", Int(1), None, help="S = C // reduction, at least 1 (give this or squeeze_channels)"
+        ),
+        Field(
+            "activation",
+            Choice(*ACTIVATION_FLOPS, aliases=ACTIVATION_ALIASES),
+            "relu",
+            help="activation after the squeeze (any fn of the activation type)",
+        ),
+        Field(
+            "gate",
+            Choice("sigmoid", "hardsigmoid", aliases={"hard_sigmoid": "hardsigmoid"}),
+            "sigmoid",
+            help="the gate: sigmoid, or hardsigmoid (MobileNetV3)",
+        ),
+    )
+
+    def validate(self) -> None:
+        if (self.squeeze_channels is None) == (self.reduction is None):
+            from ..errors import SpecError
+
+            both = self.squeeze_channels is not None
+            raise SpecError(
+                "squeeze_excite needs exactly one of squeeze_channels, reduction"
+                + ("; got both" if both else ""),
+                field="reduction" if both else None,
+            )
+
+    def squeeze(self, c: int) -> int:
+        return self.squeeze_channels if self.squeeze_channels is not None else max(1, c // self.reduction)
+
+    def cost(self, shape: Shape) -> Cost:
+        from .merge import Mul
+
+        self.require_spatial(shape)
+        s = self.squeeze(shape[0])
+        parts = [labelled(GlobalPool(mode="avg").cost(shape), "squeeze")]
+        parts.append(
+            labelled(
+                Pointwise(out_channels=s, stride=1, groups=1, bias=True).cost(parts[-1].output_shape), "fc1"
+            )
+        )
+        parts.append(labelled(Activation(fn=self.activation).cost(parts[-1].output_shape), self.activation))
+        parts.append(
+            labelled(
+                Pointwise(out_channels=shape[0], stride=1, groups=1, bias=True).cost(parts[-1].output_shape),
+                "fc2",
+            )
+        )
+        parts.append(labelled(Activation(fn=self.gate).cost(parts[-1].output_shape), self.gate))
+        parts.append(labelled(Mul().cost(shape, parts[-1].output_shape), "scale", "merge"))
+        return composite(self.type_name, shape, parts, extra={"squeeze_channels": s})
+
+    def explain(self, shape: Shape) -> list[str]:
+        c = self.cost(shape)
+        s, ch = self.squeeze(shape[0]), shape[0]
+        how = f"C // reduction = {ch} // {self.reduction}" if self.squeeze_channels is None else "given"
+        lines = [f"squeeze-and-excitation: input {_shape(shape)}, C = {ch}, S = {s} ({how})"]
+        for p in c.parts:
+            counts = f"params {p.params:,}, MACs {p.macs:,}, " if p.params or p.macs else ""
+            lines.append(
+                f"  {p.label:<12} {_shape(p.input_shape)} -> {_shape(p.output_shape)}: {counts}{p.flops:,} FLOPs"
+            )
+        lines.append(
+            f"params = (C S + S) + (S C + C) = ({ch}*{s} + {s}) + ({s}*{ch} + {ch}) = {c.params:,}; "
+            f"MACs = 2 C S = {c.macs:,}"
         )
         return lines
