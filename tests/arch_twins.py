@@ -125,6 +125,11 @@ class FrozenBatchNorm2d(nn.Module):
     """torchvision.ops.FrozenBatchNorm2d: batch norm whose statistics and affine weights are
     buffers (fixed), so it has no parameters: x * scale + shift."""
 
+    weight: Tensor
+    bias: Tensor
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(self, num_features: int, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
@@ -143,7 +148,7 @@ class FrozenBatchNorm2d(nn.Module):
 class InvertedResidual(nn.Module):
     def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int) -> None:
         super().__init__()
-        hidden = int(round(inp * expand_ratio))
+        hidden = round(inp * expand_ratio)
         self.use_res_connect = stride == 1 and inp == oup
         layers: list[nn.Module] = []
         if expand_ratio != 1:
@@ -273,7 +278,14 @@ class ResNet(nn.Module):
             )
         layers: list[nn.Module] = [
             Bottleneck(
-                self.inplanes, planes, stride, downsample, self.groups, self.base_width, previous_dilation, self.norm
+                self.inplanes,
+                planes,
+                stride,
+                downsample,
+                self.groups,
+                self.base_width,
+                previous_dilation,
+                self.norm,
             )
         ]
         self.inplanes = planes * Bottleneck.expansion
@@ -431,14 +443,16 @@ class EfficientNet(nn.Module):
             c_in, c_out = adjust(c_in), adjust(c_out)
             blocks = [
                 MBConv(t, k, s if i == 0 else 1, c_in if i == 0 else c_out, c_out)
-                for i in range(int(math.ceil(n * depth_mult)))
+                for i in range(math.ceil(n * depth_mult))
             ]
             layers.append(nn.Sequential(*blocks))
         last_in = adjust(setting[-1][4])
         layers.append(conv_norm_act(last_in, 4 * last_in, 1, act=nn.SiLU))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True), nn.Linear(4 * last_in, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout, inplace=True), nn.Linear(4 * last_in, num_classes)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -488,7 +502,12 @@ class CNBlock(nn.Module):
 class ConvNeXt(nn.Module):
     def __init__(
         self,
-        block_setting: Sequence[tuple[int, int | None, int]] = ((96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)),
+        block_setting: Sequence[tuple[int, int | None, int]] = (
+            (96, 192, 3),
+            (192, 384, 3),
+            (384, 768, 9),
+            (768, None, 3),
+        ),
         num_classes: int = 1000,
     ) -> None:
         super().__init__()
@@ -676,6 +695,7 @@ class Inception3(nn.Module):
         self.fc = nn.Linear(2048, num_classes)
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        m: nn.Module
         for m in (self.Conv2d_1a_3x3, self.Conv2d_2a_3x3, self.Conv2d_2b_3x3, self.maxpool1):
             x = m(x)
         for m in (self.Conv2d_3b_1x1, self.Conv2d_4a_3x3, self.maxpool2, self.Mixed_5b, self.Mixed_5c):
@@ -710,7 +730,9 @@ def _regnet_stages(
     block_widths = (torch.round(torch.divide(w_0 * torch.pow(w_m, block_capacity), 8)) * 8).int().tolist()
     splits = [
         w != wp or r != rp
-        for w, wp, r, rp in zip(block_widths + [0], [0] + block_widths, block_widths + [0], [0] + block_widths)
+        for w, wp, r, rp in zip(
+            block_widths + [0], [0] + block_widths, block_widths + [0], [0] + block_widths
+        )
     ]
     stage_widths = [w for w, t in zip(block_widths, splits[:-1]) if t]
     stage_depths = torch.diff(torch.tensor([d for d, t in enumerate(splits) if t])).int().tolist()
@@ -724,19 +746,25 @@ def _regnet_stages(
 
 class ResBottleneckBlock(nn.Module):
     def __init__(
-        self, w_in: int, w_out: int, stride: int, group_width: int, bottleneck_multiplier: float, se_ratio: float | None
+        self,
+        w_in: int,
+        w_out: int,
+        stride: int,
+        group_width: int,
+        bottleneck_multiplier: float,
+        se_ratio: float | None,
     ) -> None:
         super().__init__()
         self.proj = None
         if w_in != w_out or stride != 1:
             self.proj = conv_norm_act(w_in, w_out, 1, stride, act=None)
-        w_b = int(round(w_out * bottleneck_multiplier))
+        w_b = round(w_out * bottleneck_multiplier)
         layers: list[nn.Module] = [
             conv_norm_act(w_in, w_b, 1),  # a
             conv_norm_act(w_b, w_b, 3, stride, groups=w_b // group_width),  # b
         ]
         if se_ratio:  # the SE width is relative to the block's input width
-            layers.append(SqueezeExcitation(w_b, int(round(se_ratio * w_in)), activation=nn.ReLU))
+            layers.append(SqueezeExcitation(w_b, round(se_ratio * w_in), activation=nn.ReLU))
         layers.append(conv_norm_act(w_b, w_out, 1, act=None))  # c
         self.f = nn.Sequential(*layers)
         self.activation = nn.ReLU(inplace=True)
@@ -762,7 +790,9 @@ class RegNet(nn.Module):
             blocks.append(
                 nn.Sequential(
                     *[
-                        ResBottleneckBlock(w if i == 0 else w_out, w_out, stride if i == 0 else 1, gw, bm, se_ratio)
+                        ResBottleneckBlock(
+                            w if i == 0 else w_out, w_out, stride if i == 0 else 1, gw, bm, se_ratio
+                        )
                         for i in range(depth)
                     ]
                 )
@@ -784,7 +814,9 @@ def regnet_y_400mf() -> nn.Module:
 # -- DeepLabv3-ResNet50 (torchvision segmentation/deeplabv3.py, fcn.py, _utils.py) -------------------
 class ASPPPooling(nn.Sequential):
     def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+        super().__init__(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         size = x.shape[-2:]
@@ -796,17 +828,24 @@ class ASPPPooling(nn.Sequential):
 class ASPP(nn.Module):
     def __init__(self, c_in: int, rates: Sequence[int], c_out: int = 256) -> None:
         super().__init__()
-        convs: list[nn.Module] = [nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())]
+        convs: list[nn.Module] = [
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+        ]
         for r in rates:  # ASPPConv
             convs.append(
                 nn.Sequential(
-                    nn.Conv2d(c_in, c_out, 3, padding=r, dilation=r, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
+                    nn.Conv2d(c_in, c_out, 3, padding=r, dilation=r, bias=False),
+                    nn.BatchNorm2d(c_out),
+                    nn.ReLU(),
                 )
             )
         convs.append(ASPPPooling(c_in, c_out))
         self.convs = nn.ModuleList(convs)
         self.project = nn.Sequential(
-            nn.Conv2d(len(convs) * c_out, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(0.5)
+            nn.Conv2d(len(convs) * c_out, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.Dropout(0.5),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -875,7 +914,9 @@ class ResNet50FPN(nn.Module):
         self.body = ResNet(norm=norm, head=False)
         in_channels = [256, 512, 1024, 2048]
         self.inner_blocks = nn.ModuleList(nn.Conv2d(c, out_channels, 1) for c in in_channels)
-        self.layer_blocks = nn.ModuleList(nn.Conv2d(out_channels, out_channels, 3, padding=1) for _ in in_channels)
+        self.layer_blocks = nn.ModuleList(
+            nn.Conv2d(out_channels, out_channels, 3, padding=1) for _ in in_channels
+        )
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         feats = self.body.stages(x)
@@ -952,13 +993,20 @@ class TemporalBlock(nn.Module):
 
 class TemporalConvNet(nn.Sequential):
     def __init__(
-        self, num_inputs: int, num_channels: Sequence[int], kernel_size: int = 2, dropout: float = 0.2, weight_norm: bool = False
+        self,
+        num_inputs: int,
+        num_channels: Sequence[int],
+        kernel_size: int = 2,
+        dropout: float = 0.2,
+        weight_norm: bool = False,
     ) -> None:
         layers = []
         for i, c_out in enumerate(num_channels):
             d = 2**i
             c_in = num_inputs if i == 0 else num_channels[i - 1]
-            layers.append(TemporalBlock(c_in, c_out, kernel_size, 1, d, (kernel_size - 1) * d, dropout, weight_norm))
+            layers.append(
+                TemporalBlock(c_in, c_out, kernel_size, 1, d, (kernel_size - 1) * d, dropout, weight_norm)
+            )
         super().__init__(*layers)
 
 
@@ -966,7 +1014,13 @@ class TCN(nn.Module):
     """TCN/mnist_pixel/model.py: the TCN, then a linear layer on the last time step, log-softmax."""
 
     def __init__(
-        self, input_size: int, output_size: int, num_channels: Sequence[int], kernel_size: int, dropout: float, weight_norm: bool = False
+        self,
+        input_size: int,
+        output_size: int,
+        num_channels: Sequence[int],
+        kernel_size: int,
+        dropout: float,
+        weight_norm: bool = False,
     ) -> None:
         super().__init__()
         self.tcn = TemporalConvNet(input_size, num_channels, kernel_size, dropout, weight_norm)
