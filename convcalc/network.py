@@ -208,13 +208,16 @@ def walk(
     width_mult: float = 1.0,
     max_layers: int = MAX_LAYERS,
     graph: Graph | None = None,
+    width_divisor: int | None = None,
 ) -> Report:
-    """Compile the network (unless ``graph`` is given) and run the analyses over it."""
+    """Compile the network (unless ``graph`` is given) and run the analyses over it.
+    ``width_divisor``: channels under the width multiplier are rounded as torchvision's
+    ``_make_divisible`` (MobileNetV2, EfficientNet)."""
     if graph is None:
         graph = network.graph(max_layers)
     elif len(graph.nodes) > max_layers:
         raise LimitError(f"the network has {len(graph.nodes):,} layers; the limit is {max_layers:,}")
-    costs, shapes = cost_pass(graph, width_mult)
+    costs, shapes = cost_pass(graph, width_mult, width_divisor)
     rf_in, rf_out = receptive_pass(graph, costs)
     peak = peak_elements(graph, shapes)
     rows = [
@@ -225,7 +228,9 @@ def walk(
 
 
 # -- passes ----------------------------------------------------------------------------------------
-def cost_pass(graph: Graph, width_mult: float = 1.0) -> tuple[list[Cost], list[Shape]]:
+def cost_pass(
+    graph: Graph, width_mult: float = 1.0, width_divisor: int | None = None
+) -> tuple[list[Cost], list[Shape]]:
     """Each node's Cost (per sample) and output shape."""
     in_shapes = [g.shape for g in graph.inputs]
     shapes: list[Shape] = []
@@ -238,10 +243,10 @@ def cost_pass(graph: Graph, width_mult: float = 1.0) -> tuple[list[Cost], list[S
 
     for node in graph.nodes:
         layer = node.layer
-        if width_mult != 1:
+        if width_mult != 1 or width_divisor is not None:
             got = scaled.get(id(layer))
             if got is None:
-                got = scaled[id(layer)] = layer.scaled(width_mult)
+                got = scaled[id(layer)] = layer.scaled(width_mult, width_divisor)
             layer = got
         ins = tuple(shape_of(r) for r in node.inputs)
         try:

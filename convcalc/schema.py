@@ -7,6 +7,7 @@ from __future__ import annotations
 from .budget import METRICS
 from .layers import REGISTRY
 from .spec import BLOCKS
+from .tree import BLOCKS as BLOCK_TYPES
 
 _LIMIT = {
     "oneOf": [
@@ -23,7 +24,7 @@ _BLOCK_DOCS = {
     "sequential": "layers in order (a named group)",
     "residual": "output = body(x) + shortcut(x); no shortcut: identity",
     "concat": "channel concatenation of the branches' outputs; an empty branch is the identity",
-    "repeat": "`times` copies of `layers`",
+    "repeat": "`times` copies of `layers` (the first copy is `first`, if given)",
 }
 
 
@@ -71,12 +72,16 @@ def _block_schema(name: str) -> dict:
         props["layers"] = ref
     if name == "repeat":
         props["times"] = {"type": "integer", "minimum": 1}
+        props["first"] = {
+            "oneOf": [ref, {"type": "null"}],
+            "description": "the first copy's layers, if different",
+        }
     if name == "residual":
         props["body"] = ref
         props["shortcut"] = {"oneOf": [ref, {"type": "null"}]}
     if name == "concat":
         props["branches"] = {"type": "array", "minItems": 1, "items": {"oneOf": [ref, {"type": "null"}]}}
-    required = ["type"] + [k for k in BLOCKS[name] if k != "shortcut"]
+    required = ["type", *BLOCK_TYPES[name].required]
     return {
         "type": "object",
         "description": _BLOCK_DOCS[name],
@@ -163,7 +168,8 @@ def types_table() -> list[tuple[str, str, list[tuple[str, object]]]]:
             keys.insert(0, ("inputs", None))
         rows.append((cls.type_name, cls.summary, keys))
     for b in BLOCKS:
-        rows.append((b, _BLOCK_DOCS[b], [(k, "null" if k == "shortcut" else None) for k in BLOCKS[b]]))
+        required = BLOCK_TYPES[b].required
+        rows.append((b, _BLOCK_DOCS[b], [(k, None if k in required else "null") for k in BLOCKS[b]]))
     return rows
 
 

@@ -294,7 +294,12 @@ class _Parser:
             times = m["times"]
             if isinstance(times, bool) or not isinstance(times, int) or times < 1:
                 raise self.err(m, f"{path}: times: must be an integer >= 1, got {_show(times)}", "times")
-            return Repeat(times, self.layer_list(m["layers"], f"{path}.layers", m, "layers"), label, loc)
+            first = None
+            if m.get("first") is not None:
+                first = self.layer_list(m["first"], f"{path}.first", m, "first")
+            return Repeat(
+                times, self.layer_list(m["layers"], f"{path}.layers", m, "layers"), label, loc, first=first
+            )
         if t == "residual":
             body = self.layer_list(m["body"], f"{path}.body", m, "body")
             sc = m.get("shortcut")

@@ -23,6 +23,7 @@ unnamed ones, joined with dots (``stage2.block1.conv2``); a repeat's copies are 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -51,6 +52,14 @@ class Item:
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         """(layers, groups) this item expands to, without expanding it."""
         raise NotImplementedError
+
+    def children(self) -> list[list[Item]]:
+        """The lists of items inside this one (a residual: body and shortcut)."""
+        return []
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        """A copy holding these lists instead of ``children()`` (same order)."""
+        return self
 
     def compile(self, cx: _Compiler, scope: _Scope, x: int, path: str, name: str | None = None) -> int:
         """Add this item's nodes to the graph; return the reference of its output tensor.
@@ -161,6 +170,14 @@ class Sequential(BlockItem):
     ):
         self.layers, self.label, self.loc, self.inline, self.from_ = layers, label, loc, inline, from_
 
+    def children(self) -> list[list[Item]]:
+        return [self.layers]
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        (other.layers,) = lists
+        return other
+
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         layers, groups = _items_count(self.layers, memo, limit)
         return layers, groups + (0 if self.inline else 1)
@@ -191,6 +208,15 @@ class Residual(BlockItem):
         from_: str | None = None,
     ):
         self.body, self.shortcut, self.label, self.loc, self.from_ = body, shortcut, label, loc, from_
+
+    def children(self) -> list[list[Item]]:
+        return [self.body, self.shortcut or []]
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        other.body, shortcut = lists
+        other.shortcut = shortcut if self.shortcut is not None else None
+        return other
 
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         b = _items_count(self.body, memo, limit)
@@ -237,6 +263,14 @@ class Concat(BlockItem):
     ):
         self.branches, self.label, self.loc, self.from_ = branches, label, loc, from_
 
+    def children(self) -> list[list[Item]]:
+        return list(self.branches)
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        other.branches = list(lists)
+        return other
+
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         layers, groups = 1, 1
         for branch in self.branches:
@@ -271,9 +305,12 @@ class Concat(BlockItem):
 
 
 class Repeat(BlockItem):
-    __slots__ = ("layers", "times")
+    """``times`` copies of ``layers``; with ``first``, copy 0 is ``first`` instead (a stage
+    whose first block differs: a stride, a projection shortcut)."""
+
+    __slots__ = ("first", "layers", "times")
     kind = "repeat"
-    keys = ("times", "layers")
+    keys = ("times", "layers", "first")
     required = ("times", "layers")
 
     def __init__(
@@ -283,23 +320,46 @@ class Repeat(BlockItem):
         label: str | None = None,
         loc: Loc = NOWHERE,
         from_: str | None = None,
+        first: list[Item] | None = None,
     ):
         self.times, self.layers, self.label, self.loc, self.from_ = times, layers, label, loc, from_
+        self.first = first
+
+    def children(self) -> list[list[Item]]:
+        return [self.layers] if self.first is None else [self.layers, self.first]
+
+    def with_children(self, lists: list[list[Item]]) -> Item:
+        other = copy.copy(self)
+        other.layers = lists[0]
+        if self.first is not None:
+            other.first = lists[1]
+        return other
+
+    def _body(self, t: int) -> list[Item]:
+        return self.first if t == 0 and self.first is not None else self.layers
 
     def _copy_group(self) -> bool:
-        return len(self.layers) > 1 or (len(self.layers) == 1 and isinstance(self.layers[0], Sequential)
-                                        and self.layers[0].inline)  # fmt: skip
+        def several(items: list[Item]) -> bool:
+            return len(items) > 1 or (
+                len(items) == 1 and isinstance(items[0], Sequential) and items[0].inline
+            )
+
+        return several(self.layers) or (self.first is not None and several(self.first))
 
     def count(self, memo: dict[int, tuple[int, int]], limit: int | None) -> tuple[int, int]:
         layers, groups = _items_count(self.layers, memo, limit)
-        if layers == 0 and groups == 0:
+        f_layers, f_groups = (
+            _items_count(self.first, memo, limit) if self.first is not None else (layers, groups)
+        )
+        if layers == groups == f_layers == f_groups == 0:
             return 0, 1  # an empty body: the repeat is the identity, expanded once
-        groups += 1 if self._copy_group() else 0
-        total_layers, total_groups = self.times * layers, self.times * groups + 1
+        extra = 1 if self._copy_group() else 0
+        total_layers = f_layers + (self.times - 1) * layers
+        total_groups = f_groups + extra + (self.times - 1) * (groups + extra) + 1
         if limit is not None:  # the repeat whose times crosses a limit is the one to blame
             for n, inner, what in (
-                (total_layers, layers, "layers"),
-                (total_groups, groups, "blocks and copies"),
+                (total_layers, max(layers, f_layers), "layers"),
+                (total_groups, max(groups, f_groups) + extra, "blocks and copies"),
             ):
                 if n > limit >= inner:
                     raise LimitError(
@@ -320,14 +380,15 @@ class Repeat(BlockItem):
         group = self._copy_group()
         with cx.block(display, self.kind, self.label, self.loc):
             for t in range(self.times):
-                copy = f"{display}.{t}"
-                cscope = scope.child(copy, names)
-                cpath = f"{path}[{t}].layers"
+                cname = f"{display}.{t}"
+                cscope = scope.child(cname, names)
+                body = self._body(t)
+                cpath = f"{path}.first" if body is not self.layers else f"{path}[{t}].layers"
                 if group:
-                    with cx.block(copy, "sequential", None, self.loc):
-                        x = _items_compile(cx, cscope, self.layers, x, cpath)
-                else:
-                    x = self.layers[0].compile(cx, cscope, x, f"{cpath}[0]", name=copy)
+                    with cx.block(cname, "sequential", None, self.loc):
+                        x = _items_compile(cx, cscope, body, x, cpath)
+                elif body:
+                    x = body[0].compile(cx, cscope, x, f"{cpath}[0]", name=cname)
                 inner = cscope
         return self._finish(scope, inner, x)
 

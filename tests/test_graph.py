@@ -420,3 +420,22 @@ def test_the_yaml_examples_of_docs_graphs_run():
         "stage.1.acc",
         "stage.2.acc",
     ]
+
+
+def test_repeat_with_a_different_first_copy():
+    # a ResNet-like stage: the first block downsamples with a projection, the others keep the shape
+    text = spec([
+        {"type": "repeat", "name": "stage", "times": 3,
+         "first": [{"type": "residual",
+                    "body": [{"type": "conv", "out_channels": 8, "kernel": 3, "stride": 2, "padding": 1}],
+                    "shortcut": [{"type": "pointwise", "out_channels": 8, "stride": 2}]}],
+         "layers": [{"type": "residual", "body": [{"type": "conv", "out_channels": 8, "kernel": 3, "padding": 1}]}]},
+    ])  # fmt: skip
+    report = walk(parse_text(text))
+    assert report.output_shape == (8, 8, 8)
+    names = [r.name for r in report.rows]
+    assert names == ["stage.0.conv1", "stage.0.shortcut.pointwise1", "stage.0.add",
+                     "stage.1.conv1", "stage.1.add", "stage.2.conv1", "stage.2.add"]  # fmt: skip
+    assert report.rows[0].path == "layers[0].first[0].body[0]"
+    assert report.rows[3].path == "layers[0][1].layers[0].body[0]"
+    assert_matches_torch(text)

@@ -31,8 +31,10 @@ _MODULES = {
     "check": "budget_cmds",
     "diff": "budget_cmds",
     "zoo": "zoo_cmds",
+    "fit": "design_cmds",
+    "solve": "design_cmds",
 }
-_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds")
+_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "design_cmds")
 
 
 def _version(value: bool) -> None:

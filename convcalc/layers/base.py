@@ -226,13 +226,21 @@ class Layer:
     def replace(self, **changes: Any) -> Layer:
         return type(self)(**{**self.params, **changes})
 
-    def scaled(self, width_mult: float) -> Layer:
-        """The layer under MobileNet's width multiplier: int(c * alpha), at least 1."""
-        if self.width_field is None or width_mult == 1 or self.params.get("keep_channels"):
+    def scaled(self, width_mult: float, divisor: int | None = None) -> Layer:
+        """The layer under MobileNet's width multiplier: int(c * alpha), at least 1. With
+        ``divisor``: torchvision's ``_make_divisible(c * alpha, divisor)`` (MobileNetV2,
+        EfficientNet), applied at alpha = 1 too."""
+        if (
+            self.width_field is None
+            or (width_mult == 1 and divisor is None)
+            or self.params.get("keep_channels")
+        ):
             return self
         c = self.params.get(self.width_field)
         if c is None:
             return self
+        if divisor is not None:
+            return self.replace(**{self.width_field: make_divisible(c, width_mult, divisor)})
         try:
             scaled = int(c * width_mult)
         except OverflowError:  # c is an exact int beyond a float's range
@@ -267,6 +275,21 @@ class Layer:
                 f"{self.type_name} needs an input with {lo} to 3 spatial dims, got shape {shown}"
             )
         return n
+
+
+def make_divisible(c: int, width_mult: float, divisor: int) -> int:
+    """torchvision's ``_make_divisible(c * width_mult, divisor)``: the nearest multiple of
+    ``divisor``, at least ``divisor``, and never more than 10% below ``c * width_mult``."""
+    try:
+        v = c * width_mult
+        new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+        return new_v + divisor if new_v < 0.9 * v else new_v
+    except OverflowError:  # c is an exact int beyond a float's range
+        from fractions import Fraction
+
+        x = Fraction(c) * Fraction(width_mult)
+        new_x = max(divisor, int(x + Fraction(divisor, 2)) // divisor * divisor)
+        return new_x + divisor if new_x < Fraction(9, 10) * x else new_x
 
 
 def per_dim(layer: Layer, name: str, n: int) -> tuple[int, ...]:
