@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 import arch_twins as A  # noqa: E402
 from arch_twins import ARCHITECTURES, build, measure  # noqa: E402
 
-from convcalc import network, spec, zoo  # noqa: E402
+from convcalc import fit, network, spec, zoo  # noqa: E402
 from convcalc.network import Report  # noqa: E402
 
 NAMES = sorted(ARCHITECTURES)
@@ -190,6 +190,20 @@ def test_tcn_weight_norm_adds_one_gain_per_output_channel_and_no_macs() -> None:
     normed = measure(build(lambda: A.tcn_seq_mnist(weight_norm=True)), (1, 784))
     assert normed["params"] == plain["params"] + 16 * 25 == report.params + 400
     assert normed["macs"] == plain["macs"] == report.macs
+
+
+def test_efficientnet_b0_spec_scaled_in_depth_is_b1() -> None:
+    """Compound scaling: B1 is B0 with depth 1.1 at 240 px (same widths). Each stage of the spec
+    is a `repeat`, so depth scaling gives torchvision's efficientnet_b1 exactly."""
+    net, repeats = fit.scale_depth(spec.load(str(ARCHITECTURES["efficientnet_b0"][2])), 1.1)
+    assert repeats == 7
+    report = network.walk(net.with_resolution(240))
+    assert sum(r.type == "squeeze_excite" for r in report.rows) == 2 + 3 + 3 + 4 + 4 + 5 + 2
+    b1 = measure(build(lambda: A.EfficientNet(depth_mult=1.1)), (3, 240, 240))
+    assert (report.params, report.macs) == (b1["params"], b1["macs"])
+    assert report.output_shape == b1["outputs"][0]
+    assert b1["params"] == 7_794_184  # torchvision, EfficientNet_B1_Weights
+    assert gmacs_as_printed(b1["macs"], "0.687") == "0.687"
 
 
 def test_regnet_stage_widths_as_torchvision_computes_them() -> None:
