@@ -17,15 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import arch_twins as A
 import pytest
+import torch
+from arch_twins import ARCHITECTURES, build, measure
 
-torch = pytest.importorskip("torch")
-
-import arch_twins as A  # noqa: E402
-from arch_twins import ARCHITECTURES, build, measure  # noqa: E402
-
-from convcalc import fit, network, spec, zoo  # noqa: E402
-from convcalc.network import Report  # noqa: E402
+from convcalc import fit, network, spec, zoo
+from convcalc.network import Report
 
 NAMES = sorted(ARCHITECTURES)
 
