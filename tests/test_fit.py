@@ -398,7 +398,7 @@ def test_formats_show_best_and_next(cli, fmt, tmp_path):
     assert "best" in r.out and "next" in r.out
     if fmt == "csv":
         rows = r.out.splitlines()
-        assert rows[0].startswith("width,input,params,macs")
+        assert rows[0].startswith("width_mult,input_shape,params,macs")
         best = next(line for line in rows if line.endswith(",best"))
         assert best.split(",")[0] == repr(d["best"]["width_mult"])
         assert f",{d['best']['macs']}," in best
@@ -409,7 +409,8 @@ def test_formats_show_best_and_next(cli, fmt, tmp_path):
     if fmt == "table":  # a file is rendered 160 columns wide, stdout here 200: lines wrap apart
         assert "best" in out.read_text() and f"{d['best']['macs']:,}" in out.read_text()
     else:
-        assert out.read_text() == r.out
+        with open(out, encoding="utf-8", newline="") as fh:  # CSV lines end in CRLF (RFC 4180)
+            assert fh.read() == r.out
 
 
 def test_json_keys(cli):

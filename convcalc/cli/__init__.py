@@ -33,8 +33,9 @@ _MODULES = {
     "zoo": "zoo_cmds",
     "fit": "design_cmds",
     "solve": "design_cmds",
+    "devices": "device_cmds",
 }
-_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "design_cmds")
+_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "design_cmds", "device_cmds")
 
 
 def _version(value: bool) -> None:
@@ -75,7 +76,7 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     app = typer.Typer(
         name="convcalc",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )

@@ -6,21 +6,14 @@ and 2 on bad input (an unreadable spec or baseline, a limit like ``lots``), like
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
-from .network_cmds import BatchOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WidthOpt
+from .network_cmds import BatchOpt, ColumnsOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WideOpt, WidthOpt
 
-
-class CheckFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
-    github = "github"
+CheckFormat = Format  # check takes every format (github: the annotations)
 
 
 def _limit(metric: str, what: str, example: str):
@@ -71,16 +64,10 @@ def check(
     width_mult: WidthOpt = 1.0,
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
-    format: Annotated[
-        CheckFormat,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table (Rich), json, csv, markdown (a pull-request comment) or github "
-            "(GitHub Actions annotations).",
-        ),
-    ] = CheckFormat.table,
+    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> int:
     """Check networks against budgets for CI (help: CHECK_HELP)."""
     from .. import budget as B
@@ -170,21 +157,10 @@ def check(
         verdicts += mine
     run = B.CheckRun(verdicts, notes, names, baseline, allowance, d)
 
-    if format == CheckFormat.json:
-        from .common import emit_json
+    from ..render.budget_view import check_doc
+    from .common import show
 
-        emit_json(run.as_dict(), output)
-    elif format == CheckFormat.github:
-        from ..output import emit
-        from ..render.budget_view import check_github
-
-        emit(check_github(run, budget_lines), output)
-    else:
-        from ..render.budget_view import check_doc
-        from .common import render
-
-        style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
-        render(check_doc(run, style), Format(format.value), output)
+    show(check_doc(run, budget_lines), format, output, wide, columns)
     return 0 if run.passed else 1
 
 
@@ -250,6 +226,8 @@ def diff(
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Per-layer and total changes between two networks (help: DIFF_HELP)."""
     from ..diff import diff_reports
@@ -262,16 +240,10 @@ def diff(
     a = _load_side(old, batch, width_mult, resolution, dtype.value)
     b = _load_side(new, batch, width_mult, resolution, dtype.value)
     result = diff_reports(a, b)
-    if format == Format.json:
-        from .common import emit_json
-
-        emit_json({"old_source": old, "new_source": new, **result.as_dict(all_)}, output)
-        return
     from ..render.budget_view import diff_doc
-    from .common import render
+    from .common import show
 
-    style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
-    render(diff_doc(result, all_, style, old, new), format, output)
+    show(diff_doc(result, all_, old, new), format, output, wide, columns)
 
 
 def _load_side(ref: str, batch: int, width_mult: float, resolution: str | None, dtype: str) -> dict:

@@ -254,7 +254,7 @@ class ShuffleUnit(Layer):
 @register
 class SqueezeExcite(Layer):
     type_name = "squeeze_excite"
-    summary = "squeeze-and-excitation: x * gate(fc2(act(fc1(avgpool(x))))), 1x1 convs C -> S -> C"
+    summary = "squeeze-and-excitation: x times a gate of 1x1 convs C -> S -> C over its global average"
     spatial = True
     fields = (
         Field("squeeze_channels", Int(1), None, help="channels S of the squeeze (give this or reduction)"),

@@ -1,0 +1,1 @@
+"""Front-ends: readers of model files that convcalc did not write (ONNX, later PyTorch)."""
