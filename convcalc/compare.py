@@ -39,7 +39,7 @@ class Variant:
         config: str,
         cost: Cost | None = None,
         error: str = "",
-        receptive_field: tuple[int, ...] | None = None,
+        receptive_field: tuple[int | None, ...] | None = None,
         hint: str = "",
     ):
         self.name, self.config, self.cost, self.error = name, config, cost, error

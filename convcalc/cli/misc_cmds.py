@@ -244,7 +244,7 @@ def _types_doc() -> Any:
     from ..schema import types_table
 
     rows = types_table()
-    doc = Doc("Spec types (every layer also takes name:)")
+    doc = Doc("Spec types (every layer and block also takes name: and from:)")
     doc.data = [{"type": t, "summary": s, "keys": k} for t, s, k in rows]
     keys = Column("keys", "keys")
     keys.wrap = True

@@ -40,8 +40,9 @@ TRANSPARENT = frozenset({"repeat", "copy"})
 
 
 def _rf_text(state: Any) -> str | None:
+    """A receptive field per spatial dim (``3x3``); ``?`` for a dim that is not known exactly."""
     f = receptive.fields(state)
-    return "x".join(map(str, f)) if f else None
+    return "x".join("?" if x is None else str(x) for x in f) if f else None
 
 
 def _shape(shape: Any) -> str:
