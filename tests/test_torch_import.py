@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import textwrap
 
+import arch_twins
 import pytest
 import torch  # at top level: CI must fail, not skip, without torch
 import torch.nn.functional as F
 import yaml
 import zoo_twins
+from arch_twins import ARCHITECTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_graph import SETTINGS, dags
@@ -390,3 +392,22 @@ def test_import_writes_a_spec_that_reports_the_same(cli, models, tmp_path):
     assert r.code == 2 and "not a layer type a spec can hold" in r.err
     r = cli("import", "model.onnx")
     assert r.code == 2 and "--torch" in r.err
+
+
+# -- the architecture twins: imported, and against their specs ----------------------------------------
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_architectures_import_as_torch_counts_them_and_agree_with_their_specs(name):
+    factory, shape, spec_path = ARCHITECTURES[name]
+    model = arch_twins.build(factory)
+    measured = arch_twins.measure(model, shape)
+    report, imp = imported_report(model, shape, name, allow_unknown=name == "tcn")
+    assert (report.params, report.macs) == (measured["params"], measured["macs"])
+    assert [tuple(s) for s in report.outputs.values()] == measured["outputs"]
+    # the TCN ends in log_softmax, which convcalc has no layer for (no cost: its MACs are torch's)
+    assert imp.warnings == (
+        ["unsupported ops counted as zero: F.log_softmax (1, first: log_softmax)"] if name == "tcn" else []
+    )
+    a = against(walk(load(str(spec_path))), report)
+    assert a.ok, a.quantities
+    if name != "tcn":
+        round_trip(report)

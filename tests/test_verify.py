@@ -47,6 +47,12 @@ def small(**changes) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+@pytest.fixture
+def wide(monkeypatch):
+    """Tables as wide as they need: the assertions below read whole lines."""
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
 # -- verify SPEC ----------------------------------------------------------------------------------
 def test_verify_passes_in_one_line(cli, spec_file):
     r = cli("verify", spec_file(small()))
@@ -75,6 +81,7 @@ def test_verify_names_the_layer_a_wrong_formula_gets_wrong(cli, spec_file, monke
             c.type, c.input_shape, c.output_shape, c.params, 2 * c.macs, c.flops, c.rf, c.parts, c.extra
         )
 
+    monkeypatch.setenv("COLUMNS", "1000")
     monkeypatch.setattr(conv, "cost", bad_conv)
     monkeypatch.setattr(pointwise, "cost", bad_pointwise)
     text = small(
@@ -166,7 +173,7 @@ def test_verify_option_errors(cli, spec_file):
 
 
 # -- verify SPEC --torch / --against ----------------------------------------------------------------
-def test_a_kernel_changed_in_the_written_file_fails_naming_the_layer(cli, spec_file, tmp_path):
+def test_a_kernel_changed_in_the_written_file_fails_naming_the_layer(cli, spec_file, tmp_path, wide):
     path = spec_file(small())
     model = tmp_path / "model.py"
     assert cli("export", "--torch", path, "-o", str(model)).code == 0
@@ -193,7 +200,7 @@ def test_a_kernel_changed_in_the_written_file_fails_naming_the_layer(cli, spec_f
     assert r.code == 1 and "block.conv1" in r.out
 
 
-def test_a_spec_that_drifted_from_its_model_fails(cli, spec_file, tmp_path):
+def test_a_spec_that_drifted_from_its_model_fails(cli, spec_file, tmp_path, wide):
     (tmp_path / "mymodels.py").write_text(
         "import torch.nn as nn\n"
         "def net():\n"
@@ -223,7 +230,7 @@ def test_a_spec_that_drifted_from_its_model_fails(cli, spec_file, tmp_path):
     assert r.code == 1 and "MACs" in r.out.splitlines()[0]
 
 
-def test_against_another_spec(cli, spec_file):
+def test_against_another_spec(cli, spec_file, wide):
     a = spec_file(small())
     assert cli("verify", a, "--against", spec_file(small())).code == 0
     wider = small(layers=[{**SMALL["layers"][0], "out_channels": 8}, *SMALL["layers"][1:]])

@@ -1371,6 +1371,8 @@ def _cat(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     d = int(_v(a["dim"])) % rank
     if d == 0:
         raise _Unsupported("cat along the batch dim")
+    if len(xs) == 1:  # a copy (DenseNet's first layer concatenates its one input)
+        return imp.add("identity", xs)
     return imp.add("concat", xs, {"axis": d - 1})
 
 
