@@ -54,14 +54,25 @@ def wide(monkeypatch):
 
 
 # -- verify SPEC ----------------------------------------------------------------------------------
-def test_verify_passes_in_one_line(cli, spec_file):
+def test_verify_passes_in_one_line(cli, spec_file, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
     r = cli("verify", spec_file(small()))
     assert r.code == 0, r.err
     report = walk(parse_text(small()))
     assert r.out == (
-        f"convcalc verify: spec0: all {len(report.rows)} layers agree with PyTorch (output shapes, params "
-        f"{report.params:,}, MACs {report.macs:,}; outputs fc 10)\n"
+        f"convcalc verify: spec0: all {len(report.rows)} layers agree with PyTorch: params "
+        f"{report.params:,}, MACs {report.macs:,}\n"
     )
+    d = json.loads(cli("verify", spec_file(small()), "-f", "json").out)
+    assert d == {
+        "name": "spec1",
+        "ok": True,
+        "layers": len(report.rows),
+        "params": report.params,
+        "macs": report.macs,
+        "outputs": {"fc": [10]},
+        "mismatches": [],
+    }
 
 
 def test_verify_names_the_layer_a_wrong_formula_gets_wrong(cli, spec_file, monkeypatch):

@@ -132,13 +132,7 @@ def verify(
         from ..verify import verify_report
 
         result = verify_report(report, device)
-        doc = verify_doc(result)
-        if result.ok and format.value == "table":  # one line, never wrapped
-            from ..output import emit
-
-            emit(doc.title, output)
-            return 0
-        show(doc, format, output)
+        show(verify_doc(result), format, output)
         return 0 if result.ok else 1
     from ..verify import against as compare
 

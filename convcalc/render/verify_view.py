@@ -28,11 +28,7 @@ def verify_doc(v: Verification) -> Doc:
     """One line when every layer agrees; else the headline and a table of the disagreements."""
     layers = f"{v.layers} layer{'s' if v.layers != 1 else ''}"
     if v.ok:
-        outs = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in v.outputs.items())
-        headline = (
-            f"convcalc verify: {v.name}: all {layers} agree with PyTorch "
-            f"(output shapes, params {v.params:,}, MACs {v.macs:,}; outputs {outs})"
-        )
+        headline = f"convcalc verify: {v.name}: all {layers} agree with PyTorch: params {v.params:,}, MACs {v.macs:,}"
     else:
         bad = len({m.layer for m in v.mismatches})
         headline = f"convcalc verify failed: {v.name}: {bad} of {layers} disagree with PyTorch"
