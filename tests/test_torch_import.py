@@ -210,12 +210,34 @@ def test_the_model_cannot_be_mapped_or_traced():
     ):
         import_model(nn.Sequential(nn.Conv2d(3, 4, 3)), (4, 8, 8), "wrong")
 
+    class Two(nn.Module):
+        def forward(self, x, y):
+            return x + y
+
+    with pytest.raises(ConvcalcError, match=r"two: forward takes more than one input \('y' has no default\)"):
+        import_model(Two(), (3, 4, 4), "two")
+
     class Permuted(nn.Module):
         def forward(self, x):
             return x.permute(0, 2, 3, 1)
 
     with pytest.raises(ConvcalcError, match="an output is channels-last"):
         import_model(Permuted(), (3, 4, 4), "p")
+
+
+def test_arguments_after_the_input_keep_their_defaults():
+    class Optional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x, scale=None, return_features=False):
+            y = self.conv(x)
+            y = y if scale is None else y * scale
+            return (y, x) if return_features else y
+
+    report, _ = imported_report(Optional(), (3, 8, 8))
+    assert [r.type for r in report.rows] == ["conv"] and report.output_shape == (4, 6, 6)
 
 
 def test_parameters_forward_does_not_use_are_said():

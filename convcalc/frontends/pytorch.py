@@ -187,7 +187,9 @@ def import_model(
     model.eval()
     try:
         try:
-            gm = fx.symbolic_trace(model)
+            gm = fx.symbolic_trace(model, concrete_args=_defaults(model, name))
+        except ConvcalcError:
+            raise
         except Exception as e:
             raise ConvcalcError(
                 f"cannot trace {name} with torch.fx: {type(e).__name__}: {_one_line(e)} (control flow that "
@@ -198,6 +200,28 @@ def import_model(
         return importer.run()
     finally:
         model.train(was_training)
+
+
+def _defaults(model: Any, name: str) -> dict[str, Any] | None:
+    """forward's arguments after the input, at their defaults (traced as constants: ``mask=None``
+    stays None); an argument without a default is a second input, which convcalc cannot read."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    out: dict[str, Any] = {}
+    for p in params[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is p.empty:
+            raise ConvcalcError(
+                f"{name}: forward takes more than one input ({p.name!r} has no default); "
+                "convcalc reads models of one input"
+            )
+        out[p.name] = p.default
+    return out or None
 
 
 def _one_line(e: BaseException) -> str:
@@ -355,14 +379,20 @@ class _Importer:
     # -- the walk -----------------------------------------------------------------------------
     def run(self) -> Imported:
         output = None
+        first = True
         for n in self.gm.graph.nodes:
             self.node = n
             if n.op == "placeholder":
-                if self.graph.inputs and any(isinstance(v, T) for v in self.env.values()):
+                if first:  # the input; further arguments keep their defaults
+                    self.env[n] = T(input_ref(0))
+                    first = False
+                elif n.args:
+                    self.env[n] = S(n.args[0])
+                else:
                     raise ConvcalcError(
-                        f"{self.graph.name}: models with more than one input are not supported"
+                        f"{self.graph.name}: forward takes more than one input ({n.target!r} has no "
+                        "default); convcalc reads models of one input"
                     )
-                self.env[n] = T(input_ref(0))
             elif n.op == "get_attr":
                 self.env[n] = self.get_attr(n)
             elif n.op == "output":
