@@ -274,13 +274,10 @@ class Crop(nn.Module):
 
     def __init__(self, begin, end):
         super().__init__()
-        self.begin, self.end = tuple(begin), tuple(end)
+        self.index = (slice(None), slice(None)) + tuple(slice(b, -e if e else None) for b, e in zip(begin, end))
 
     def forward(self, x):
-        index = [slice(None), slice(None)]
-        for size, b, e in zip(x.shape[2:], self.begin, self.end):
-            index.append(slice(b, size - e))
-        return x[tuple(index)]
+        return x[self.index]
 ''',
 )
 

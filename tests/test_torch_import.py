@@ -10,6 +10,7 @@ same. What convcalc cannot cost is refused with the op's name, or costed as zero
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import arch_twins
@@ -22,6 +23,7 @@ from arch_twins import ARCHITECTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_graph import SETTINGS, dags
+from test_torch_export import EXAMPLES, ROOT
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -268,9 +270,15 @@ def assert_export_imports_back(net: Network) -> None:
     assert imp.warnings == []
 
 
-@pytest.mark.parametrize("name", ["resnet50", "googlenet", "shufflenet_v1_g3", "unet_small", "mobilenet_v1"])
-def test_zoo_specs_export_then_import_back(name):
-    assert_export_imports_back(load(f"zoo:{name}"))
+@pytest.mark.parametrize(
+    "ref",
+    [f"zoo:{n}" for n in ("resnet50", "googlenet", "shufflenet_v1_g3", "unet_small", "mobilenet_v1")]
+    + [os.path.relpath(p, ROOT) for p in EXAMPLES],
+)
+def test_specs_export_then_import_back(ref):
+    """A spec written as a module, read back by --torch: the same params, MACs and outputs (every
+    example: SE blocks, channel layer norms, layer scale, resize like:, pad and crop)."""
+    assert_export_imports_back(load(ref if ref.startswith("zoo:") else os.path.join(ROOT, ref)))
 
 
 @settings(max_examples=20, **SETTINGS)
