@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import types
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 from .errors import ConvcalcError
@@ -61,6 +62,9 @@ class Verification:
         return not self.mismatches
 
 
+MAX_BYTES = 8 * 2**30  # what a forward pass off the meta device may hold: weights and every output
+
+
 def verify_report(report: Report, device: str = "cpu") -> Verification:
     """Build the report's network in PyTorch and compare every layer (see the module doc).
     ``device``: where the forward pass runs ("cpu", "cuda", or "meta": shapes and counts only,
@@ -69,11 +73,23 @@ def verify_report(report: Report, device: str = "cpu") -> Verification:
 
     if report.batch != 1:
         raise ConvcalcError("verify compares one sample: use batch 1")
+    need = 4 * (report.params + report.activations + sum(prod(g.shape) for g in report.graph.inputs))
+    if device != "meta" and need > MAX_BYTES:
+        raise ConvcalcError(
+            f"verify on {device} would hold {need / 2**30:,.1f} GiB (fp32 weights and every layer's output); "
+            "--device meta checks the same shapes and counts without the arithmetic"
+        )
     torch = require_torch("convcalc verify")
     from torch.utils.flop_counter import FlopCounterMode
 
+    check_device(torch, device)
     exported = torch_source(report.graph, report.name, report.network.source)
-    model = build_model(load_source(exported.text).build, device)
+    try:
+        model = build_model(load_source(exported.text).build, device)
+    except Exception as e:  # no room on the device, or torch refuses it
+        raise ConvcalcError(
+            f"PyTorch could not build the module on {device}: {type(e).__name__}: {e}"
+        ) from None
     modules = [model.get_submodule(".".join(p)) for p in exported.paths]
     seen: dict[int, Any] = {}
 
@@ -124,6 +140,18 @@ def verify_report(report: Report, device: str = "cpu") -> Verification:
         {name: tuple(y.shape[1:]) for name, y in zip(report.outputs, got_outputs)},
         out,
     )
+
+
+def check_device(torch: Any, device: str) -> None:
+    """A device torch knows and has (``cuda`` needs a CUDA build and a GPU)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConvcalcError(
+            f"--device {device!r}: not a device PyTorch knows (cpu, cuda, cuda:1, meta ...)"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConvcalcError(f"--device {device}: this PyTorch has no CUDA device (use cpu or meta)")
 
 
 def build_model(factory: Any, device: str = "cpu") -> Any:

@@ -344,3 +344,20 @@ def test_errors_of_a_torch_source_are_one_line(cli, spec_file, tmp_path):
 
         load_source(":f")
     assert torch.__version__
+
+
+def test_verify_refuses_what_would_not_fit_and_devices_it_lacks(cli, spec_file):
+    huge = spec_file(
+        yaml.safe_dump({"input": [1, 65536, 32768], "layers": [{"type": "pointwise", "out_channels": 1}]})
+    )
+    r = cli("verify", huge)
+    assert r.code == 2 and r.err.count("\n") == 1
+    assert "would hold 16.0 GiB (fp32 weights and every layer's output); --device meta" in r.err
+    small_spec = spec_file(small())
+    r = cli("verify", small_spec, "--device", "cuda")
+    if torch.cuda.is_available():  # a GPU machine: the check runs there
+        assert r.code == 0, r.err
+    else:
+        assert r.code == 2 and "this PyTorch has no CUDA device" in r.err
+    r = cli("verify", small_spec, "--device", "gpu0")
+    assert r.code == 2 and "--device 'gpu0': not a device PyTorch knows" in r.err
