@@ -224,7 +224,7 @@ def _defaults(model: Any, name: str) -> dict[str, Any] | None:
     return out or None
 
 
-def _one_line(e: BaseException) -> str:
+def _one_line(e: BaseException | str) -> str:
     text = " ".join(str(e).split())
     return text if len(text) <= 300 else text[:297] + "..."
 
