@@ -27,6 +27,7 @@ from math import prod
 from typing import Any
 
 from . import shapes as shape_math
+from .errors import ConvcalcError
 from .graph import Graph
 from .layers.base import Layer, Shape, per_dim
 
@@ -43,6 +44,12 @@ class Emit:
 
 
 Emitter = Callable[[Layer, tuple[Shape, ...]], Emit]
+
+
+class ExportError(ConvcalcError):
+    """A layer that cannot be written (a bug: every registered type has an emitter)."""
+
+
 EMITTERS: dict[str, Emitter] = {}
 
 
@@ -794,6 +801,265 @@ def _attention(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     )
 
 
+# -- tensor operations (the plumbing of imported models: convcalc/layers/tensor.py) -----------------------
+helper(
+    "Reshape",
+    '''
+class Reshape(nn.Module):
+    """A new shape for each sample (-1: inferred), the batch dim kept."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape((x.shape[0],) + self.shape)
+''',
+)
+
+helper(
+    "Permute",
+    '''
+class Permute(nn.Module):
+    """A permutation of each sample's axes (``dims``: of the batched tensor, the batch first)."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        return x.permute(self.dims)
+''',
+)
+
+helper(
+    "Index",
+    '''
+class Index(nn.Module):
+    """Python indexing of the batched tensor (slices, or one index that drops its dim)."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.index = tuple(index)
+
+    def forward(self, x):
+        return x[self.index]
+''',
+)
+
+helper(
+    "MatMul",
+    '''
+class MatMul(nn.Module):
+    """torch.matmul of two tensors per sample (``lift``: as Add's, so the leading dims of
+    samples of different ranks broadcast as convcalc's matmul does)."""
+
+    def __init__(self, lift=None):
+        super().__init__()
+        self.lift = lift
+
+    def forward(self, a, b):
+        if self.lift is not None:
+            a, b = (x[(slice(None),) + (None,) * k] for x, k in zip((a, b), self.lift))
+        return a @ b
+''',
+)
+
+helper(
+    "Reduce",
+    '''
+class Reduce(nn.Module):
+    """mean, sum, max (amax), min (amin) or prod over dims of the batched tensor."""
+
+    def __init__(self, op, dims, keepdim):
+        super().__init__()
+        self.op, self.dims, self.keepdim = op, tuple(dims), keepdim
+
+    def forward(self, x):
+        if self.op == "prod":
+            for d in sorted(self.dims, reverse=True):
+                x = x.prod(d, keepdim=True)
+            return x if self.keepdim else x.squeeze(self.dims)
+        fn = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax, "min": torch.amin}[self.op]
+        return fn(x, self.dims, keepdim=self.keepdim)
+''',
+)
+
+helper(
+    "Unary",
+    '''
+class Unary(nn.Module):
+    """An element-wise function (clamp: to [-1, 1]; square: x * x)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        if self.fn == "clamp":
+            return x.clamp(-1.0, 1.0)
+        if self.fn == "square":
+            return x * x
+        return getattr(torch, self.fn)(x)
+''',
+)
+
+helper(
+    "Binary",
+    '''
+class Binary(nn.Module):
+    """sub, div, pow, max or min of two tensors, broadcast per sample (``lift``: as Add's)."""
+
+    def __init__(self, op, lift=None):
+        super().__init__()
+        self.op, self.lift = op, lift
+
+    def forward(self, a, b):
+        if self.lift is not None:
+            a, b = (x[(slice(None),) + (None,) * k] for x, k in zip((a, b), self.lift))
+        return {"sub": torch.sub, "div": torch.div, "pow": torch.pow, "max": torch.maximum, "min": torch.minimum}[
+            self.op
+        ](a, b)
+''',
+)
+
+helper(
+    "Constant",
+    '''
+class Constant(nn.Module):
+    """An operation with a constant operand of ``shape`` (per sample, broadcast on the right):
+    a learned parameter when ``learned`` is its size, else a fixed buffer (and, if ``learned``,
+    the learned values it was made from, e.g. a bias a model file stores expanded). ``lift``: unit
+    dims to insert after the batch dim when the constant has more dims than a sample."""
+
+    def __init__(self, op, shape, learned, lift=0):
+        super().__init__()
+        self.op, self.lift = op, lift
+        value = torch.ones(shape)
+        if learned and learned == value.numel():
+            self.value = nn.Parameter(value)
+        else:
+            self.register_buffer("value", value)
+            self.learned = nn.Parameter(torch.zeros(learned)) if learned else None
+
+    def forward(self, x):
+        c = self.value
+        if self.lift:
+            x = x[(slice(None),) + (None,) * self.lift]
+        return {
+            "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
+            "max": torch.maximum, "min": torch.minimum,
+        }[self.op](x, c)
+''',
+)
+
+helper(
+    "Opaque",
+    '''
+class Opaque(nn.Module):
+    """An operation convcalc does not cost (``op``): zeros of its output shape, nothing computed."""
+
+    def __init__(self, op, shape):
+        super().__init__()
+        self.op, self.shape = op, tuple(shape)
+
+    def forward(self, x):
+        return x.new_zeros((x.shape[0],) + self.shape)
+''',
+)
+
+
+def _dim(axis: int, rank: int) -> int:
+    """A batch-less axis (negative from the end) as a dim of the batched tensor."""
+    return axis % rank + 1
+
+
+@emitter("reshape")
+def _reshape(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    return Emit(call("Reshape", tuple(layer.params["shape"])), ("Reshape",))
+
+
+@emitter("transpose")
+def _transpose(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    return Emit(call("Permute", (0, *(p + 1 for p in layer.params["perm"]))), ("Permute",))
+
+
+def _index_text(index: list[Any]) -> str:
+    def one(i: Any) -> str:
+        if isinstance(i, slice):
+            return f"slice({i.start!r}, {i.stop!r}, {i.step!r})"
+        return repr(i)
+
+    return "(" + ", ".join(one(i) for i in index) + ("," if len(index) == 1 else "") + ")"
+
+
+@emitter("slice")
+def _slice(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    p, rank = layer.params, len(shapes[0])
+    index: list[Any] = [slice(None)] * (rank + 1)
+    steps = p.get("steps") or (1,) * len(p["axes"])
+    for a, b, e, st in zip(p["axes"], p["starts"], p["ends"], steps):
+        index[_dim(a, rank)] = slice(b, e, None if st == 1 else st)
+    return Emit(f"Index({_index_text(index)})", ("Index",))
+
+
+@emitter("select")
+def _select(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    rank = len(shapes[0])
+    index: list[Any] = [slice(None)] * _dim(layer.params["axis"], rank) + [layer.params["index"]]
+    return Emit(f"Index({_index_text(index)})", ("Index",))
+
+
+@emitter("dense")
+def _dense(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    p = layer.params
+    return Emit(call("nn.Linear", shapes[0][-1], p["out_features"], bias=kw(p["bias"], True)))
+
+
+@emitter("matmul")
+def _matmul(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    lift = _lift(shapes)
+    return Emit("MatMul()" if lift is None else call("MatMul", lift), ("MatMul",))
+
+
+@emitter("reduce")
+def _reduce(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    p, rank = layer.params, len(shapes[0])
+    dims_ = tuple(sorted(_dim(a, rank) for a in p["axes"]))
+    return Emit(call("Reduce", p["op"], dims_, p["keepdims"]), ("Reduce",))
+
+
+@emitter("softmax")
+def _softmax(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    cls = "nn.LogSoftmax" if layer.params["log"] else "nn.Softmax"
+    return Emit(f"{cls}(dim={_dim(layer.params['axis'], len(shapes[0]))})")
+
+
+@emitter("unary")
+def _unary(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    return Emit(call("Unary", layer.params["fn"]), ("Unary",))
+
+
+@emitter("binary")
+def _binary(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    lift = _lift(shapes)
+    return Emit(call("Binary", layer.params["op"], **({"lift": lift} if lift else {})), ("Binary",))
+
+
+@emitter("elementwise")
+def _elementwise_constant(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    p = layer.params
+    shape = tuple(p.get("shape") or ())
+    lift = max(0, len(shape) - len(shapes[0]))
+    extra = {"lift": lift} if lift else {}
+    return Emit(call("Constant", p["op"], shape, p.get("learned", 0), **extra), ("Constant",))
+
+
+@emitter("opaque")
+def _opaque(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    return Emit(call("Opaque", layer.params["op"], tuple(layer.params["shape"])), ("Opaque",))
+
+
 # -- names ---------------------------------------------------------------------------------------------
 # nn.Module's own attributes: a submodule may not take these names.
 _MODULE_ATTRIBUTES = frozenset(
@@ -959,10 +1225,6 @@ class TorchModule:
     def qualified_name(self, i: int) -> str:
         """Node i's module name as torch's FlopCounterMode reports it (``Net.stage.0.conv1``)."""
         return ".".join((self.class_name, *self.paths[i]))
-
-
-class ExportError(ValueError):
-    """A layer type without an emitter (a bug: every registered type has one)."""
 
 
 def torch_source(graph: Graph, name: str, source: str = "") -> TorchModule:

@@ -85,7 +85,7 @@ def single_layer_graph(values: dict, shapes: tuple, like: tuple | None = None) -
 def case_graph(case) -> Graph:
     if hasattr(case, "in_shape"):  # test_oracle_layers' cases: one input
         return single_layer_graph(case.values, (case.in_shape,))
-    return single_layer_graph(case.values, case.shapes, case.like)
+    return single_layer_graph(case.values, case.shapes, getattr(case, "like", None))
 
 
 @pytest.mark.parametrize("t", sorted({**VALID, **NEW_VALID}))
