@@ -237,10 +237,8 @@ def run_spec_commands(path: str, what: str) -> None:
     check_outcome(run_limited("check", path, "--max-macs", "1k"), (0, 1, 2), f"check {what}")
 
 
-FUZZ = settings(
+FUZZ = settings(  # derandomized in CI, random locally: the profile (tests/conftest.py) decides
     deadline=None,
-    database=None,
-    derandomize=False,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,

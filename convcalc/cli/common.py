@@ -20,14 +20,10 @@ FORMAT_HELP = "Output format: table (Rich), json, csv or markdown."
 OUTPUT_HELP = "Write to FILE (atomically) instead of stdout."
 
 
-def dump_json(obj: Any) -> str:
-    """JSON for people and programs: the outer two levels indented, anything deeper (a layer,
-    a result) compact on one line, lists of numbers (shapes) inline."""
-    return "".join(json_chunks(obj))
-
-
 def json_chunks(obj: Any, level: int = 0):
-    """``dump_json`` in pieces; lists may be given as iterators (streamed, never held)."""
+    """JSON for people and programs, in pieces: the outer two levels indented, anything deeper
+    (a layer, a result) compact on one line, lists of numbers (shapes) inline; lists may be
+    given as iterators (streamed, never held)."""
     import json
 
     def compact(v):
@@ -95,7 +91,7 @@ def render(doc, fmt: Format, output: str | None) -> None:
 
 
 def emit_json(obj: Any, output: str | None) -> None:
-    """Write JSON (see dump_json), streamed: a report's layers may be an iterator."""
+    """Write JSON (see json_chunks), streamed: a report's layers may be an iterator."""
     from ..output import emit_chunks
 
     emit_chunks(json_chunks(obj), output)
@@ -136,10 +132,14 @@ def cli_error(err: ConvcalcError) -> ConvcalcError:
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, ...]:
     """``224`` / ``224x224`` / ``16x112x112`` -> a tuple of 1 to 3 sizes >= 1."""
+    from ..numbers import non_ascii_digit, parse_int
+
     parts = text.strip().lower().replace("×", "x").split("x")
     try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
+        dims = tuple(parse_int(p) for p in parts)
+    except ValueError as e:
+        if non_ascii_digit(text) or "too long" in str(e):  # the rule for every number: say so
+            raise ConvcalcError(f"{option}: {e}") from None
         raise ConvcalcError(f"{option} {text!r}: must be sizes like 224, 224x224 or 16x112x112") from None
     if not 1 <= len(dims) <= 3:
         raise ConvcalcError(f"{option} {text!r}: needs 1 to 3 spatial sizes, got {len(dims)}")

@@ -227,19 +227,16 @@ class Layer:
         return type(self)(**{**self.params, **changes})
 
     def scaled(self, width_mult: float) -> Layer:
-        """The layer under MobileNet's width multiplier: int(c * alpha), at least 1."""
+        """The layer under MobileNet's width multiplier: floor(c * alpha), at least 1, exactly
+        (``alpha`` as the decimal it is written as: a float 0.7 is 7/10; see convcalc.numbers)."""
         if self.width_field is None or width_mult == 1 or self.params.get("keep_channels"):
             return self
         c = self.params.get(self.width_field)
         if c is None:
             return self
-        try:
-            scaled = int(c * width_mult)
-        except OverflowError:  # c is an exact int beyond a float's range
-            from fractions import Fraction
+        from ..numbers import floor_times
 
-            scaled = int(Fraction(c) * Fraction(width_mult))
-        return self.replace(**{self.width_field: max(1, scaled)})
+        return self.replace(**{self.width_field: max(1, floor_times(c, width_mult))})
 
     # -- what it does ----------------------------------------------------------------------
     def cost(self, shape: Shape) -> Cost:  # pragma: no cover - abstract
