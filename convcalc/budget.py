@@ -14,14 +14,16 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import BudgetInputError
-from .numbers import exact, non_ascii_digit
+from .numbers import MAX_DECIMAL_DIGITS, exact, non_ascii_digit
+from .numbers import MAX_EXPONENT as NUMBERS_MAX_EXPONENT
 
 METRICS = ("macs", "flops", "params", "activations", "memory")
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
-MAX_DIGITS = 40  # "1" followed by 5000 zeros is not a limit anyone means (and int() refuses it)
-MAX_EXPONENT = 30  # Fraction("1e99999999") would build a 400 MB integer: refuse before that
+# Digits and exponent of a quantity: the rule of every decimal (convcalc.numbers).
+MAX_DIGITS = MAX_DECIMAL_DIGITS
+MAX_EXPONENT = NUMBERS_MAX_EXPONENT
 
 
 def parse_quantity(value: Any, metric: str = "") -> int:
@@ -305,7 +307,7 @@ def judge_baseline(
     totals: dict[str, int],
     baseline: dict[str, int],
     allowance: tuple[str, Fraction],
-    metrics=("params", "macs", "flops", "activations"),
+    metrics: tuple[str, ...] = ("params", "macs", "flops", "activations"),
     name: str | None = None,
 ) -> list[Verdict]:
     """Each total may grow by at most the allowance over the baseline report's total

@@ -223,9 +223,9 @@ def align_by_name(a: list[dict], b: list[dict]) -> Pairs:
     candidates: list[tuple[int, int]] = []
     for i, x in enumerate(a):
         k = seen[x["name"]] = seen.get(x["name"], -1) + 1
-        j = where.get((x["name"], k))
-        if j is not None:
-            candidates.append((i, j))
+        hit = where.get((x["name"], k))
+        if hit is not None:
+            candidates.append((i, hit))
     return _fill(_increasing(candidates), len(a), len(b))
 
 

@@ -135,11 +135,12 @@ def floor_times(n: int, factor: int | float | Fraction | Decimal | str) -> int:
     if isinstance(factor, ExactFloat):
         f = factor.exact
     elif type(factor) is float or type(factor) is int:
-        f = _fraction_cache.get(factor)
-        if f is None:
-            f = exact(factor)
+        cached = _fraction_cache.get(factor)
+        if cached is None:
+            cached = exact(factor)
             if len(_fraction_cache) < 64:
-                _fraction_cache[factor] = f
+                _fraction_cache[factor] = cached
+        f = cached
     else:
         f = exact(factor)
     return n * f.numerator // f.denominator

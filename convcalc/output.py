@@ -428,7 +428,7 @@ def guard_stdout() -> Iterator[GuardedStdout]:
     """Run the body with ``sys.stdout`` guarded (see GuardedStdout); restored afterwards."""
     real = sys.stdout
     guarded = GuardedStdout(real)
-    sys.stdout = guarded  # type: ignore[assignment]
+    sys.stdout = guarded
     try:
         yield guarded
     finally:

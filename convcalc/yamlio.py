@@ -159,16 +159,16 @@ class _Frame:
 
     __slots__ = ("obj", "lines", "anchor", "key", "key_line", "merged", "is_map", "height")
 
-    def __init__(self, obj, lines, anchor, is_map):
+    def __init__(self, obj: Any, lines: Any, anchor: str | None, is_map: bool):
         self.obj, self.lines, self.anchor, self.is_map = obj, lines, anchor, is_map
         self.key = _NOKEY
         self.key_line = 0
-        self.merged = None
+        self.merged: list[YMap] | None = None
         self.height = 0  # levels of collections inside, counting through aliases
 
 
 class _Builder:
-    def __init__(self, where: str, loader):
+    def __init__(self, where: str, loader: Any):
         import yaml
 
         self.where = where
@@ -222,6 +222,7 @@ class _Builder:
                     raise self.fail(line, _bad_tag(tag))
                 if stack and stack[-1].is_map and stack[-1].key is _NOKEY:
                     raise self.fail(line, "mapping keys must be plain strings")
+                obj: Any
                 if is_map:
                     obj = YMap()
                     lines: Any = {}
@@ -284,7 +285,7 @@ class _Builder:
             )
         return root
 
-    def attach(self, stack: list, value: Any, ev, root: Any, line: int = 0) -> Any:
+    def attach(self, stack: list, value: Any, ev: Any, root: Any, line: int = 0) -> Any:
         """Put a finished value in its parent; returns the (possibly new) root."""
         if not stack:
             return value
@@ -329,7 +330,7 @@ class _Builder:
     def merge(frame: _Frame) -> None:
         """Explicit keys win over merged ones; earlier merges win over later ones."""
         out, lines = frame.obj, frame.lines
-        for m in frame.merged:
+        for m in frame.merged or ():
             for k, v in m.items():
                 if k not in out:
                     out[k] = v
@@ -345,7 +346,7 @@ class _Builder:
             return _MERGE_KEY
         return ev.value
 
-    def scalar(self, ev) -> Any:
+    def scalar(self, ev: Any) -> Any:
         tag = ev.tag
         if tag is None or tag == "!":
             if not ev.implicit[0] or tag == "!":  # quoted, block or '!'-tagged: a string
@@ -359,7 +360,7 @@ class _Builder:
             return value
         return self.construct(tag, ev.value, ev)
 
-    def resolve(self, text: str, ev) -> Any:
+    def resolve(self, text: str, ev: Any) -> Any:
         tag = _resolver().resolve(self.yaml.ScalarNode, text, (True, False))
         if tag == _MERGE:
             return _MERGE_KEY
@@ -373,7 +374,7 @@ class _Builder:
             raise self.fail(ev.start_mark.line + 1, surprise)
         return value
 
-    def construct(self, tag: str, text: str, ev) -> Any:
+    def construct(self, tag: str, text: str, ev: Any) -> Any:
         short = tag[len(_TAG) :] if tag.startswith(_TAG) else None
         if short == "str":
             return text
@@ -476,7 +477,7 @@ def _bad_tag(tag: str) -> str:
 _CACHE: dict[str, Any] = {}
 
 
-def _resolver():
+def _resolver() -> Any:
     r = _CACHE.get("resolver")
     if r is None:
         import yaml.resolver
@@ -485,7 +486,7 @@ def _resolver():
     return r
 
 
-def _constructor():
+def _constructor() -> Any:
     c = _CACHE.get("constructor")
     if c is None:
         import yaml.constructor

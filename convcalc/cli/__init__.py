@@ -237,15 +237,15 @@ def _chain(first: Callable | None, then: Callable[[Any, Any, Any], Any]) -> Call
 
 def _output_value(ctx: Any, param: Any, value: Any) -> Any:
     if value == "":
-        raise type(_bad_parameter())("an empty file name (use --output - for stdout)", ctx=ctx, param=param)
+        raise _bad_parameter("an empty file name (use --output - for stdout)", ctx, param)
     return None if value == "-" else value
 
 
-def _bad_parameter() -> Exception:
-    from typer.main import get_command  # noqa: F401 - click is loaded by now
-
-    mod = sys.modules.get("typer._click.exceptions") or sys.modules["click.exceptions"]
-    return mod.BadParameter("")
+def _bad_parameter(message: str, ctx: Any, param: Any) -> Exception:
+    """Click's BadParameter (a usage error: exit 2), from the click Typer runs on (its own
+    copy in typer >= 0.26, the click package before), without importing click here."""
+    mod: Any = sys.modules.get("typer._click.exceptions") or sys.modules["click.exceptions"]
+    return mod.BadParameter(message, ctx=ctx, param=param)
 
 
 def _input_value(ctx: Any, param: Any, value: Any) -> Any:
