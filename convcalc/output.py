@@ -80,20 +80,13 @@ def write_atomic(path: str, text: str | Iterable[str], protect: Iterable[str] = 
     for p in protect:
         note_input(p)
     try:
-        lst = os.lstat(path)
-    except FileNotFoundError:
-        lst = None
-    except (OSError, ValueError) as e:
-        raise _fail(path, f"cannot write: {_reason(e)}") from None
-    target = path
-    if lst is not None and stat.S_ISLNK(lst.st_mode):
-        target = os.path.realpath(path)  # through the link (a dangling one: its target is created)
-    try:
-        st = os.stat(target)
+        st = os.stat(path)  # through symlinks (/dev/stdout is one, to /proc/self/fd/1)
     except FileNotFoundError:
         st = None
-    except OSError as e:
+    except (OSError, ValueError) as e:  # a symlink loop, a NUL in the name...
         raise _fail(path, f"cannot write: {_reason(e)}") from None
+    # a symlink is written through: its file is replaced, or created when the link dangles
+    target = os.path.realpath(path) if os.path.islink(path) else path
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise _fail(path, "is a directory")
@@ -246,19 +239,28 @@ def _copy_to(fd: int, dest: str, mode: int) -> None:
 
 # -- elsewhere: a named temporary file, removed on error and on SIGTERM / SIGHUP ------------------
 def _write_named(
-    directory: str, target: str, text: str | Iterable[str], mode: int, shown: str, pending: list
+    directory: str, target: str, text: str | Iterable[str], mode: int, shown: str, pending: list[str]
 ) -> None:
-    import tempfile
-
+    tmp = ""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+        for _ in range(100):
+            tmp = _temp_name(directory)
+            pending.append(tmp)  # before it exists: a signal at any point finds it
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+                break
+            except FileExistsError:
+                pending.remove(tmp)
+        else:  # pragma: no cover - 100 random names taken
+            raise OSError(errno.EEXIST, "no free temporary name")
     except OSError as e:
+        if tmp in pending:
+            pending.remove(tmp)
         raise _fail(shown, f"cannot write there: {_reason(e)}") from None
-    pending.append(tmp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors=ENCODING_ERRORS, newline="") as fh:
             _write_all(fh, text)
-        os.chmod(tmp, mode)  # mkstemp makes 0600; give what open() would
+        os.chmod(tmp, mode)  # created 0600; give what open() would
         os.replace(tmp, target)
     except OSError as e:
         _unlink(tmp)
@@ -303,14 +305,18 @@ def _cleanup_on_signals() -> Iterator[list[str]]:
                 old[s] = signal.signal(s, handler)
         yield pending
     except _Terminated as t:
+        for s in old:  # a second signal must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
         for tmp in pending:
             _unlink(tmp)
-        for s, h in old.items():
-            signal.signal(s, h)
         old.clear()
         signal.signal(t.signum, signal.SIG_DFL)
         os.kill(os.getpid(), t.signum)  # die by the signal, as without us
         raise  # pragma: no cover - not reached
+    except BaseException:  # Ctrl-C or an error, wherever it struck: nothing is left behind
+        for tmp in pending:
+            _unlink(tmp)
+        raise
     finally:
         for s, h in old.items():
             signal.signal(s, h)

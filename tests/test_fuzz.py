@@ -762,3 +762,45 @@ def test_mutated_saved_reports_for_diff_and_check(tmp_path, time_limit, data):
     check_outcome(run_limited("diff", str(path), spec), (0, 2), "diff saved spec")
     check_outcome(run_limited("diff", spec, str(path), "-f", "json"), (0, 2), "diff spec saved")
     check_outcome(run_limited("check", spec, "--baseline", str(path)), (0, 1, 2), "check --baseline")
+
+
+# -- --output: any target, any command and format: an answer or one line, never a lost file ------
+@settings(FUZZ, max_examples=120)
+@given(data=st.data())
+def test_output_targets_with_random_commands(tmp_path_factory, time_limit, data):
+    import stat
+
+    tmp = tmp_path_factory.mktemp("out")
+    spec = tmp / "net.yaml"
+    spec.write_text(BUILTIN[0], encoding="utf-8")
+    ro = tmp / "ro.json"
+    ro.write_text("KEEP")
+    os.chmod(ro, 0o444)
+    (tmp / "dir").mkdir()
+    os.symlink("made.json", tmp / "dangling")
+    targets = ["-", "", ".", str(tmp / "dir"), str(tmp / "x.json"), str(tmp / "no" / "x"), str(ro), str(spec)]
+    targets += [str(tmp / "dangling"), "/dev/null", str(tmp / "dir" / "..")]
+    target = data.draw(st.sampled_from(targets), label="target")
+    command = data.draw(
+        st.sampled_from(
+            [
+                ["report", str(spec)],
+                ["check", str(spec), "--max-macs", "1k"],
+                ["diff", str(spec), str(spec)],
+                ["conv", "-c", "3", "--size", "8", "-o", "4", "-k", "3"],
+                ["zoo"],
+                ["types"],
+                ["size", "224", "-k", "3"],
+            ]
+        ),
+        label="command",
+    )
+    fmt = data.draw(st.sampled_from([[], ["-f", "json"], ["-f", "csv"], ["-f", "markdown"]]), label="format")
+    if command[0] == "size" and fmt:
+        fmt = ["-f", "json"]
+    r = run_limited(*command, *fmt, "--output", target)
+    check_outcome(r, (0, 1, 2) if command[0] == "check" else (0, 2), f"{command} --output {target!r}")
+    assert ro.read_text() == "KEEP" and stat.S_IMODE(ro.stat().st_mode) == 0o444
+    if str(spec) in command:  # an input of this run is never overwritten
+        assert spec.read_text(encoding="utf-8") == BUILTIN[0]
+    assert not [f for f in os.listdir(tmp) if f.endswith(".tmp")]

@@ -305,3 +305,27 @@ def test_killed_while_writing_leaves_no_temp_file(tmp_path, sig, named):
     assert os.listdir(out_dir) == ["report.json"]
     with open(os.path.join(out_dir, "report.json")) as fh:
         assert fh.read() == "OLD"
+
+
+def test_output_dev_stdout_into_a_pipe(tmp_path):
+    """/dev/stdout is a symlink to /proc/self/fd/1, here a pipe: written through, not
+    replaced and not resolved to a file name."""
+    (tmp_path / "net.yaml").write_text(GOOD)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "convcalc",
+            "report",
+            str(tmp_path / "net.yaml"),
+            "-f",
+            "json",
+            "--output",
+            "/dev/stdout",
+        ],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=HANG_GUARD_S,
+    )
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["layers"][0]["output_shape"] == [4, 6, 6]
