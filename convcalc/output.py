@@ -17,10 +17,11 @@ Files (``write_atomic``):
 * An existing file keeps its mode; a new one gets 0666 minus the umask.
 * A file that nobody may write (no write bit, like ``chmod a-w``), or that this process
   may not write, is refused (exit 2), as a shell's ``>`` refuses it, and so is a file this
-  run reads as input (the spec, a baseline): ``note_input`` / ``protect``.
+  run reads as input (the spec, a baseline): ``note_input`` (for the process) and
+  ``write_atomic(..., protect=)`` (for one call).
 * A symlink is written through: its target is replaced (or created, for a dangling link),
-  never the link itself. Devices, FIFOs and other special files (``/dev/stdout``) are written
-  to directly.
+  never the link itself. Devices, FIFOs and other special files, and any name under ``/dev``
+  or ``/proc`` (``/dev/stdout``, even redirected to a file), are written to directly.
 
 Standard output (``guard_stdout``): when the reader goes away (``convcalc check ... | head``),
 the rest of the output is dropped quietly and the command ends with the exit code of its work;
@@ -49,12 +50,27 @@ _inputs: set[tuple[int, int]] = set()
 
 
 def note_input(path: str) -> None:
-    """Remember that ``path`` is read as input (a spec, a baseline), so that ``--output``
-    refuses to overwrite it (also through another name: a link, ``./spec.yaml``)."""
-    with contextlib.suppress(OSError, ValueError, TypeError):
+    """Remember, for the rest of the process, that ``path`` is read as input (a spec, a
+    baseline), so that ``--output`` refuses to overwrite it (also through another name: a
+    link, ``./spec.yaml``)."""
+    identity = _identity(path)
+    if identity is not None:
+        _inputs.add(identity)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a regular file, or None."""
+    try:
         st = os.stat(path)
-        if stat.S_ISREG(st.st_mode):
-            _inputs.add((st.st_dev, st.st_ino))
+    except (OSError, ValueError, TypeError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def _is_system_name(path: str) -> bool:
+    """/dev/stdout, /dev/fd/3, /proc/self/fd/1: names for an open file, written through even
+    when that file is a regular one (``--output /dev/stdout > report.txt``)."""
+    return os.path.abspath(path).startswith(("/dev/", "/proc/"))
 
 
 def forget_inputs() -> None:
@@ -77,8 +93,7 @@ def write_atomic(path: str, text: str | Iterable[str], protect: Iterable[str] = 
         return
     if path == "":
         raise _fail("''", "an empty file name (use --output - for stdout)")
-    for p in protect:
-        note_input(p)
+    inputs = _inputs | {i for i in map(_identity, protect) if i is not None}
     try:
         st = os.stat(path)  # through symlinks (/dev/stdout is one, to /proc/self/fd/1)
     except FileNotFoundError:
@@ -90,10 +105,10 @@ def write_atomic(path: str, text: str | Iterable[str], protect: Iterable[str] = 
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise _fail(path, "is a directory")
-        if (st.st_dev, st.st_ino) in _inputs:
+        if (st.st_dev, st.st_ino) in inputs:
             raise _fail(path, "is an input of this run: refusing to overwrite it")
-        if not stat.S_ISREG(st.st_mode):
-            _write_through(path, text)
+        if not stat.S_ISREG(st.st_mode) or _is_system_name(path):
+            _write_through(path, text)  # a device, a FIFO, /dev/stdout redirected to a file
             return
         if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
             raise _fail(path, "is read-only: refusing to overwrite it")

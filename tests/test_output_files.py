@@ -329,3 +329,22 @@ def test_output_dev_stdout_into_a_pipe(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["layers"][0]["output_shape"] == [4, 6, 6]
+
+
+def test_output_dev_stdout_redirected_to_a_file(tmp_path):
+    """`--output /dev/stdout > out.json`: written into the shell's file, not renamed over it."""
+    (tmp_path / "net.yaml").write_text(GOOD)
+    out = tmp_path / "out.json"
+    with open(out, "wb") as fh:
+        p = subprocess.run(
+            [sys.executable, "-m", "convcalc", "report", str(tmp_path / "net.yaml"), "-f", "json"]
+            + ["--output", "/dev/stdout"],
+            stdout=fh,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": ROOT},
+            timeout=HANG_GUARD_S,
+        )
+        inode = os.fstat(fh.fileno()).st_ino
+    assert p.returncode == 0, p.stderr
+    assert os.stat(out).st_ino == inode  # the same file the shell opened
+    assert json.loads(out.read_text())["layers"][0]["output_shape"] == [4, 6, 6]

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             code = _run(argv)
         except BaseException as e:  # every outcome becomes an exit code here
-            code = _outcome(e, stdout)
+            code = _outcome(e)
         stdout.flush()  # what is still buffered: a closed pipe is found here, not at exit
     return code
 
@@ -130,7 +130,7 @@ def _run(argv: list[str]) -> int:
     return rv if isinstance(rv, int) else 0
 
 
-def _outcome(e: BaseException, stdout: object) -> int:
+def _outcome(e: BaseException) -> int:
     """The exit code (and the one line on stderr) for how a run ended."""
     from ..errors import ConvcalcError
 
