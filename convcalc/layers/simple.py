@@ -7,7 +7,7 @@ conventions (there is no single right number for exp or tanh), stated in every r
 
 from __future__ import annotations
 
-from math import prod
+from math import gcd, prod
 
 from .. import shapes
 from ..errors import GeometryError
@@ -226,9 +226,9 @@ class AdaptivePool(Layer):
     def cost(self, shape: Shape) -> Cost:
         n = self.require_spatial(shape)
         out = per_dim(self, "output_size", n)
-        # torch's windows: [floor(j*i/o), ceil((j+1)*i/o)) along each dim
-        windows = [[-(-(j + 1) * i // o) - (j * i // o) for j in range(o)] for i, o in zip(shape[1:], out)]
-        total_window = prod(sum(w) for w in windows)  # sum over all output positions of the window size
+        # torch's windows: [floor(j*i/o), ceil((j+1)*i/o)) along each dim; their sizes along a
+        # dim sum to i + o - gcd(i, o) (closed form: no loop over the output size)
+        total_window = prod(i + o - gcd(i, o) for i, o in zip(shape[1:], out))  # over all outputs
         count = prod(out)
         flops = shape[0] * (total_window - (count if self.mode == "max" else 0))
         return Cost(
