@@ -15,8 +15,11 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
-from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: start-up time matters, and most runs need neither
+    from decimal import Decimal
+    from fractions import Fraction
 
 MAX_INT_DIGITS = 100
 MAX_DECIMAL_DIGITS = 40  # significant digits of a decimal (multipliers, limits)
@@ -86,11 +89,16 @@ def parse_decimal(text: str) -> Fraction:
         raise ValueError(f"{text.strip()!r} has more than {MAX_DECIMAL_DIGITS} significant digits")
     if m.group(1) is not None and abs(int(m.group(1))) > MAX_EXPONENT:
         raise ValueError(f"{text.strip()!r} is out of range (an exponent within +-{MAX_EXPONENT})")
+    from fractions import Fraction
+
     return Fraction(s.replace("_", ""))
 
 
 def exact(value: int | float | Fraction | Decimal | str) -> Fraction:
     """The exact value of a number: a float is the decimal its ``repr`` shows."""
+    from decimal import Decimal, InvalidOperation
+    from fractions import Fraction
+
     if isinstance(value, Fraction):
         return value
     if isinstance(value, ExactFloat):
@@ -121,7 +129,7 @@ class ExactFloat(float):
     exact: Fraction
 
     def __new__(cls, value: Fraction | str) -> ExactFloat:
-        frac = value if isinstance(value, Fraction) else parse_decimal(value)
+        frac = parse_decimal(value) if isinstance(value, str) else value
         self = super().__new__(cls, float(frac))
         self.exact = frac
         return self
