@@ -125,6 +125,7 @@ def cases(tmp: str) -> list[tuple[str, list[str], float, tuple[int, ...]]]:
 
 def run_once(args: list[str]) -> tuple[float, int]:
     env = {**os.environ, "PYTHONPATH": ROOT}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode caches on, as on a user's machine
     t0 = time.perf_counter()
     p = subprocess.run(CONVCALC + args, capture_output=True, env=env, timeout=600)
     return time.perf_counter() - t0, p.returncode
@@ -155,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = [
             "# Hostile inputs, timed",
             "",
-            f"Median of {opts.runs} run(s) after a warm-up; `convcalc --version` takes {startup:.2f} s here.",
+            f"Median of {opts.runs} run(s) after a warm-up, {os.cpu_count()} CPUs, Python "
+            f"{sys.version.split()[0]}; `convcalc --version` takes {startup:.2f} s here.",
             "",
             "| case | median | bound | exit | verdict |",
             "|---|---:|---:|---:|---|",
