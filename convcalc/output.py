@@ -140,6 +140,8 @@ def _write_through(path: str, text: str | Iterable[str]) -> None:
         with open(path, "w", encoding="utf-8", errors=ENCODING_ERRORS, newline="") as fh:
             _write_all(fh, text)
     except OSError as e:
+        if e.errno == errno.EPIPE:  # /dev/stdout into a pipe whose reader is gone: as for stdout
+            return
         raise _fail(path, f"cannot write: {_reason(e)}") from None
 
 
@@ -390,8 +392,8 @@ class GuardedStdout:
     through to the real stream."""
 
     def __init__(self, stream: Any):
-        self._stream = stream
-        self.closed_pipe = False
+        self.closed_pipe = stream is None  # started with stdout closed (`convcalc ... >&-`)
+        self._stream = stream if stream is not None else open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
 
     def write(self, text: str) -> int:
         if self.closed_pipe:

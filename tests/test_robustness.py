@@ -100,6 +100,30 @@ def test_check_piped_into_head_with_pipefail(limit, code):
     assert r.stderr == ""
 
 
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["check", "zoo:alexnet", "--max-macs", "1G"], 0),
+        (["check", "zoo:alexnet", "--max-macs", "1M"], 1),
+        (["report", "zoo:alexnet", "-f", "json"], 0),
+        (["report", "zoo:alexnet", "-f", "json", "--output", "/dev/stdout"], 0),
+    ],
+)
+def test_a_closed_stdout_keeps_the_exit_code_of_the_work(args, code):
+    """Started with stdout closed (`convcalc ... >&-`: Python then has no sys.stdout), or
+    writing through /dev/stdout into a pipe nobody reads."""
+    if "/dev/stdout" in args:
+        p = subprocess.Popen(CONVCALC + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+        p.stdout.close()
+    else:
+        p = subprocess.Popen(
+            ["bash", "-c", 'exec "$@" >&-', "convcalc", *CONVCALC, *args], stderr=subprocess.PIPE, env=env()
+        )
+    err = p.stderr.read()
+    assert p.wait(timeout=HANG_GUARD_S) == code, err
+    assert err == b"", err
+
+
 def test_ctrl_c_says_interrupted_and_exits_130(tmp_path):
     spec = tmp_path / "big.yaml"
     spec.write_text(big_repeat(200_000))
