@@ -423,7 +423,8 @@ class GuardedStdout:
             self._broken(e, "")
 
     def _broken(self, e: OSError, text: str) -> int:
-        if e.errno not in (errno.EPIPE, errno.EINVAL) and not isinstance(e, BrokenPipeError):
+        # EPIPE: the reader is gone (Windows says EINVAL)
+        if e.errno != errno.EPIPE and not (os.name == "nt" and e.errno == errno.EINVAL):
             raise e
         self.closed_pipe = True
         _silence(self._stream)

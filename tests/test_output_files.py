@@ -348,3 +348,114 @@ def test_output_dev_stdout_redirected_to_a_file(tmp_path):
     assert p.returncode == 0, p.stderr
     assert os.stat(out).st_ino == inode  # the same file the shell opened
     assert json.loads(out.read_text())["layers"][0]["output_shape"] == [4, 6, 6]
+
+
+# -- the pieces, in-process --------------------------------------------------------------------
+def test_sigterm_while_writing_removes_the_temp_file_then_dies_by_it(tmp_path, monkeypatch):
+    """In-process: a real SIGTERM raised while the named temp file is written. The file goes,
+    then the process re-sends itself the signal with the default action (recorded here)."""
+    target = tmp_path / "r.txt"
+    target.write_text("OLD")
+    monkeypatch.setattr(output, "_anonymous", lambda directory, shown: None)
+    killed = []
+    monkeypatch.setattr(output.os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    before = signal.getsignal(signal.SIGTERM)
+
+    def chunks():
+        yield "a" * 200_000
+        assert leftovers(tmp_path), "the named temp file exists while writing"
+        signal.raise_signal(signal.SIGTERM)
+        yield "never written"
+
+    with pytest.raises(BaseException) as e:
+        output.write_atomic(str(target), chunks())
+    assert type(e.value).__name__ == "_Terminated"
+    assert killed == [(os.getpid(), signal.SIGTERM)]
+    assert target.read_text() == "OLD" and os.listdir(tmp_path) == ["r.txt"]
+    signal.signal(signal.SIGTERM, before)
+
+
+def test_a_handler_the_caller_set_is_left_alone(tmp_path):
+    seen = []
+    old = signal.signal(signal.SIGHUP, lambda s, f: seen.append(s))
+    try:
+        output.write_atomic(str(tmp_path / "x.txt"), iter(["a", "b"]))
+        assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL and not seen
+    finally:
+        signal.signal(signal.SIGHUP, old)
+    assert (tmp_path / "x.txt").read_text() == "ab\n"
+
+
+def test_no_o_tmpfile_on_this_file_system_falls_back_to_a_named_file(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def no_tmpfile(path, flags, *a, **k):
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        return real_open(path, flags, *a, **k)
+
+    monkeypatch.setattr(output.os, "open", no_tmpfile)
+    output.write_atomic(str(tmp_path / "x.txt"), "hello")
+    assert (tmp_path / "x.txt").read_text() == "hello" and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("name, fragment", [("a\0b", "cannot write"), ("", "empty file name")])
+def test_impossible_names(tmp_path, name, fragment):
+    with pytest.raises(output.OutputError, match=fragment):
+        output.write_atomic(name if not name.startswith("a") else str(tmp_path / name), "x")
+
+
+class _Stream:
+    """A stdout stand-in that fails as a closed pipe or a narrow encoding does."""
+
+    def __init__(self, fail=None, encoding="utf-8"):
+        self.fail, self.encoding, self.text = fail, encoding, []
+
+    def write(self, text):
+        if self.fail is not None:
+            raise self.fail
+        text.encode(self.encoding)  # UnicodeEncodeError as a real stream would
+        self.text.append(text)
+        return len(text)
+
+    def flush(self):
+        if self.fail is not None:
+            raise self.fail
+
+    def isatty(self):
+        return False
+
+
+def test_guarded_stdout_drops_output_after_a_broken_pipe():
+    g = output.GuardedStdout(_Stream(BrokenPipeError(errno.EPIPE, "Broken pipe")))
+    assert g.write("abc") == 3 and g.closed_pipe
+    g.flush()
+    assert g.write("more") == 4 and g.isatty() is False
+
+
+def test_guarded_stdout_raises_other_errors():
+    g = output.GuardedStdout(_Stream(OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(OSError, match="No space"):
+        g.write("abc")
+    with pytest.raises(OSError, match="No space"):
+        g.flush()
+
+
+def test_guarded_stdout_escapes_what_the_encoding_cannot_show():
+    s = _Stream(encoding="ascii")
+    g = output.GuardedStdout(s)
+    g.write("caf\udce9 \u00e9 ok")
+    assert s.text == ["caf\\udce9 \\xe9 ok"]
+
+
+def test_guarded_stdout_without_a_stdout():
+    g = output.GuardedStdout(None)
+    assert g.closed_pipe and g.write("x") == 1
+    g.flush()
+
+
+def test_guard_stdout_restores_sys_stdout():
+    real = sys.stdout
+    with output.guard_stdout() as g:
+        assert sys.stdout is g
+    assert sys.stdout is real

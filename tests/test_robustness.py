@@ -756,3 +756,110 @@ def test_no_test_module_overrides_the_profile_or_times_itself():
         code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
         assert not re.search(r"\b(derandomize|database)\s*=(?!=)", code), name
         assert not re.search(r"\b(perf_counter|process_time)\(|\btime\.time\(", code), name
+
+
+# -- convcalc.numbers, directly ------------------------------------------------------------------
+def test_exact_reads_every_kind_of_number():
+    from convcalc.numbers import ExactFloat, exact
+
+    assert exact(Fraction(1, 3)) == Fraction(1, 3)
+    assert exact(7) == 7 and exact(0.7) == Fraction(7, 10) and exact("0.7") == Fraction(7, 10)
+    assert exact(Decimal("1.25")) == Fraction(5, 4)
+    assert exact(ExactFloat("0.30000000000000000001")) == Fraction(30000000000000000001, 10**20)
+    for bad in (float("inf"), float("nan"), Decimal("NaN")):
+        with pytest.raises(ValueError, match="finite"):
+            exact(bad)
+    with pytest.raises(TypeError):
+        exact(True)
+
+
+def test_exact_float_behaves_as_a_float_and_pickles():
+    import pickle
+
+    from convcalc.numbers import ExactFloat
+
+    x = ExactFloat("0.1")
+    assert x == 0.1 and f"{x:g}" == "0.1" and json.dumps(x) == "0.1"
+    y = pickle.loads(pickle.dumps(x))
+    assert y == x and y.exact == Fraction(1, 10)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("x", "must be a number"),
+        ("1e31", "out of range"),
+        ("1" * 41, "more than 40 significant digits"),
+        ("٣", "non-ASCII digit"),
+    ],
+)
+def test_parse_decimal_refusals(text, fragment):
+    from convcalc.numbers import parse_decimal
+
+    with pytest.raises(ValueError, match=fragment):
+        parse_decimal(text)
+
+
+def test_parse_int_and_the_size_check():
+    from convcalc.numbers import MAX_INT_DIGITS, check_int_size, parse_int
+
+    assert parse_int(" 1_000 ") == 1000 and parse_int("-5") == -5
+    for bad in ("1.0", "", "1__0", "0x10"):
+        with pytest.raises(ValueError, match="must be an integer"):
+            parse_int(bad)
+    assert check_int_size(10**MAX_INT_DIGITS - 1) == 10**MAX_INT_DIGITS - 1
+    for bad in (10**MAX_INT_DIGITS, -(10**MAX_INT_DIGITS)):
+        with pytest.raises(ValueError, match="too long"):
+            check_int_size(bad)
+
+
+def test_floor_times_with_every_kind_of_factor():
+    from convcalc.numbers import ExactFloat, floor_times
+
+    c = 100000000000000003
+    for factor in (0.5, ExactFloat("0.5"), Fraction(1, 2), Decimal("0.5"), "0.5"):
+        assert floor_times(c, factor) == 50000000000000001
+    assert floor_times(10, 0.7) == 7 and floor_times(10, 2) == 20
+
+
+class _Custom(BaseException):
+    pass
+
+
+@pytest.mark.parametrize(
+    "exc, code, fragment",
+    [
+        (RecursionError("deep"), 2, "input too large to process (RecursionError)"),
+        (MemoryError(), 2, "input too large to process (MemoryError)"),
+        (OverflowError("int too large to convert to float"), 2, "too large to compute with"),
+        (ValueError("Exceeds the limit (4300 digits) for integer string conversion"), 2, "4,300 digits"),
+        (BrokenPipeError(32, "Broken pipe"), 0, None),
+        (RuntimeError("oops"), 3, "internal error: RuntimeError: oops (this is a bug in convcalc"),
+        (SystemExit(4), 4, None),
+    ],
+)
+def test_every_way_a_run_can_end_has_its_exit_code(monkeypatch, exc, code, fragment):
+    from convcalc import network
+
+    def fail(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(network, "walk", fail)
+    r = run_cli("report", "zoo:alexnet")
+    assert r.code == code, r
+    if fragment is None:
+        assert r.err == ""
+    else:
+        assert r.err.count("\n") == 1 and fragment in r.err and "Traceback" not in r.err
+
+
+def test_a_base_exception_that_is_not_ours_passes_through(monkeypatch):
+    """Test harness signals (a hang guard's exception, the work meter's) are not swallowed."""
+    from convcalc import network
+
+    def fail(*a, **k):
+        raise _Custom
+
+    monkeypatch.setattr(network, "walk", fail)
+    with pytest.raises(_Custom):
+        run_cli("report", "zoo:alexnet")
