@@ -9,33 +9,50 @@ is 4,500,000; a value that is not a whole number (``1.0000001k``) is an error.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from .errors import BudgetInputError
+from .numbers import MAX_DECIMAL_DIGITS, exact, non_ascii_digit
+from .numbers import MAX_EXPONENT as NUMBERS_MAX_EXPONENT
 
 METRICS = ("macs", "flops", "params", "activations", "memory")
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
-MAX_DIGITS = 40  # "1" followed by 5000 zeros is not a limit anyone means (and int() refuses it)
-MAX_EXPONENT = 30  # Fraction("1e99999999") would build a 400 MB integer: refuse before that
+# Digits and exponent of a quantity: the rule of every decimal (convcalc.numbers).
+MAX_DIGITS = MAX_DECIMAL_DIGITS
+MAX_EXPONENT = NUMBERS_MAX_EXPONENT
 
 
 def parse_quantity(value: Any, metric: str = "") -> int:
-    """An exact non-negative integer from an int, a whole float, or a string like ``4.5M``."""
+    """An exact non-negative integer from an int, a whole number written as a float (YAML's
+    ``4.5e+22``: read from its text, never through a binary float), or a string like ``4.5M``."""
     if isinstance(value, bool):
-        raise BudgetInputError(f"must be a number like 600M, got {value!r}")
+        raise BudgetInputError(f"must be a number like 600M, got {_written(value)}")
     if isinstance(value, int):
         if value < 0:
             raise BudgetInputError(f"must be >= 0, got {value}")
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")) or value < 0 or value != int(value):
-            raise BudgetInputError(f"must be a whole number >= 0, got {value}")
-        return int(value)
+        try:
+            number = exact(value)
+        except ValueError as e:
+            raise BudgetInputError(f"must be a whole number >= 0: {e}") from None
+        if number < 0:
+            raise BudgetInputError(f"must be >= 0, got {_written(value)}")
+        if number.denominator != 1:
+            raise BudgetInputError(f"must be a whole number, got {_written(value)}")
+        return int(number)
     if not isinstance(value, str):
-        raise BudgetInputError(f"must be a number like 600M, got {type(value).__name__}")
+        raise BudgetInputError(f"must be a number like 600M, got {_written(value)}")
+    bad_digit = non_ascii_digit(value)
+    if bad_digit is not None:
+        raise BudgetInputError(
+            f"{_short(value)} has the non-ASCII digit {bad_digit!r} (U+{ord(bad_digit):04X}): "
+            "write numbers with the digits 0-9"
+        )
     if value.strip().startswith("-") and _NUMBER.match(value.strip()[1:]):
         raise BudgetInputError(f"{_short(value)} must be >= 0")
     m = _NUMBER.match(value)
@@ -54,8 +71,27 @@ def parse_quantity(value: Any, metric: str = "") -> int:
         raise BudgetInputError(f"{_short(value)}: unknown suffix {suffix!r} (use {allowed})")
     total = number * scale
     if total.denominator != 1:
-        raise BudgetInputError(f"{_short(value)} is not a whole number ({float(total):.12g})")
+        raise BudgetInputError(f"{_short(value)} is not a whole number ({_decimal_text(total)})")
     return int(total)
+
+
+def _written(value: Any) -> str:
+    """A spec value as the spec writes it: ``null``, ``true``, ``a list [1]``, ``4.5e+22``."""
+    from .layers.fields import got
+
+    return got(value)
+
+
+def _decimal_text(x: Fraction, places: int = 12) -> str:
+    """A fraction as a decimal, exact when it ends within ``places`` digits, else cut with '...'."""
+    whole, rest = divmod(x.numerator, x.denominator)
+    digits = []
+    for _ in range(places):
+        if not rest:
+            break
+        whole_digit, rest = divmod(rest * 10, x.denominator)
+        digits.append(str(whole_digit))
+    return f"{whole}." + "".join(digits) + ("..." if rest else "")
 
 
 def _scale(suffix: str, metric: str) -> int | None:
@@ -122,30 +158,43 @@ def _fraction_text(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
 
 
-def human(n: int | float, unit: str = "") -> str:
-    """1234567 -> '1.23M' (SI, powers of 1000); memory in binary units with unit='B'."""
+def human(n: int, unit: str = "") -> str:
+    """1234567 -> '1.23M' (SI, powers of 1000, up to P); memory in binary units (up to TiB)
+    with unit='B'. Exact: two decimals rounded (half to even) from the integer itself, never
+    through a float; a value beyond the largest suffix (1000P, 1024 TiB) is printed whole."""
     if unit == "B":
-        for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if abs(n) >= scale:
-                return f"{_scaled(n, scale)} {suffix}"
-        return f"{n} B"
-    for suffix, scale in (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if abs(n) >= scale:
-            return f"{_scaled(n, scale)}{suffix}"
-    return str(n)
+        return _with_suffix(
+            n, (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)), 1024, " ", f"{n} B"
+        )
+    return _with_suffix(n, _SI_DOWN, 1000, "", str(n))
 
 
-def _scaled(n: int | float, scale: int) -> str:
-    """n / scale with 2 decimals; exact ints beyond a float's range (1e308) in E notation."""
-    try:
-        return f"{n / scale:.2f}"
-    except OverflowError:
-        from decimal import Decimal
-
-        return f"{Decimal(n) / scale:.2E}"
+_SI_DOWN = (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
 
 
-def percent(part: int | float, whole: int | float) -> float | None:
+def _hundredths(a: int, scale: int) -> int:
+    """a / scale in hundredths, rounded half to even (as Python formats a float: 3.125 is
+    3.12), from the integers: exact for any size."""
+    q, r = divmod(a * 100, scale)
+    return q + 1 if 2 * r > scale or (2 * r == scale and q % 2) else q
+
+
+def _with_suffix(n: int, suffixes: tuple[tuple[str, int], ...], base: int, sep: str, plain: str) -> str:
+    sign, a = ("-", -n) if n < 0 else ("", n)
+    for i, (suffix, scale) in enumerate(suffixes):
+        if a < scale:
+            continue
+        hundredths = _hundredths(a, scale)
+        if hundredths >= base * 100:  # 999.995k rounds to 1000.00k: one suffix up, or none
+            if i == 0:
+                return plain
+            suffix, scale = suffixes[i - 1]
+            hundredths = _hundredths(a, scale)
+        return f"{sign}{hundredths // 100}.{hundredths % 100:02d}{sep}{suffix}"
+    return plain
+
+
+def percent(part: int, whole: int) -> float | None:
     """100 * part / whole, or None when whole is 0 or the ratio is beyond a float's range.
     (``100.0 * part`` would first turn a huge exact int into a float, and overflow.)"""
     if not whole:
@@ -165,30 +214,27 @@ METRIC_LABELS = {
 }
 
 
+@dataclass(slots=True)
 class Verdict:
     """One metric of one spec against one limit (or a baseline allowance).
 
     ``line``: the spec line of the limit's key in ``budget:`` (0: none). ``allowed``: for a
-    baseline verdict, the allowance as written (``5%``, ``2,000,000``)."""
+    baseline verdict, the allowance as written (``5%``, ``2,000,000``). ``name``: the
+    network's name (default: ``spec``)."""
 
-    __slots__ = ("spec", "metric", "value", "limit", "source", "baseline", "line", "allowed", "name")
+    spec: str
+    metric: str
+    value: int
+    limit: int
+    source: str
+    baseline: int | None = None
+    line: int = 0
+    allowed: str | None = None
+    name: str | None = None
 
-    def __init__(
-        self,
-        spec: str,
-        metric: str,
-        value: int,
-        limit: int,
-        source: str,
-        baseline: int | None = None,
-        line: int = 0,
-        allowed: str | None = None,
-        name: str | None = None,
-    ):
-        self.spec, self.metric, self.value, self.limit = spec, metric, value, limit
-        self.source, self.baseline, self.line = source, baseline, line
-        self.allowed = allowed
-        self.name = name if name is not None else spec
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = self.spec
 
     @property
     def passed(self) -> bool:
@@ -261,7 +307,7 @@ def judge_baseline(
     totals: dict[str, int],
     baseline: dict[str, int],
     allowance: tuple[str, Fraction],
-    metrics=("params", "macs", "flops", "activations"),
+    metrics: tuple[str, ...] = ("params", "macs", "flops", "activations"),
     name: str | None = None,
 ) -> list[Verdict]:
     """Each total may grow by at most the allowance over the baseline report's total
@@ -299,13 +345,14 @@ def annotation_line(metric: str, budget_lines: dict[str, int], source: str = "bu
 
 
 # -- baselines: reports saved by `convcalc report --format json` ----------------------------------
+@dataclass(slots=True)
 class BaselineEntry:
     """One saved report's totals and the settings it was computed with."""
 
-    __slots__ = ("name", "source", "totals", "settings")
-
-    def __init__(self, name: str, source: str | None, totals: dict[str, int], settings: dict):
-        self.name, self.source, self.totals, self.settings = name, source, totals, settings
+    name: str
+    source: str | None
+    totals: dict[str, int]
+    settings: dict
 
 
 SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
@@ -313,62 +360,32 @@ SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
 
 def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
     """The reports of a saved ``convcalc report --format json`` (one report, or
-    ``{"reports": [...]}``), validated: a clear error rather than a KeyError."""
+    ``{"reports": [...]}``), validated by ``convcalc.saved``: a clear error, never a KeyError."""
+    from . import saved
 
-    def bad(msg: str) -> BudgetInputError:
-        return BudgetInputError(f"{where}: {msg} (expected the output of `convcalc report --format json`)")
-
-    if not isinstance(doc, dict):
-        raise bad(f"a baseline must be a JSON object, got {_json_type(doc)}")
-    if "reports" in doc:
-        reports = doc["reports"]
-        if not isinstance(reports, list) or not reports:
-            raise bad("'reports' must be a non-empty list")
-        summary = doc.get("summary")
-        sources = (
-            [s.get("source") if isinstance(s, dict) else None for s in summary]
-            if isinstance(summary, list) and len(summary) == len(reports)
-            else [None] * len(reports)
+    try:
+        found = saved.reports(doc, where)
+    except saved.SavedReportError as e:
+        raise BudgetInputError(e.message) from None
+    summary = doc.get("summary")
+    sources = (
+        [s.get("source") if isinstance(s, dict) else None for s in summary]
+        if isinstance(summary, list) and len(summary) == len(found)
+        else [None] * len(found)
+    )
+    out = []
+    for (at, r), source in zip(found, sources):
+        totals = {m: r["totals"][m] for m in METRICS if m in r["totals"]}
+        if not totals:
+            place = f"{at}: " if at else ""
+            raise BudgetInputError(
+                f"{where}: {place}'totals' has none of {', '.join(METRICS)} ({saved.HINT})"
+            )
+        settings = {k: r[k] for k in SETTINGS if k in r}
+        out.append(
+            BaselineEntry(r.get("name") or "", source if isinstance(source, str) else None, totals, settings)
         )
-        return [_entry(r, f"reports[{i}]", sources[i], bad) for i, r in enumerate(reports)]
-    if "totals" in doc:
-        return [_entry(doc, "", None, bad)]
-    raise bad("has neither 'totals' nor 'reports'")
-
-
-def _entry(r: Any, path: str, source, bad) -> BaselineEntry:
-    at = f"{path}: " if path else ""
-    if not isinstance(r, dict):
-        raise bad(f"{at}a report must be an object, got {_json_type(r)}")
-    totals = r.get("totals")
-    if not isinstance(totals, dict):
-        raise bad(f"{at}'totals' must be an object, got {_json_type(totals)}")
-    clean = {}
-    for m in METRICS:
-        if m in totals:
-            v = totals[m]
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise bad(f"{at}totals.{m} must be an integer >= 0, got {_short(v)}")
-            clean[m] = v
-    if not clean:
-        raise bad(f"{at}'totals' has none of {', '.join(METRICS)}")
-    name = r.get("name")
-    if name is not None and not isinstance(name, str):
-        name = str(name)
-    settings = {k: r[k] for k in SETTINGS if k in r}
-    return BaselineEntry(name or "", source if isinstance(source, str) else None, clean, settings)
-
-
-def _json_type(v: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "null",
-        int: "a number",
-        float: "a number",
-    }.get(type(v), type(v).__name__)
+    return out
 
 
 def find_baseline(
@@ -412,38 +429,36 @@ def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
 
 
 # -- a whole check run ---------------------------------------------------------------------------
+@dataclass(slots=True)
 class Note:
     """Something a reader must see that is not a verdict. ``kind``: no_limits,
     baseline_missing, baseline_settings, baseline_name."""
 
-    __slots__ = ("spec", "name", "kind", "message", "line")
+    spec: str
+    kind: str
+    message: str
+    name: str | None = None
+    line: int = 1
 
-    def __init__(self, spec: str, kind: str, message: str, name: str | None = None, line: int = 1):
-        self.spec, self.kind, self.message, self.line = spec, kind, message, line
-        self.name = name if name is not None else spec
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = self.spec
 
     def as_dict(self) -> dict:
         return {"spec": self.spec, "name": self.name, "kind": self.kind, "message": self.message}
 
 
+@dataclass(slots=True)
 class CheckRun:
-    """Every verdict and note of ``convcalc check``; ``passed`` iff no verdict failed."""
+    """Every verdict and note of ``convcalc check``; ``passed`` iff no verdict failed.
+    ``specs``: (spec, name) in order."""
 
-    def __init__(
-        self,
-        verdicts: list[Verdict],
-        notes: list[Note],
-        specs: list[tuple[str, str]],
-        baseline: str | None = None,
-        allowance: tuple[str, Fraction] | None = None,
-        dtype: str = "fp32",
-    ):
-        self.verdicts = verdicts
-        self.notes = notes
-        self.specs = specs  # (spec, name) in order
-        self.baseline = baseline
-        self.allowance = allowance
-        self.dtype = dtype
+    verdicts: list[Verdict]
+    notes: list[Note]
+    specs: list[tuple[str, str]]
+    baseline: str | None = None
+    allowance: tuple[str, Fraction] | None = None
+    dtype: str = "fp32"
 
     @property
     def passed(self) -> bool:

@@ -21,7 +21,7 @@ from .errors import ConvcalcError, SpecError
 from .graph import Loc
 from .layers import REGISTRY
 from .layers.base import Layer
-from .layers.fields import _show, _type_name
+from .layers.fields import _show, _type_name, got
 from .network import Network
 from .tree import BLOCKS as BLOCK_TYPES
 from .tree import Concat, Item, LayerNode, Repeat, Residual, Sequential
@@ -186,7 +186,7 @@ class _Parser:
         if isinstance(v, yamlio.YMap):  # a single layer where a list is expected
             return [self.node(v, f"{path}[0]")]
         if not isinstance(v, list):
-            raise self.err(parent, f"{path}: must be a list of layers, got {_type_name(v)} {_show(v)}", key)
+            raise self.err(parent, f"{path}: must be a list of layers, got {got(v)}", key)
         if not v and not allow_empty:
             raise self.err(parent, f"{path}: needs at least one layer", key)
         out = []
@@ -197,8 +197,7 @@ class _Parser:
             if not isinstance(item, yamlio.YMap):
                 line = v.item_line(i) if isinstance(v, yamlio.YList) else 0
                 raise SpecError(
-                    f"{path}[{i}]: a layer must be a mapping with a 'type', got "
-                    f"{_type_name(item)} {_show(item)}",
+                    f"{path}[{i}]: a layer must be a mapping with a 'type', got {got(item)}",
                     where=f"{self.where}:{line}" if line else self.where,
                 )
             out.append(self.node(item, f"{path}[{i}]"))
@@ -224,7 +223,7 @@ class _Parser:
             raise self.err(m, f"{path}: a layer needs a 'type' (one of {', '.join(all_types())})")
         t = m["type"]
         if not isinstance(t, str):
-            raise self.err(m, f"{path}: type: must be a string, got {_type_name(t)} {_show(t)}", "type")
+            raise self.err(m, f"{path}: type: must be a string, got {got(t)}", "type")
         label = m.get("name")
         if label is not None and not isinstance(label, str):
             label = str(label)

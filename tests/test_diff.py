@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import time
 
 import pytest
 
@@ -185,9 +184,7 @@ def test_sequence_alignment_trims_the_common_head_and_tail_quickly():
     head = "name: deep\ninput: [8, 8, 8]\nlayers:\n"
     old = rep(head + body + body)
     new = rep(head + body + "  - {type: batchnorm}\n" + body)
-    start = time.perf_counter()
-    d = diff_reports(old, new)
-    assert time.perf_counter() - start < 5
+    d = diff_reports(old, new)  # its work is counted in test_robustness (head/tail trimming)
     assert [(r.status, r.type) for r in d.changed_rows()] == [("added", "batchnorm")]
 
 

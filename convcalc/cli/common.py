@@ -77,10 +77,14 @@ def cli_error(err: ConvcalcError) -> ConvcalcError:
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, ...]:
     """``224`` / ``224x224`` / ``16x112x112`` -> a tuple of 1 to 3 sizes >= 1."""
+    from ..numbers import non_ascii_digit, parse_int
+
     parts = text.strip().lower().replace("×", "x").split("x")
     try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
+        dims = tuple(parse_int(p) for p in parts)
+    except ValueError as e:
+        if non_ascii_digit(text) or "too long" in str(e):  # the rule for every number: say so
+            raise ConvcalcError(f"{option}: {e}") from None
         raise ConvcalcError(f"{option} {text!r}: must be sizes like 224, 224x224 or 16x112x112") from None
     if not 1 <= len(dims) <= 3:
         raise ConvcalcError(f"{option} {text!r}: needs 1 to 3 spatial sizes, got {len(dims)}")

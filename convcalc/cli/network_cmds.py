@@ -90,8 +90,8 @@ def _values(text, parse, option: str) -> list:
     for part in text.split(","):
         try:
             out.append(parse(part.strip()))
-        except ValueError:
-            raise ConvcalcError(f"{option} {text!r}: {part.strip()!r} is not a number") from None
+        except ValueError as e:  # "must be an integer, got '1e30'", "'２' is a non-ASCII digit"...
+            raise ConvcalcError(f"{option} {text!r}: {e}") from None
     return out
 
 
@@ -119,9 +119,10 @@ def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=No
     comma-separated list); errors carry FILE:LINE."""
     from .. import network, spec
     from ..errors import ConvcalcError
+    from ..numbers import ExactFloat
 
     check_min(batch, "--batch")
-    widths = _values(width_mult, float, "--width-mult")
+    widths = _values(width_mult, ExactFloat, "--width-mult")  # exact: 0.1 is 1/10
     for w in widths:
         if not (w > 0) or w == float("inf"):
             raise ConvcalcError(f"--width-mult {w}: must be a number > 0")
