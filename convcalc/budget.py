@@ -1,9 +1,11 @@
 """Budgets: parsing limits like ``600M`` and judging totals against them. Pure; no I/O.
 
 Quantities are integers, or a number with an SI suffix (powers of 1000): ``800k``, ``4.5M``,
-``1.2G``, ``2T``, ``1P``. Memory (bytes) also takes binary suffixes ``KiB``, ``MiB``,
-``GiB``, ``TiB`` (powers of 1024) and an optional ``B`` (``16MB``). Values are exact: ``4.5M``
-is 4,500,000; a value that is not a whole number (``1.0000001k``) is an error.
+``1.2G``, ``2T``, ``1P``. Memory and memory traffic (bytes) also take binary suffixes
+``KiB``, ``MiB``, ``GiB``, ``TiB`` (powers of 1024) and an optional ``B`` (``16MB``). Values
+are exact: ``4.5M`` is 4,500,000; a value that is not a whole number (``1.0000001k``) is an
+error. A latency limit is a time (``5ms``, ``250us``): an exact ``Fraction`` of a second,
+judged against the roofline estimate on a device (convcalc.perf).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from typing import Any
 
 from .errors import BudgetInputError
 
-METRICS = ("macs", "flops", "params", "activations", "memory")
+METRICS = ("macs", "flops", "params", "activations", "memory")  # counts, named as in report totals
+PERF_METRICS = ("traffic", "latency")  # memory traffic (bytes) and roofline latency (seconds)
+ALL_METRICS = METRICS + PERF_METRICS  # every metric a budget may limit
+BYTE_METRICS = ("memory", "traffic")  # limits in bytes: binary suffixes too
+# metric -> its key in a report's JSON totals, where the two differ
+TOTAL_KEYS = {"traffic": "memory_traffic", "latency": "latency_s"}
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
@@ -74,10 +81,23 @@ def _scale(suffix: str, metric: str) -> int | None:
     return None
 
 
-def parse_limit(value: Any, metric: str) -> int:
-    if metric not in METRICS:
-        raise BudgetInputError(f"unknown metric {metric!r} (use {', '.join(METRICS)})")
-    return parse_quantity(value, metric)
+def parse_limit(value: Any, metric: str) -> int | Fraction:
+    """A limit on ``metric``: an exact count of ops, elements or bytes, or (latency) seconds."""
+    if metric not in ALL_METRICS:
+        raise BudgetInputError(f"unknown metric {metric!r} (use {', '.join(ALL_METRICS)})")
+    if metric == "latency":
+        return parse_latency(value)
+    return parse_quantity(value, "memory" if metric in BYTE_METRICS else metric)
+
+
+def parse_latency(value: Any) -> Fraction:
+    """``5ms`` -> Fraction(1, 200) seconds, exactly (units s, ms, us or µs, ns)."""
+    from .devices import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise BudgetInputError(str(e)) from None
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -145,13 +165,13 @@ def _scaled(n: int | float, scale: int) -> str:
         return f"{Decimal(n) / scale:.2E}"
 
 
-def percent(part: int | float, whole: int | float) -> float | None:
+def percent(part: int | float | Fraction, whole: int | float | Fraction) -> float | None:
     """100 * part / whole, or None when whole is 0 or the ratio is beyond a float's range.
     (``100.0 * part`` would first turn a huge exact int into a float, and overflow.)"""
     if not whole:
         return None
     try:
-        return 100 * part / whole
+        return float(100 * part / whole)
     except OverflowError:
         return None
 
@@ -162,40 +182,61 @@ METRIC_LABELS = {
     "params": "params",
     "activations": "activations",
     "memory": "memory",
+    "traffic": "memory traffic",
+    "latency": "latency",
 }
+
+
+def json_number(x: int | Fraction | None) -> int | float | None:
+    """A value as JSON holds it: counts exact, times (Fractions of a second) as floats."""
+    return float(x) if isinstance(x, Fraction) else x
 
 
 class Verdict:
     """One metric of one spec against one limit (or a baseline allowance).
 
     ``line``: the spec line of the limit's key in ``budget:`` (0: none). ``allowed``: for a
-    baseline verdict, the allowance as written (``5%``, ``2,000,000``)."""
+    baseline verdict, the allowance as written (``5%``, ``2,000,000``). A latency verdict's
+    values are exact Fractions of a second, estimated on ``device`` (its name)."""
 
-    __slots__ = ("spec", "metric", "value", "limit", "source", "baseline", "line", "allowed", "name")
+    __slots__ = (
+        "spec",
+        "metric",
+        "value",
+        "limit",
+        "source",
+        "baseline",
+        "line",
+        "allowed",
+        "name",
+        "device",
+    )
 
     def __init__(
         self,
         spec: str,
         metric: str,
-        value: int,
-        limit: int,
+        value: int | Fraction,
+        limit: int | Fraction,
         source: str,
-        baseline: int | None = None,
+        baseline: int | Fraction | None = None,
         line: int = 0,
         allowed: str | None = None,
         name: str | None = None,
+        device: str | None = None,
     ):
         self.spec, self.metric, self.value, self.limit = spec, metric, value, limit
         self.source, self.baseline, self.line = source, baseline, line
         self.allowed = allowed
         self.name = name if name is not None else spec
+        self.device = device
 
     @property
     def passed(self) -> bool:
         return self.value <= self.limit
 
     @property
-    def excess(self) -> int:
+    def excess(self) -> int | Fraction:
         return self.value - self.limit
 
     @property
@@ -207,7 +248,7 @@ class Verdict:
         return percent(self.value, self.limit)
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> int | Fraction | None:
         return None if self.baseline is None else self.value - self.baseline
 
     @property
@@ -217,72 +258,110 @@ class Verdict:
         return percent(self.value - self.baseline, self.baseline)
 
     def as_dict(self) -> dict:
+        j = json_number
         d = {
             "spec": self.spec,
             "name": self.name,
             "metric": self.metric,
-            "value": self.value,
-            "limit": self.limit,
+            "value": j(self.value),
+            "limit": j(self.limit),
             "passed": self.passed,
-            "excess": max(self.excess, 0),
+            "excess": j(max(self.excess, 0)),
             "excess_percent": (self.excess_percent if self.excess > 0 else 0.0) if self.limit else None,
             "used_percent": self.used_percent,
             "source": self.source,
             "line": self.line or None,
         }
+        if self.metric == "latency":
+            d["unit"] = "s"
+            d["device"] = self.device
         if self.baseline is not None:
-            d["baseline"] = self.baseline
-            d["change"] = self.change
+            d["baseline"] = j(self.baseline)
+            d["change"] = j(self.change)
             d["change_percent"] = self.change_percent
-            d["allowed_increase"] = self.limit - self.baseline
+            d["allowed_increase"] = j(self.limit - self.baseline)
         return d
 
 
 def judge(
     spec: str,
-    totals: dict[str, int],
-    limits: dict[str, int],
+    totals: dict[str, Any],
+    limits: dict[str, Any],
     sources: dict[str, str],
     lines: dict[str, int] | None = None,
     name: str | None = None,
+    device: str | None = None,
 ) -> list[Verdict]:
-    """A verdict per limit. ``totals`` must hold every limited metric. A value equal to its
-    limit passes."""
+    """A verdict per limit. ``totals`` must hold every limited metric (``latency``: exact
+    seconds on ``device``). A value equal to its limit passes."""
     lines = lines or {}
     return [
-        Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0), name=name)
-        for m in METRICS
+        Verdict(
+            spec,
+            m,
+            totals[m],
+            limits[m],
+            sources.get(m, "flag"),
+            line=lines.get(m, 0),
+            name=name,
+            device=device if m == "latency" else None,
+        )
+        for m in ALL_METRICS
         if m in limits
     ]
 
 
 def judge_baseline(
     spec: str,
-    totals: dict[str, int],
-    baseline: dict[str, int],
+    totals: dict[str, Any],
+    baseline: dict[str, Any],
     allowance: tuple[str, Fraction],
     metrics=("params", "macs", "flops", "activations"),
     name: str | None = None,
+    device: str | None = None,
 ) -> list[Verdict]:
     """Each total may grow by at most the allowance over the baseline report's total
-    (a baseline of 0 with a percentage allowance allows no growth)."""
+    (a baseline of 0 with a percentage allowance allows no growth). ``metrics``: those
+    compared, where both carry them. A latency (exact seconds) is compared with a percentage
+    allowance only: an amount like 2M is not a time."""
     kind, amount = allowance
     allowed = allowance_text(allowance)
     out = []
     for m in metrics:
         if m not in baseline or m not in totals:
             continue
-        old = baseline[m]
-        extra = old * amount / 100 if kind == "percent" else amount
-        limit = old + int(extra)  # floor: growing by more than the allowance fails
-        out.append(Verdict(spec, m, totals[m], limit, "baseline", baseline=old, allowed=allowed, name=name))
+        old, new = baseline[m], totals[m]
+        if m == "latency":
+            if kind != "percent":
+                continue
+            # a saved latency is a float: compare this one at the same precision, so that an
+            # unchanged network is unchanged
+            new = Fraction(float(new))
+            limit: int | Fraction = old + old * amount / 100  # exact
+        else:
+            extra = old * amount / 100 if kind == "percent" else amount
+            limit = old + int(extra)  # floor: growing by more than the allowance fails
+        out.append(
+            Verdict(
+                spec,
+                m,
+                new,
+                limit,
+                "baseline",
+                baseline=old,
+                allowed=allowed,
+                name=name,
+                device=device if m == "latency" else None,
+            )
+        )
     return out
 
 
 # -- limits from flags and the spec's budget --------------------------------------------------------
-def merge_limits(budget: dict[str, int], flags: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
-    """(limits, sources): the spec's ``budget:`` with each flag overriding its key."""
-    limits = {m: budget[m] for m in METRICS if m in budget}
+def merge_limits(budget: dict[str, Any], flags: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(limits, sources): the spec's ``budget:`` with each flag overriding its key (the
+    budget's ``device`` is not a limit: see ``merge_device``)."""
+    limits = {m: budget[m] for m in ALL_METRICS if m in budget}
     sources = dict.fromkeys(limits, "budget")
     for m, v in flags.items():
         limits[m] = v
@@ -304,11 +383,11 @@ class BaselineEntry:
 
     __slots__ = ("name", "source", "totals", "settings")
 
-    def __init__(self, name: str, source: str | None, totals: dict[str, int], settings: dict):
+    def __init__(self, name: str, source: str | None, totals: dict[str, Any], settings: dict):
         self.name, self.source, self.totals, self.settings = name, source, totals, settings
 
 
-SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
+SETTINGS = ("batch", "width_mult", "dtype", "input_shape", "device")
 
 
 def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
@@ -343,19 +422,33 @@ def _entry(r: Any, path: str, source, bad) -> BaselineEntry:
     totals = r.get("totals")
     if not isinstance(totals, dict):
         raise bad(f"{at}'totals' must be an object, got {_json_type(totals)}")
-    clean = {}
+    clean: dict[str, Any] = {}
     for m in METRICS:
         if m in totals:
             v = totals[m]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise bad(f"{at}totals.{m} must be an integer >= 0, got {_short(v)}")
             clean[m] = v
+    for m, key in TOTAL_KEYS.items():  # saved as memory_traffic and latency_s
+        v = totals.get(key)
+        if m in clean or v is None:
+            continue
+        if m == "latency":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
+                raise bad(f"{at}totals.{key} must be a number of seconds >= 0, got {_short(v)}")
+            clean[m] = Fraction(v)  # the float exactly
+        else:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise bad(f"{at}totals.{key} must be an integer >= 0, got {_short(v)}")
+            clean[m] = v
     if not clean:
-        raise bad(f"{at}'totals' has none of {', '.join(METRICS)}")
+        raise bad(f"{at}'totals' has none of {', '.join(METRICS)}, {', '.join(TOTAL_KEYS.values())}")
     name = r.get("name")
     if name is not None and not isinstance(name, str):
         name = str(name)
     settings = {k: r[k] for k in SETTINGS if k in r}
+    if isinstance(settings.get("device"), dict):  # the device a saved report estimated for: its name
+        settings["device"] = settings["device"].get("name")
     return BaselineEntry(name or "", source if isinstance(source, str) else None, clean, settings)
 
 
@@ -403,6 +496,8 @@ def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
     for k in SETTINGS:
         if k in entry.settings and k in current:
             old, new = entry.settings[k], current[k]
+            if k == "device" and (old is None or new is None):
+                continue  # only latencies depend on it: they are compared when both have one
             if k == "input_shape":
                 old, new = list(old) if isinstance(old, (list, tuple)) else old, list(new)
             if old != new:

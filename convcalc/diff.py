@@ -24,8 +24,11 @@ from typing import Any
 from .errors import ConvcalcError
 
 ROW_METRICS = ("params", "macs", "flops", "activations")
-TOTAL_METRICS = ("params", "macs", "flops", "activations", "memory")
-SETTINGS = ("input_shape", "batch", "width_mult", "dtype")
+# compared where both sides have them (reports saved before convcalc counted traffic lack it;
+# latency_s needs --device): bytes are exact, a latency is a float of seconds
+PERF_METRICS = ("memory_traffic", "latency_s")
+TOTAL_METRICS = ("params", "macs", "flops", "activations", "memory", *PERF_METRICS)
+SETTINGS = ("input_shape", "batch", "width_mult", "dtype", "device")
 MAX_ALIGN_WORK = 4_000_000  # len(a) * len(b) of the stretch SequenceMatcher may align
 
 
@@ -80,16 +83,25 @@ def validate_report(r: dict, where: str) -> dict:
         for k in ("params", "macs"):
             if not _is_count(layer.get(k)):
                 raise ConvcalcError(f"{at}: '{k}' must be an integer >= 0")
-        for k in ("flops", "activations"):
+        for k in ("flops", "activations", "memory_traffic"):
             if k in layer and not _is_count(layer[k]):
                 raise ConvcalcError(f"{at}: '{k}' must be an integer >= 0")
+        if layer.get("latency_s") is not None and not _is_seconds(layer["latency_s"]):
+            raise ConvcalcError(f"{at}: 'latency_s' must be a number of seconds >= 0")
     totals = r.get("totals")
     if not isinstance(totals, dict):
         raise ConvcalcError(f"{where}: 'totals' must be an object")
     for k in TOTAL_METRICS:
-        if k in totals and not _is_count(totals[k]):
+        if k == "latency_s":
+            if totals.get(k) is not None and not _is_seconds(totals[k]):
+                raise ConvcalcError(f"{where}: totals.{k} must be a number of seconds >= 0")
+        elif k in totals and not _is_count(totals[k]):
             raise ConvcalcError(f"{where}: totals.{k} must be an integer >= 0")
     return r
+
+
+def _is_seconds(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
 
 
 def _is_count(v: Any) -> bool:
@@ -140,6 +152,14 @@ class LayerChange:
     def delta(self, metric: str) -> int:
         return (self.get("new", metric) or 0) - (self.get("old", metric) or 0)
 
+    def has(self, metric: str) -> bool:
+        """Whether the layers present on either side carry ``metric`` (traffic, latency)."""
+        return all(layer.get(metric) is not None for layer in (self.old, self.new) if layer is not None)
+
+    def perf_delta(self, metric: str) -> Any:
+        """The change of a PERF_METRICS value, or None when a side does not carry it."""
+        return self.delta(metric) if self.has(metric) else None
+
     def as_dict(self) -> dict:
         o, n = self.old or {}, self.new or {}
         d: dict = {
@@ -158,6 +178,11 @@ class LayerChange:
             d[f"old_{m}"] = o.get(m)
             d[f"new_{m}"] = n.get(m)
             d[f"{m}_change"] = self.delta(m)
+        for m in PERF_METRICS:
+            if o.get(m) is not None or n.get(m) is not None:
+                d[f"old_{m}"] = o.get(m)
+                d[f"new_{m}"] = n.get(m)
+                d[f"{m}_change"] = self.perf_delta(m)
         return d
 
 
@@ -166,17 +191,20 @@ def _same(a: dict, b: dict) -> bool:
         a["type"] == b["type"]
         and list(a["output_shape"]) == list(b["output_shape"])
         and all(a.get(m) == b.get(m) for m in ROW_METRICS)
+        and all(a.get(m) == b.get(m) for m in PERF_METRICS if a.get(m) is not None and b.get(m) is not None)
     )
 
 
 class TotalChange:
+    """A total's change (``latency_s``: floats of seconds; every other metric exact)."""
+
     __slots__ = ("metric", "old", "new")
 
-    def __init__(self, metric: str, old: int, new: int):
+    def __init__(self, metric: str, old: Any, new: Any):
         self.metric, self.old, self.new = metric, old, new
 
     @property
-    def change(self) -> int:
+    def change(self) -> Any:
         return self.new - self.old
 
     @property
@@ -206,6 +234,7 @@ class Diff:
         settings: list[tuple[str, Any, Any]],
     ):
         self.old_name, self.new_name = str(old.get("name", "")), str(new.get("name", ""))
+        self.old_totals, self.new_totals = old.get("totals") or {}, new.get("totals") or {}
         self.rows = rows  # every layer of both reports, in execution order
         self.totals = totals
         self.alignment = alignment  # "name", "path" or "sequence"
@@ -222,8 +251,14 @@ class Diff:
 
     def largest(self, metric: str = "macs") -> LayerChange | None:
         """The row whose ``metric`` grew the most (None if nothing grew)."""
-        best = max(self.rows, key=lambda r: r.delta(metric), default=None)
+        rows = [r for r in self.rows if r.has(metric)] if metric in PERF_METRICS else self.rows
+        best = max(rows, key=lambda r: r.delta(metric), default=None)
         return best if best is not None and best.delta(metric) > 0 else None
+
+    def missing(self, metric: str) -> str | None:
+        """Which side's totals lack ``metric`` when the other has it (None: both or neither)."""
+        a, b = self.old_totals.get(metric) is not None, self.new_totals.get(metric) is not None
+        return None if a == b else ("old" if b else "new")
 
     def as_dict(self, include_unchanged: bool = False) -> dict:
         rows = self.rows if include_unchanged else self.changed_rows()
@@ -254,12 +289,25 @@ def diff_reports(old: dict, new: dict) -> Diff:
             method, pairs = "sequence", by_seq
     rows = [LayerChange(a[i] if i is not None else None, b[j] if j is not None else None) for i, j in pairs]
     ta, tb = old.get("totals") or {}, new.get("totals") or {}
-    totals = [TotalChange(m, ta[m], tb[m]) for m in TOTAL_METRICS if m in ta and m in tb]
+    totals = [
+        TotalChange(m, ta[m], tb[m])
+        for m in TOTAL_METRICS
+        if m in ta and m in tb and ta[m] is not None and tb[m] is not None
+    ]
     settings = []
     for k in SETTINGS:
-        if k in old and k in new and old[k] != new[k]:
-            settings.append((k, old[k], new[k]))
+        a_, b_ = old.get(k), new.get(k)
+        if k == "device":  # the device a latency was estimated on: its name, where both have one
+            a_, b_ = _device_name(a_), _device_name(b_)
+            if a_ is None or b_ is None:
+                continue
+        if k in old and k in new and a_ != b_:
+            settings.append((k, a_, b_))
     return Diff(old, new, rows, totals, method, settings)
+
+
+def _device_name(d: Any) -> Any:
+    return d.get("name") if isinstance(d, dict) else d
 
 
 Pairs = list[tuple["int | None", "int | None"]]
