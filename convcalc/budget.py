@@ -182,7 +182,7 @@ METRIC_LABELS = {
     "params": "params",
     "activations": "activations",
     "memory": "memory",
-    "traffic": "memory traffic",
+    "traffic": "traffic",
     "latency": "latency",
 }
 

@@ -586,6 +586,18 @@ def test_budget_errors_name_file_line_and_key(spec_file, budget, line, message):
     assert r.err.startswith(f"convcalc: error: {path}:{line}: {message}"), r.err
 
 
+def test_a_missing_profile_file_is_named_at_the_budget_line(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(
+        NET.replace("input: [8, 16, 16]\n", "input: [8, 16, 16]\nbudget: {latency: 5ms, device: gone.yaml}\n")
+    )
+    r = run_cli("check", str(spec))
+    assert r.code == 2
+    assert r.err.startswith(
+        f"convcalc: error: {spec}:3: budget.device: {tmp_path / 'gone.yaml'}: no such file"
+    ), r.err
+
+
 def test_the_schema_knows_the_new_budget_keys():
     import jsonschema
 

@@ -224,13 +224,15 @@ def spec_device(net: Any, dtype: str) -> Any:
     looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or os.sep in ref
     if looks_like_path and not os.path.isabs(ref) and os.path.isfile(source):
         ref = os.path.join(os.path.dirname(source), ref)
+    line = net.budget_lines.get("device") or net.budget_lines.get("")
+    where = f"{source}:{line}" if source and line else source
     try:
         return load_device(ref, dtype)
-    except SpecError:
-        raise  # a bad profile file: its own FILE:LINE
+    except SpecError as e:
+        if e.where and e.where != ref:
+            raise  # an error inside the profile file: its own FILE:LINE
+        raise SpecError(f"budget.device: {e}", where=where) from None  # the file itself
     except ConvcalcError as e:
-        line = net.budget_lines.get("device") or net.budget_lines.get("")
-        where = f"{source}:{line}" if source and line else source
         raise SpecError(f"budget.device: {e.message}", where=where) from None
 
 

@@ -127,7 +127,7 @@ def check_doc(run: CheckRun, budget_lines: dict[str, dict] | None = None) -> Doc
     if any(v.metric == "memory" for v in run.verdicts):
         said.append(f"memory: weights + peak activations at {run.dtype}, in bytes")
     if any(v.metric == "traffic" for v in run.verdicts):
-        said.append(f"memory traffic: bytes every layer reads and writes at {run.dtype} (unfused)")
+        said.append(f"traffic: bytes every layer reads and writes at {run.dtype} (unfused)")
     devices = sorted({v.device for v in run.verdicts if v.metric == "latency" and v.device})
     if devices:
         said.append(f"latency: roofline lower bound (unfused) on {', '.join(devices)} at {run.dtype}")
@@ -249,7 +249,7 @@ def diff_columns(latency: bool = False) -> list[Column]:
         col("old_macs", "old MACs", numeric=True, optional=True, drop=1),
         col("new_macs", "new MACs", numeric=True, optional=True, drop=2),
         col("macs_change", "Δ MACs", numeric=True),
-        col("memory_traffic_change", "Δ traffic", numeric=True, unit="B", optional=True, drop=5),
+        col("memory_traffic_change", "Δ traffic", numeric=True, unit="B", optional=True, drop=1),
         *timed,
     ]
 

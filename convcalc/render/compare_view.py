@@ -102,7 +102,7 @@ def comparison_doc(c: Comparison, batch: int = 1, perf: Perf | None = None) -> D
     lead_cols = (
         [
             col("latency_s", optional=True, drop=0),
-            col("latency_ratio", "time / std", numeric=True, optional=True, drop=2),
+            col("latency_ratio", "time / std", numeric=True, optional=True, drop=0),
         ]
         if device
         else []
