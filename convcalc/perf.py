@@ -82,11 +82,6 @@ class Tally:
     def memory_traffic(self) -> int:
         return self.read + self.written
 
-    def traffic(self) -> Traffic:
-        from .traffic import Traffic
-
-        return Traffic(self.read, self.written, self.flops)
-
 
 class Perf:
     """Traffic (and, with a ``device``, the roofline estimate) of layers at ``dtype`` and
@@ -111,9 +106,6 @@ class Perf:
             oh = device.launch_overhead
             self._oh_num, self._oh_den = oh.numerator, oh.denominator
             self._den = self._peak * self._bw * self._oh_den  # every time is a multiple of 1/_den
-
-    def for_batch(self, batch: int) -> Perf:
-        return self if batch == self.batch else Perf(self.dtype, batch, self.device)
 
     # -- one layer -------------------------------------------------------------------------------
     def tally(self, cost: Cost) -> Tally:
@@ -143,20 +135,23 @@ class Perf:
                 out.append(self._kernel(pc, pt))
         return out
 
+    def _bytes(self, cost: Cost) -> tuple[int, int]:
+        """(read, written) of a simple layer that is not a view: traffic.layer_traffic's
+        formula, inline (every row of a large report goes through here)."""
+        batch = self.batch
+        inputs = 0
+        for shape in cost.input_shapes:
+            inputs += prod(shape)
+        return (inputs * batch + cost.params) * self.bytes, prod(cost.output_shape) * batch * self.bytes
+
     def _kernel(self, cost: Cost, t: Traffic | None) -> Tally:
         out = Tally()
-        batch = self.batch
-        flops = cost.flops * batch
+        flops = cost.flops * self.batch
         out.flops = flops
         if cost.type in VIEWS:
             return out
         if t is None:
-            b = self.bytes
-            inputs = 0
-            for s in cost.input_shapes:
-                inputs += prod(s)
-            out.read = (inputs * batch + cost.params) * b
-            out.written = prod(cost.output_shape) * batch * b
+            out.read, out.written = self._bytes(cost)
         else:
             out.read, out.written = t.bytes_read, t.bytes_written
         out.kernel_flops = flops
@@ -173,7 +168,7 @@ class Perf:
         """The sums over several layers (``tally`` of each, added; simple layers inline: a
         100,000-layer report sums them twice)."""
         out = Tally()
-        b, batch, timed = self.bytes, self.batch, self.device is not None
+        batch, timed = self.batch, self.device is not None
         peak, bw = self._peak, self._bw
         read = written = flops = kflops = cflops = mbytes = kernels = mkernels = 0
         for c in costs:
@@ -184,11 +179,7 @@ class Perf:
             flops += f
             if c.type in VIEWS:
                 continue
-            inputs = 0
-            for shape in c.input_shapes:
-                inputs += prod(shape)
-            r = (inputs * batch + c.params) * b
-            w = prod(c.output_shape) * batch * b
+            r, w = self._bytes(c)
             read += r
             written += w
             kflops += f
@@ -267,16 +258,8 @@ class Perf:
         streamed report)."""
         if cost.parts:
             return self.keys(self.tally(cost))
-        batch, b = self.batch, self.bytes
-        f = cost.flops * batch
-        if cost.type in VIEWS:
-            r = w = 0
-        else:
-            inputs = 0
-            for shape in cost.input_shapes:
-                inputs += prod(shape)
-            r = (inputs * batch + cost.params) * b
-            w = prod(cost.output_shape) * batch * b
+        f = cost.flops * self.batch
+        r, w = (0, 0) if cost.type in VIEWS else self._bytes(cost)
         traffic = r + w
         d: dict[str, Any] = {
             "bytes_read": r,

@@ -204,7 +204,7 @@ def layer_doc(
         ratio = z / max(cost.macs * batch, 1)
         items.append((f"MACs of the zero-insertion view ({ratio:.2f}x)", _num(z)))
     whole = perf.tally(cost) if perf is not None else None
-    if perf is not None and whole is not None:
+    if perf is not None and whole is not None:  # (both or neither)
         items += perf_items(perf, whole)
     rows = []
     if cost.parts:
