@@ -1,9 +1,11 @@
 """Budgets: parsing limits like ``600M`` and judging totals against them. Pure; no I/O.
 
 Quantities are integers, or a number with an SI suffix (powers of 1000): ``800k``, ``4.5M``,
-``1.2G``, ``2T``, ``1P``. Memory (bytes) also takes binary suffixes ``KiB``, ``MiB``,
-``GiB``, ``TiB`` (powers of 1024) and an optional ``B`` (``16MB``). Values are exact: ``4.5M``
-is 4,500,000; a value that is not a whole number (``1.0000001k``) is an error.
+``1.2G``, ``2T``, ``1P``. Memory and memory traffic (bytes) also take binary suffixes
+``KiB``, ``MiB``, ``GiB``, ``TiB`` (powers of 1024) and an optional ``B`` (``16MB``). Values
+are exact: ``4.5M`` is 4,500,000; a value that is not a whole number (``1.0000001k``) is an
+error. A latency limit is a time (``5ms``, ``250us``): an exact ``Fraction`` of a second,
+judged against the roofline estimate on a device (convcalc.perf).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from .errors import BudgetInputError
 from .numbers import MAX_DECIMAL_DIGITS, exact, non_ascii_digit
 from .numbers import MAX_EXPONENT as NUMBERS_MAX_EXPONENT
 
-METRICS = ("macs", "flops", "params", "activations", "memory")
+METRICS = ("macs", "flops", "params", "activations", "memory")  # counts, named as in report totals
+PERF_METRICS = ("traffic", "latency")  # memory traffic (bytes) and roofline latency (seconds)
+ALL_METRICS = METRICS + PERF_METRICS  # every metric a budget may limit
+BYTE_METRICS = ("memory", "traffic")  # limits in bytes: binary suffixes too
+# metric -> its key in a report's JSON totals, where the two differ
+TOTAL_KEYS = {"traffic": "memory_traffic", "latency": "latency_s"}
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
@@ -110,10 +117,23 @@ def _scale(suffix: str, metric: str) -> int | None:
     return None
 
 
-def parse_limit(value: Any, metric: str) -> int:
-    if metric not in METRICS:
-        raise BudgetInputError(f"unknown metric {metric!r} (use {', '.join(METRICS)})")
-    return parse_quantity(value, metric)
+def parse_limit(value: Any, metric: str) -> int | Fraction:
+    """A limit on ``metric``: an exact count of ops, elements or bytes, or (latency) seconds."""
+    if metric not in ALL_METRICS:
+        raise BudgetInputError(f"unknown metric {metric!r} (use {', '.join(ALL_METRICS)})")
+    if metric == "latency":
+        return parse_latency(value)
+    return parse_quantity(value, "memory" if metric in BYTE_METRICS else metric)
+
+
+def parse_latency(value: Any) -> Fraction:
+    """``5ms`` -> Fraction(1, 200) seconds, exactly (units s, ms, us or µs, ns)."""
+    from .devices import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise BudgetInputError(str(e)) from None
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -194,13 +214,13 @@ def _with_suffix(n: int, suffixes: tuple[tuple[str, int], ...], base: int, sep: 
     return plain
 
 
-def percent(part: int, whole: int) -> float | None:
+def percent(part: int | float | Fraction, whole: int | float | Fraction) -> float | None:
     """100 * part / whole, or None when whole is 0 or the ratio is beyond a float's range.
     (``100.0 * part`` would first turn a huge exact int into a float, and overflow.)"""
     if not whole:
         return None
     try:
-        return 100 * part / whole
+        return float(100 * part / whole)
     except OverflowError:
         return None
 
@@ -211,7 +231,14 @@ METRIC_LABELS = {
     "params": "params",
     "activations": "activations",
     "memory": "memory",
+    "traffic": "traffic",
+    "latency": "latency",
 }
+
+
+def json_number(x: int | Fraction | None) -> int | float | None:
+    """A value as JSON holds it: counts exact, times (Fractions of a second) as floats."""
+    return float(x) if isinstance(x, Fraction) else x
 
 
 @dataclass(slots=True)
@@ -220,17 +247,19 @@ class Verdict:
 
     ``line``: the spec line of the limit's key in ``budget:`` (0: none). ``allowed``: for a
     baseline verdict, the allowance as written (``5%``, ``2,000,000``). ``name``: the
-    network's name (default: ``spec``)."""
+    network's name (default: ``spec``). A latency verdict's values are exact Fractions of a
+    second, estimated on ``device`` (its name)."""
 
     spec: str
     metric: str
-    value: int
-    limit: int
+    value: int | Fraction
+    limit: int | Fraction
     source: str
-    baseline: int | None = None
+    baseline: int | Fraction | None = None
     line: int = 0
     allowed: str | None = None
     name: str | None = None
+    device: str | None = None
 
     def __post_init__(self) -> None:
         if self.name is None:
@@ -241,7 +270,7 @@ class Verdict:
         return self.value <= self.limit
 
     @property
-    def excess(self) -> int:
+    def excess(self) -> int | Fraction:
         return self.value - self.limit
 
     @property
@@ -253,7 +282,7 @@ class Verdict:
         return percent(self.value, self.limit)
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> int | Fraction | None:
         return None if self.baseline is None else self.value - self.baseline
 
     @property
@@ -263,72 +292,110 @@ class Verdict:
         return percent(self.value - self.baseline, self.baseline)
 
     def as_dict(self) -> dict:
+        j = json_number
         d = {
             "spec": self.spec,
             "name": self.name,
             "metric": self.metric,
-            "value": self.value,
-            "limit": self.limit,
+            "value": j(self.value),
+            "limit": j(self.limit),
             "passed": self.passed,
-            "excess": max(self.excess, 0),
+            "excess": j(max(self.excess, 0)),
             "excess_percent": (self.excess_percent if self.excess > 0 else 0.0) if self.limit else None,
             "used_percent": self.used_percent,
             "source": self.source,
             "line": self.line or None,
         }
+        if self.metric == "latency":
+            d["unit"] = "s"
+            d["device"] = self.device
         if self.baseline is not None:
-            d["baseline"] = self.baseline
-            d["change"] = self.change
+            d["baseline"] = j(self.baseline)
+            d["change"] = j(self.change)
             d["change_percent"] = self.change_percent
-            d["allowed_increase"] = self.limit - self.baseline
+            d["allowed_increase"] = j(self.limit - self.baseline)
         return d
 
 
 def judge(
     spec: str,
-    totals: dict[str, int],
-    limits: dict[str, int],
+    totals: dict[str, Any],
+    limits: dict[str, Any],
     sources: dict[str, str],
     lines: dict[str, int] | None = None,
     name: str | None = None,
+    device: str | None = None,
 ) -> list[Verdict]:
-    """A verdict per limit. ``totals`` must hold every limited metric. A value equal to its
-    limit passes."""
+    """A verdict per limit. ``totals`` must hold every limited metric (``latency``: exact
+    seconds on ``device``). A value equal to its limit passes."""
     lines = lines or {}
     return [
-        Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0), name=name)
-        for m in METRICS
+        Verdict(
+            spec,
+            m,
+            totals[m],
+            limits[m],
+            sources.get(m, "flag"),
+            line=lines.get(m, 0),
+            name=name,
+            device=device if m == "latency" else None,
+        )
+        for m in ALL_METRICS
         if m in limits
     ]
 
 
 def judge_baseline(
     spec: str,
-    totals: dict[str, int],
-    baseline: dict[str, int],
+    totals: dict[str, Any],
+    baseline: dict[str, Any],
     allowance: tuple[str, Fraction],
     metrics: tuple[str, ...] = ("params", "macs", "flops", "activations"),
     name: str | None = None,
+    device: str | None = None,
 ) -> list[Verdict]:
     """Each total may grow by at most the allowance over the baseline report's total
-    (a baseline of 0 with a percentage allowance allows no growth)."""
+    (a baseline of 0 with a percentage allowance allows no growth). ``metrics``: those
+    compared, where both carry them. A latency (exact seconds) is compared with a percentage
+    allowance only: an amount like 2M is not a time."""
     kind, amount = allowance
     allowed = allowance_text(allowance)
     out = []
     for m in metrics:
         if m not in baseline or m not in totals:
             continue
-        old = baseline[m]
-        extra = old * amount / 100 if kind == "percent" else amount
-        limit = old + int(extra)  # floor: growing by more than the allowance fails
-        out.append(Verdict(spec, m, totals[m], limit, "baseline", baseline=old, allowed=allowed, name=name))
+        old, new = baseline[m], totals[m]
+        if m == "latency":
+            if kind != "percent":
+                continue
+            # a saved latency is a float: compare this one at the same precision, so that an
+            # unchanged network is unchanged
+            new = Fraction(float(new))
+            limit: int | Fraction = old + old * amount / 100  # exact
+        else:
+            extra = old * amount / 100 if kind == "percent" else amount
+            limit = old + int(extra)  # floor: growing by more than the allowance fails
+        out.append(
+            Verdict(
+                spec,
+                m,
+                new,
+                limit,
+                "baseline",
+                baseline=old,
+                allowed=allowed,
+                name=name,
+                device=device if m == "latency" else None,
+            )
+        )
     return out
 
 
 # -- limits from flags and the spec's budget --------------------------------------------------------
-def merge_limits(budget: dict[str, int], flags: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
-    """(limits, sources): the spec's ``budget:`` with each flag overriding its key."""
-    limits = {m: budget[m] for m in METRICS if m in budget}
+def merge_limits(budget: dict[str, Any], flags: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(limits, sources): the spec's ``budget:`` with each flag overriding its key (the
+    budget's ``device`` is not a limit: see ``merge_device``)."""
+    limits = {m: budget[m] for m in ALL_METRICS if m in budget}
     sources = dict.fromkeys(limits, "budget")
     for m, v in flags.items():
         limits[m] = v
@@ -351,11 +418,11 @@ class BaselineEntry:
 
     name: str
     source: str | None
-    totals: dict[str, int]
+    totals: dict[str, Any]
     settings: dict
 
 
-SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
+SETTINGS = ("batch", "width_mult", "dtype", "input_shape", "device")
 
 
 def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
@@ -375,13 +442,20 @@ def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
     )
     out = []
     for (at, r), source in zip(found, sources):
-        totals = {m: r["totals"][m] for m in METRICS if m in r["totals"]}
+        totals: dict[str, Any] = {m: r["totals"][m] for m in METRICS if m in r["totals"]}
+        for m, key in TOTAL_KEYS.items():  # saved as memory_traffic and latency_s (checked by saved)
+            v = r["totals"].get(key)
+            if v is not None:
+                totals[m] = Fraction(v) if m == "latency" else v  # a float of seconds, exactly
         if not totals:
             place = f"{at}: " if at else ""
             raise BudgetInputError(
-                f"{where}: {place}'totals' has none of {', '.join(METRICS)} ({saved.HINT})"
+                f"{where}: {place}'totals' has none of {', '.join(METRICS)}, "
+                f"{', '.join(TOTAL_KEYS.values())} ({saved.HINT})"
             )
         settings = {k: r[k] for k in SETTINGS if k in r}
+        if isinstance(settings.get("device"), dict):  # the device a saved report estimated for
+            settings["device"] = settings["device"].get("name")
         out.append(
             BaselineEntry(r.get("name") or "", source if isinstance(source, str) else None, totals, settings)
         )
@@ -420,6 +494,8 @@ def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
     for k in SETTINGS:
         if k in entry.settings and k in current:
             old, new = entry.settings[k], current[k]
+            if k == "device" and (old is None or new is None):
+                continue  # only latencies depend on it: they are compared when both have one
             if k == "input_shape":
                 old, new = list(old) if isinstance(old, (list, tuple)) else old, list(new)
             if old != new:

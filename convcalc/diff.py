@@ -27,14 +27,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import saved
 
 ROW_METRICS = ("params", "macs", "flops", "activations")
-TOTAL_METRICS = ("params", "macs", "flops", "activations", "memory")
-SETTINGS = ("input_shape", "batch", "width_mult", "dtype")
+# compared where both sides have them (reports saved before convcalc counted traffic lack it;
+# latency_s needs --device): bytes are exact, a latency is a float of seconds
+PERF_METRICS = ("memory_traffic", "latency_s")
+TOTAL_METRICS = ("params", "macs", "flops", "activations", "memory", *PERF_METRICS)
+SETTINGS = ("input_shape", "batch", "width_mult", "dtype", "device")
 MAX_ALIGN_WORK = 2_000_000  # steps (diagonals visited + elements compared) of the sequence alignment
 
 
@@ -90,6 +93,14 @@ class LayerChange:
     def delta(self, metric: str) -> int:
         return (self.get("new", metric) or 0) - (self.get("old", metric) or 0)
 
+    def has(self, metric: str) -> bool:
+        """Whether the layers present on either side carry ``metric`` (traffic, latency)."""
+        return all(layer.get(metric) is not None for layer in (self.old, self.new) if layer is not None)
+
+    def perf_delta(self, metric: str) -> Any:
+        """The change of a PERF_METRICS value, or None when a side does not carry it."""
+        return self.delta(metric) if self.has(metric) else None
+
     def as_dict(self) -> dict:
         o, n = self.old or {}, self.new or {}
         d: dict = {
@@ -108,6 +119,11 @@ class LayerChange:
             d[f"old_{m}"] = o.get(m)
             d[f"new_{m}"] = n.get(m)
             d[f"{m}_change"] = self.delta(m)
+        for m in PERF_METRICS:
+            if o.get(m) is not None or n.get(m) is not None:
+                d[f"old_{m}"] = o.get(m)
+                d[f"new_{m}"] = n.get(m)
+                d[f"{m}_change"] = self.perf_delta(m)
         return d
 
 
@@ -116,17 +132,20 @@ def _same(a: dict, b: dict) -> bool:
         a["type"] == b["type"]
         and list(a["output_shape"]) == list(b["output_shape"])
         and all(a.get(m) == b.get(m) for m in ROW_METRICS)
+        and all(a.get(m) == b.get(m) for m in PERF_METRICS if a.get(m) is not None and b.get(m) is not None)
     )
 
 
 @dataclass(slots=True)
 class TotalChange:
+    """A total's change (``latency_s``: floats of seconds; every other metric exact)."""
+
     metric: str
-    old: int
-    new: int
+    old: Any
+    new: Any
 
     @property
-    def change(self) -> int:
+    def change(self) -> Any:
         return self.new - self.old
 
     @property
@@ -153,6 +172,8 @@ class Diff:
     totals: list[TotalChange]
     alignment: str  # "name", "path" or "sequence"
     settings: list[tuple[str, Any, Any]]  # (setting, old, new) that differ: the comparison may mislead
+    old_totals: dict = field(default_factory=dict)
+    new_totals: dict = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         c = {"added": 0, "removed": 0, "changed": 0, "unchanged": 0}
@@ -165,8 +186,14 @@ class Diff:
 
     def largest(self, metric: str = "macs") -> LayerChange | None:
         """The row whose ``metric`` grew the most (None if nothing grew)."""
-        best = max(self.rows, key=lambda r: r.delta(metric), default=None)
+        rows = [r for r in self.rows if r.has(metric)] if metric in PERF_METRICS else self.rows
+        best = max(rows, key=lambda r: r.delta(metric), default=None)
         return best if best is not None and best.delta(metric) > 0 else None
+
+    def missing(self, metric: str) -> str | None:
+        """Which side's totals lack ``metric`` when the other has it (None: both or neither)."""
+        a, b = self.old_totals.get(metric) is not None, self.new_totals.get(metric) is not None
+        return None if a == b else ("old" if b else "new")
 
     def as_dict(self, include_unchanged: bool = False) -> dict:
         rows = self.rows if include_unchanged else self.changed_rows()
@@ -198,12 +225,25 @@ def diff_reports(old: dict, new: dict, max_work: int = MAX_ALIGN_WORK) -> Diff:
             method, pairs = "sequence", by_seq
     rows = [LayerChange(a[i] if i is not None else None, b[j] if j is not None else None) for i, j in pairs]
     ta, tb = old.get("totals") or {}, new.get("totals") or {}
-    totals = [TotalChange(m, ta[m], tb[m]) for m in TOTAL_METRICS if m in ta and m in tb]
+    totals = [
+        TotalChange(m, ta[m], tb[m])
+        for m in TOTAL_METRICS
+        if m in ta and m in tb and ta[m] is not None and tb[m] is not None
+    ]
     settings = []
     for k in SETTINGS:
-        if k in old and k in new and old[k] != new[k]:
-            settings.append((k, old[k], new[k]))
-    return Diff(str(old.get("name", "")), str(new.get("name", "")), rows, totals, method, settings)
+        a_, b_ = old.get(k), new.get(k)
+        if k == "device":  # the device a latency was estimated on: its name, where both have one
+            a_, b_ = _device_name(a_), _device_name(b_)
+            if a_ is None or b_ is None:
+                continue
+        if k in old and k in new and a_ != b_:
+            settings.append((k, a_, b_))
+    return Diff(str(old.get("name", "")), str(new.get("name", "")), rows, totals, method, settings, ta, tb)
+
+
+def _device_name(d: Any) -> Any:
+    return d.get("name") if isinstance(d, dict) else d
 
 
 Pair = tuple["int | None", "int | None"]

@@ -15,7 +15,7 @@ from .errors import ConvcalcError
 
 METRICS = ("macs", "flops", "params", "activations", "memory")
 LAYER_COUNTS = ("params", "macs")  # required in every saved layer
-LAYER_OPTIONAL_COUNTS = ("flops", "activations")
+LAYER_OPTIONAL_COUNTS = ("flops", "activations", "memory_traffic")
 HINT = "expected the output of `convcalc report --format json`"
 
 
@@ -86,7 +86,20 @@ def check_report(r: dict, where: str, at: str = "", *, layers: bool = False) -> 
     for m in METRICS:
         if m in totals and not is_count(totals[m]):
             raise _fail(where, at, f"totals.{m} must be an integer >= 0, got {shown(totals[m])}")
+    if totals.get("memory_traffic") is not None and not is_count(totals["memory_traffic"]):
+        raise _fail(
+            where, at, f"totals.memory_traffic must be an integer >= 0, got {shown(totals['memory_traffic'])}"
+        )
+    if totals.get("latency_s") is not None and not is_seconds(totals["latency_s"]):
+        raise _fail(
+            where, at, f"totals.latency_s must be a number of seconds >= 0, got {shown(totals['latency_s'])}"
+        )
     return r
+
+
+def is_seconds(v: Any) -> bool:
+    """A latency in a saved report: a finite number >= 0 (a float of seconds)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
 
 
 def check_layers(layers: Any, where: str, at: str) -> None:
@@ -112,6 +125,10 @@ def check_layers(layers: Any, where: str, at: str) -> None:
         for k in LAYER_OPTIONAL_COUNTS:
             if k in layer and not is_count(layer[k]):
                 raise _fail(where, here, f"'{k}' must be an integer >= 0, got {shown(layer[k])}")
+        if layer.get("latency_s") is not None and not is_seconds(layer["latency_s"]):
+            raise _fail(
+                where, here, f"'latency_s' must be a number of seconds >= 0, got {shown(layer['latency_s'])}"
+            )
 
 
 def select(doc: Any, where: str, name: str | None = None) -> dict:

@@ -5,7 +5,8 @@ Spec format (see the README and ``convcalc schema``)::
 
     name: tiny-net
     input: [3, 224, 224]                 # channels, then 0-3 spatial dims
-    budget: {macs: 600M, params: 4.5M}   # optional, for `convcalc check`
+    budget: {macs: 600M, params: 4.5M}   # optional, for `convcalc check` (also memory,
+                                         # traffic, and latency: 5ms with device: orin)
     layers: [ {type: conv, out_channels: 32, kernel: 3}, ... ]
 
 Keys starting with ``x-`` are ignored anywhere (a place to keep YAML anchors).
@@ -30,7 +31,7 @@ TOP_KEYS = ("name", "input", "budget", "layers", "outputs", "description")
 BLOCKS: dict[str, tuple[str, ...]] = {name: cls.keys for name, cls in BLOCK_TYPES.items()}
 ITEM_KEYS = ("type", "name", "from")  # every item's keys besides its own
 MERGE_KEY = "inputs"  # a merge layer's operands
-BUDGET_KEYS = ("macs", "flops", "params", "activations", "memory")
+BUDGET_KEYS = ("macs", "flops", "params", "activations", "memory", "traffic", "latency", "device")
 
 
 def load(ref: str) -> Network:
@@ -169,9 +170,16 @@ class _Parser:
         self.check_keys(b, BUDGET_KEYS, "budget", "a budget")
         from .budget import parse_limit
 
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in b.items():
             if k.startswith("x-"):
+                continue
+            if k == "device":  # the device of the latency limit: a name or a profile file
+                if not isinstance(v, str) or not v.strip():
+                    raise self.err(
+                        b, f"budget.device: must be a device name or a profile file, got {_show(v)}", k
+                    )
+                out[k] = v.strip()
                 continue
             try:
                 out[k] = parse_limit(v, k)

@@ -145,7 +145,7 @@ def test_totals_change_and_percent():
     old, new = rep(BASE), rep(WIDER)
     d = diff_reports(old, new)
     t = {x.metric: x for x in d.totals}
-    assert set(t) == {"params", "macs", "flops", "activations", "memory"}
+    assert set(t) == {"params", "macs", "flops", "activations", "memory", "memory_traffic"}
     for m, x in t.items():
         assert (x.old, x.new) == (old["totals"][m], new["totals"][m])
         assert x.change == new["totals"][m] - old["totals"][m]
@@ -326,6 +326,7 @@ def test_cli_all_shows_unchanged_rows(cli, spec_file):
         "old_macs",
         "new_macs",
         "macs_change",
+        "memory_traffic_change",
     ]
     r = cli("diff", a, b, "--format", "csv")
     assert [x["status"] for x in csv.DictReader(io.StringIO(r.out))] == ["added", "total"]

@@ -14,6 +14,24 @@ COLUMNS_HELP = (
     "Tables, CSV, Markdown: show only these columns of the main table, in this order (their CSV "
     "names, comma-separated: name,params,macs)."
 )
+DEVICE_HELP = (
+    "Estimate latency on DEVICE: a built-in profile (`convcalc devices` lists them: h100, orin, "
+    "rpi5...) or a profile FILE.yaml. Adds latency and bound per layer and in total: a roofline "
+    "lower bound, unfused (docs: latency)."
+)
+
+
+def load_device(ref: str | None, dtype: str) -> Any:
+    """The profile ``--device`` names (None without one), checked for a peak at ``dtype`` and a
+    bandwidth, so a bad pair is one clear error before any work."""
+    if ref is None:
+        return None
+    from ..devices import load_profile
+    from ..perf import Perf
+
+    profile = load_profile(ref)
+    Perf(dtype, 1, profile)
+    return profile
 
 
 def show(doc: Any, fmt: Any, output: str | None, wide: bool = False, columns: str | None = None) -> None:

@@ -8,6 +8,7 @@ import typer
 
 from .common import (
     COLUMNS_HELP,
+    DEVICE_HELP,
     FORMAT_HELP,
     OUTPUT_HELP,
     WIDE_HELP,
@@ -16,6 +17,7 @@ from .common import (
     cli_error,
     parse_size,
 )
+from .network_cmds import Dtype, DtypeOpt
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
@@ -178,12 +180,15 @@ def compare(
         typer.Option("--bias/--no-bias", help="Biases. Default: on, as `convcalc conv`.", show_default=False),
     ] = None,
     batch: Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")] = 1,
+    dtype: DtypeOpt = Dtype.fp32,
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP, metavar="DEVICE")] = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side."""
+    """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side;
+    with --device, each one's estimated latency beside its MACs."""
     from .. import compare as cmp
     from ..errors import ConvcalcError
     from ..layers.fields import Dims, Padding
@@ -202,10 +207,13 @@ def compare(
         result = cmp.compare(shape, out_channels, k, s, p, groups, dilation, bias)
     except ConvcalcError as e:
         raise cli_error(e) from None
+    from ..perf import Perf
     from ..render.compare_view import comparison_doc
-    from .common import show
+    from .common import load_device, show
 
-    show(comparison_doc(result, batch), format, output, wide, columns)
+    d = dtype.value
+    perf = Perf(d, batch, load_device(device, d))
+    show(comparison_doc(result, batch, perf), format, output, wide, columns)
 
 
 def _opt(kind, text: str, option: str):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
+from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
 
 
 class Dtype(str, Enum):
@@ -55,7 +55,20 @@ ResOpt = Annotated[
         metavar="R|DxHxW",
     ),
 ]
-DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
+DtypeOpt = Annotated[
+    Dtype, typer.Option("--dtype", help="Element type for memory, memory traffic and latency figures.")
+]
+
+
+def _complete_device(incomplete: str) -> list[str]:
+    from .completion import complete_device
+
+    return complete_device(incomplete)
+
+
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help=DEVICE_HELP, metavar="DEVICE", autocompletion=_complete_device)
+]
 WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
 ColumnsOpt = Annotated[
     str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS", autocompletion=_complete_columns)
@@ -150,6 +163,7 @@ def report(
     width_mult: WidthListOpt = "1",
     resolution: ResListOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
+    device: DeviceOpt = None,
     top: Annotated[
         int | None, typer.Option("--top", help="Show only the N layers with the most MACs.", metavar="N")
     ] = None,
@@ -165,24 +179,26 @@ def report(
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
+    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, memory traffic,
+    receptive fields; with --device, a roofline latency estimate."""
     from ..render import views
-    from .common import show
+    from .common import load_device, show
 
     if top is not None:
         check_min(top, "--top")
     if depth is not None:
         check_min(depth, "--depth", 0)
-    reports = load_reports(specs, batch, width_mult, resolution)
     d = dtype.value
+    profile = load_device(device, d)
+    reports = load_reports(specs, batch, width_mult, resolution)
     if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
         widths = _values(width_mult, float, "--width-mult")
         resolutions = _values(resolution, parse_resolution, "--resolution")
-        doc = views.sweep_doc(reports, d, widths, resolutions)
+        doc = views.sweep_doc(reports, d, widths, resolutions, profile)
     elif len(reports) == 1:
-        doc = views.report_doc(reports[0], d, top, depth)
+        doc = views.report_doc(reports[0], d, top, depth, device=profile)
     else:
-        doc = views.multi_report_doc(reports, d, top, depth)
+        doc = views.multi_report_doc(reports, d, top, depth, profile)
     show(doc, format, output, wide, columns)
 
 
