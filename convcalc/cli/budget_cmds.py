@@ -26,26 +26,34 @@ from .network_cmds import (
 CheckFormat = Format  # check takes every format (github: the annotations)
 
 
-def _limit(metric: str, what: str, example: str):
-    return Annotated[
-        str | None,
-        typer.Option(
-            f"--max-{metric}",
-            metavar="X",
-            help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.",
-        ),
-    ]
+def _limit_option(metric: str, what: str, example: str) -> Any:
+    return typer.Option(
+        f"--max-{metric}",
+        metavar="X",
+        help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.",
+    )
 
 
-MaxMacs = _limit("macs", "the MACs", "600M, 1.2G")
-MaxFlops = _limit("flops", "the FLOPs", "1.2G")
-MaxParams = _limit("params", "the parameters", "4.5M, 800k")
-MaxActivations = _limit("activations", "the activations (elements of every layer's output)", "20M")
-MaxMemory = _limit("memory", "weights + peak activations, in bytes at --dtype", "16MiB, 1.5GiB, 20M")
-MaxTraffic = _limit(
-    "traffic", "the memory traffic (bytes every layer reads and writes, unfused) at --dtype", "1G, 512MiB"
-)
-MaxLatency = _limit("latency", "the estimated latency on --device (roofline lower bound)", "5ms, 250us")
+MaxMacs = Annotated[str | None, _limit_option("macs", "the MACs", "600M, 1.2G")]
+MaxFlops = Annotated[str | None, _limit_option("flops", "the FLOPs", "1.2G")]
+MaxParams = Annotated[str | None, _limit_option("params", "the parameters", "4.5M, 800k")]
+MaxActivations = Annotated[
+    str | None, _limit_option("activations", "the activations (elements of every layer's output)", "20M")
+]
+MaxMemory = Annotated[
+    str | None,
+    _limit_option("memory", "weights + peak activations, in bytes at --dtype", "16MiB, 1.5GiB, 20M"),
+]
+MaxTraffic = Annotated[
+    str | None,
+    _limit_option(
+        "traffic", "the memory traffic (bytes every layer reads and writes, unfused) at --dtype", "1G, 512MiB"
+    ),
+]
+MaxLatency = Annotated[
+    str | None,
+    _limit_option("latency", "the estimated latency on --device (roofline lower bound)", "5ms, 250us"),
+]
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
 
 
@@ -254,7 +262,7 @@ def no_device(ref: str, net: Any, source: str, flag_text: str | None) -> Excepti
     )
 
 
-def read_json(path: str, where: str):
+def read_json(path: str, where: str) -> Any:
     """Parse a JSON file (``-``: stdin); every failure is one line naming ``where``."""
     from ..errors import BudgetInputError
     from ..yamlio import MAX_FILE_BYTES
@@ -282,7 +290,7 @@ def read_json(path: str, where: str):
     return parse_json(text, where)
 
 
-def parse_json(text: str, where: str):
+def parse_json(text: str, where: str) -> Any:
     import json
 
     from ..errors import BudgetInputError

@@ -4,6 +4,8 @@ a layer type's fields are its options, so adding a type adds its command."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -25,7 +27,7 @@ from .common import (
 _KW = inspect.Parameter.KEYWORD_ONLY
 
 
-def _param(name: str, annotation, option) -> inspect.Parameter:
+def _param(name: str, annotation: Any, option: Any) -> inspect.Parameter:
     return inspect.Parameter(name, _KW, default=option, annotation=annotation)
 
 
@@ -151,11 +153,11 @@ def run_layer(cls: type[Layer], kw: dict) -> None:
     show(layer_doc(cost, batch, lines, config=layer.params, perf=perf), fmt, output, wide, columns)
 
 
-def make_command(cls: type[Layer]):
-    def command(**kw):
+def make_command(cls: type[Layer]) -> Callable[..., None]:
+    def command(**kw: Any) -> None:
         run_layer(cls, kw)
 
-    command.__signature__ = inspect.Signature(common_head() + field_params(cls) + common_tail())
+    command.__signature__ = inspect.Signature(common_head() + field_params(cls) + common_tail())  # type: ignore[attr-defined]
     command.__name__ = cls.type_name
     command.__doc__ = cls.summary[:1].upper() + cls.summary[1:] + "."
     return command

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..layers.base import Layer
+    from ..layers.fields import Kind
 
 from .common import (
     COLUMNS_HELP,
@@ -103,18 +107,17 @@ def size(
         [i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
         for i in range(len(dims))
     ]
-    numeric = dict(numeric=True)
     doc.add(
         Table(
             "",
             [
-                col("dim", **numeric),
-                col("input", **numeric),
-                col("kernel", **numeric),
-                col("stride", **numeric),
+                col("dim", numeric=True),
+                col("input", numeric=True),
+                col("kernel", numeric=True),
+                col("stride", numeric=True),
                 col("padding"),
-                col("dilation", **numeric),
-                col("output", **numeric),
+                col("dilation", numeric=True),
+                col("output", numeric=True),
             ],
             rows,
         ),
@@ -125,7 +128,7 @@ def size(
     show(doc, format, output, wide, columns)
 
 
-def _dims(layer, n):
+def _dims(layer: Layer, n: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     from ..layers.base import per_dim
 
     k = per_dim(layer, "kernel", n)
@@ -133,7 +136,7 @@ def _dims(layer, n):
     return k, s, per_dim(layer, "dilation", n)
 
 
-def _pad_text(layer, i, n, shape):
+def _pad_text(layer: Layer, i: int, n: int, shape: tuple[int, ...]) -> str:
     p = layer.params["padding"]
     if isinstance(p, str):
         from ..layers.conv import resolve_padding
@@ -216,7 +219,7 @@ def compare(
     show(comparison_doc(result, batch, perf), format, output, wide, columns)
 
 
-def _opt(kind, text: str, option: str):
+def _opt(kind: Kind, text: str, option: str) -> Any:
     from ..errors import ConvcalcError
 
     try:

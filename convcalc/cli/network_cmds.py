@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..network import Network, Report
 
 from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
 
@@ -94,7 +98,7 @@ ResListOpt = Annotated[
 ]
 
 
-def _values(text, parse, option: str) -> list:
+def _values(text: Any, parse: Callable[[str], Any], option: str) -> list[Any]:
     from ..errors import ConvcalcError
 
     if not isinstance(text, str):
@@ -116,7 +120,7 @@ def parse_resolution(text: str) -> int | tuple[int, ...]:
     return dims[0] if len(dims) == 1 else dims
 
 
-def with_resolution(net, r, ref: str):
+def with_resolution(net: Network, r: int | tuple[int, ...] | str, ref: str) -> Network:
     """The network at resolution ``r`` (an int or a tuple from parse_resolution)."""
     from ..errors import ConvcalcError
 
@@ -127,7 +131,9 @@ def with_resolution(net, r, ref: str):
     return net.with_resolution(r)
 
 
-def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=None):
+def load_reports(
+    specs: list[str], batch: int = 1, width_mult: Any = 1.0, resolution: Any = None
+) -> list[Report]:
     """Load and walk each spec, once per width multiplier and resolution (a value or a
     comma-separated list); errors carry FILE:LINE."""
     from .. import network, spec
