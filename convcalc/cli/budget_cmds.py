@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
+from .inputs import AllowUnknownOpt, InputOpt
 from .network_cmds import BatchOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WidthOpt
 
 
@@ -81,6 +82,8 @@ def check(
         ),
     ] = CheckFormat.table,
     output: OutputOpt = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> int:
     """Check networks against budgets for CI (help: CHECK_HELP)."""
     from .. import budget as B
@@ -117,13 +120,16 @@ def check(
         where = f"--baseline {baseline}"
         entries = B.baseline_entries(read_json(baseline, where), where)
 
-    reports = load_reports(specs, batch, width_mult, resolution)
+    from .inputs import warnings_of
+
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
     d = dtype.value
     verdicts, notes, names, budget_lines = [], [], [], {}
     for r in reports:
         net = r.network
         ref, name = net.source or r.name, r.name
         names.append((ref, name))
+        notes += [B.Note(ref, "zero_cost", line, name) for line in warnings_of(r)]
         budget_lines[ref] = net.budget_lines
         totals = totals_of(r, d)
         limits, sources = B.merge_limits(net.budget, flags)
@@ -250,6 +256,8 @@ def diff(
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
     output: OutputOpt = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> None:
     """Per-layer and total changes between two networks (help: DIFF_HELP)."""
     from ..diff import diff_reports
@@ -259,30 +267,51 @@ def diff(
     load_reports([], batch, width_mult, resolution)  # validates the options
     if old == "-" and new == "-":
         raise ConvcalcError("OLD and NEW cannot both be '-' (stdin)")
-    a = _load_side(old, batch, width_mult, resolution, dtype.value)
-    b = _load_side(new, batch, width_mult, resolution, dtype.value)
+    a = _load_side(old, batch, width_mult, resolution, dtype.value, input, allow_unknown)
+    b = _load_side(new, batch, width_mult, resolution, dtype.value, input, allow_unknown)
     result = diff_reports(a, b)
+    warnings = [f"{side}: {w}" for side, d in (("old", a), ("new", b)) for w in d.get("warnings", [])]
     if format == Format.json:
         from .common import emit_json
 
-        emit_json({"old_source": old, "new_source": new, **result.as_dict(all_)}, output)
+        extra = {"warnings": warnings} if warnings else {}
+        emit_json({"old_source": old, "new_source": new, **extra, **result.as_dict(all_)}, output)
         return
     from ..render.budget_view import diff_doc
     from .common import render
 
     style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
-    render(diff_doc(result, all_, style, old, new), format, output)
+    doc = diff_doc(result, all_, style, old, new)
+    if warnings:
+        from ..render.doc import Note
+
+        doc.sections.insert(0, Note(warnings, title="Warnings", style="bold yellow"))
+    render(doc, format, output)
 
 
-def _load_side(ref: str, batch: int, width_mult: float, resolution: str | None, dtype: str) -> dict:
-    """A report dict from a spec (walked now) or a saved JSON report."""
+def _load_side(
+    ref: str,
+    batch: int,
+    width_mult: float,
+    resolution: str | None,
+    dtype: str,
+    input: str | None = None,
+    allow_unknown: bool = False,
+) -> dict:
+    """A report dict from a spec or a model file (walked now) or a saved JSON report."""
     import os
 
     from .. import network, spec, yamlio
     from ..diff import select_report
     from ..errors import ConvcalcError
     from ..export import report_dict
+    from ..frontends import is_model
 
+    if is_model(ref):
+        from .network_cmds import load_reports
+
+        (walked,) = load_reports([ref], batch, width_mult, resolution, input, allow_unknown)
+        return report_dict(walked, dtype)
     selector = None
     path = ref
     if ref == "-":

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min
+from .inputs import AllowUnknownOpt, InputOpt
 
 
 class Dtype(str, Enum):
@@ -19,7 +20,8 @@ class Dtype(str, Enum):
 
 
 SpecsArg = Annotated[
-    list[str], typer.Argument(help="Spec files (YAML), '-' for stdin, or zoo:NAME.", metavar="SPEC...")
+    list[str],
+    typer.Argument(help="Spec files (YAML), model files (.onnx), '-' for stdin, or zoo:NAME.", metavar="SPEC..."),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")]
 WidthOpt = Annotated[
@@ -93,11 +95,14 @@ def with_resolution(net, r, ref: str):
     return net.with_resolution(r)
 
 
-def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=None):
-    """Load and walk each spec, once per width multiplier and resolution (a value or a
-    comma-separated list); errors carry FILE:LINE."""
-    from .. import network, spec
+def load_reports(
+    specs: list[str], batch: int = 1, width_mult=1.0, resolution=None, input=None, allow_unknown=False
+):
+    """Load and walk each spec or model file, once per width multiplier and resolution (a
+    value or a comma-separated list); errors carry FILE:LINE."""
+    from .. import network
     from ..errors import ConvcalcError
+    from .inputs import check_width, load_network, warn
 
     check_min(batch, "--batch")
     widths = _values(width_mult, float, "--width-mult")
@@ -108,13 +113,15 @@ def load_reports(specs: list[str], batch: int = 1, width_mult=1.0, resolution=No
     sweep = len(widths) * len(resolutions) > 1
     reports = []
     for ref in specs:
-        base = spec.load(ref)
+        base = load_network(ref, input, allow_unknown)
         for r in resolutions:
             net = base
             if r is not None:
                 net = with_resolution(net, r, ref)
             for w in widths:
+                check_width(net, w, ref)
                 report = network.walk(net, batch=batch, width_mult=w)
+                warn(report)
                 if sweep:
                     report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
                 reports.append(report)
@@ -140,13 +147,15 @@ def report(
         ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
     if top is not None:
         check_min(top, "--top")
     if depth is not None:
         check_min(depth, "--depth", 0)
-    reports = load_reports(specs, batch, width_mult, resolution)
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
     d = dtype.value
     if format == Format.json:
         from ..export import report_dict

@@ -165,6 +165,11 @@ def report_doc(
     doc = Doc(title + (f" ({', '.join(extras)})" if extras else ""))
     if net.description:
         doc.add(Note([net.description], style="italic"))
+    from ..layers.tensor import zero_cost_warnings
+
+    warnings = zero_cost_warnings([r.cost for r in report.rows])
+    if warnings:
+        doc.add(Note(warnings, title="Warning", style="bold yellow"))
     doc.add(
         flat_table(report, top, depth) if flat else tree_table(report, top, depth, max_rows), primary=True
     )
