@@ -479,17 +479,20 @@ class Opaque(Layer):
 
 
 def zero_cost_warnings(costs: list[Cost]) -> list[str]:
-    """One line per kind of ``opaque`` layer among ``costs``: they are counted as zero, and every
+    """One line about the ``opaque`` layers among ``costs``: they are counted as zero, and every
     output must say so (never a silent zero)."""
+    return opaque_warnings([(c.extra or {}).get("mode", "?") for c in costs if c.type == Opaque.type_name])
+
+
+def opaque_warnings(ops: list[str]) -> list[str]:
+    """The warning for opaque layers of these ``op`` values (none: no warning)."""
     counts: dict[str, int] = {}
-    for c in costs:
-        if c.type == Opaque.type_name:
-            op = (c.extra or {}).get("mode", "?")
-            counts[op] = counts.get(op, 0) + 1
+    for op in ops:
+        counts[op] = counts.get(op, 0) + 1
     if not counts:
         return []
     listed = ", ".join(f"{op} x{n}" for op, n in counts.items())
-    total = sum(counts.values())
+    total = len(ops)
     return [
         f"{total} operation{'s' if total > 1 else ''} convcalc cannot cost {'are' if total > 1 else 'is'} "
         f"counted as zero ({listed}): the totals are lower bounds"
