@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConvcalcError, GeometryError, LimitError, SpecError
 
@@ -50,7 +50,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Lazy: the command line imports only what a command needs (start-up time).
     mod = _LAZY.get(name)
     if mod is None:
@@ -60,7 +60,7 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(f".{mod}", __name__), name)
 
 
-def layer(type_name: str, **values) -> Layer:
+def layer(type_name: str, **values: Any) -> Layer:
     """Build a layer from spec values (``layer("conv", out_channels=8, kernel=3)``)."""
     from .layers import get
 

@@ -10,7 +10,7 @@ CONVENTIONS = {
     "kernel tap per output channel of its group (not its zero-inserted view)",
     "flops": "2 x MACs, plus one add per output element for a bias, plus element-wise work "
     f"(batchnorm {BN_FLOPS_PER_ELEMENT}, residual add {ADD_FLOPS_PER_ELEMENT}, "
-    "max pool k-1, avg pool k per output element, activations as in the README); "
+    "max pool k-1, avg pool k per output element, activations as in the docs' conventions page); "
     "torch's FlopCounterMode counts 2 x MACs",
     "params": "learnable parameters as torch.nn counts them (weights, biases, batchnorm weight "
     "and bias; not running statistics)",

@@ -3,6 +3,9 @@ into one line on stderr and exit code 2. Nothing else should reach the user."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class ConvcalcError(Exception):
     """Bad input. ``where`` is a location prefix such as ``net.yaml:12`` (may be empty);
@@ -37,12 +40,12 @@ class GeometryError(ConvcalcError):
     front end can name them its own way: ``--groups 3`` on the command line, ``groups 3``
     in a spec. ``field`` is the field to blame (its spec line is reported)."""
 
-    def __init__(self, template: str, *, field: str | None = None, where: str = "", **values):
+    def __init__(self, template: str, *, field: str | None = None, where: str = "", **values: Any):
         self.template = template
         self.values = values
         super().__init__(self.render(default_namer), field=field, where=where)
 
-    def render(self, namer) -> str:
+    def render(self, namer: Callable[[str, Any], str]) -> str:
         return self.template.format_map({k: namer(k, v) for k, v in self.values.items()})
 
     def located(self, where: str, prefix: str = "") -> ConvcalcError:
@@ -54,7 +57,7 @@ class GeometryError(ConvcalcError):
         return err
 
 
-def default_namer(name: str, value) -> str:
+def default_namer(name: str, value: Any) -> str:
     """How a spec (and the library) names a field in a message: ``groups 3``."""
     label = _SPEC_LABELS.get(name, name)
     return f"{label} {_fmt(value)}"
@@ -63,7 +66,7 @@ def default_namer(name: str, value) -> str:
 _SPEC_LABELS = {"in_channels": "input channels", "size": "input size"}
 
 
-def _fmt(value) -> str:
+def _fmt(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return "x".join(str(v) for v in value)
     return str(value)

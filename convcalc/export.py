@@ -9,17 +9,19 @@ and ``label`` (the spec's ``name:``, or null).
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import receptive
 from .conventions import CONVENTIONS, DTYPE_BYTES
 from .layers.base import Cost
 from .network import Report, Row
 
 
-def cost_dict(cost: Cost, batch: int = 1, rf_in=None, rf_out=None) -> dict:
+def cost_dict(cost: Cost, batch: int = 1, rf_in: Any = None, rf_out: Any = None) -> dict[str, Any]:
     """One layer (or part) as a dict; ``rf_in``/``rf_out`` are receptive-field states."""
     if rf_out is None and rf_in is not None:
         rf_out = receptive.apply(rf_in, cost)
-    d = {
+    d: dict[str, Any] = {
         "type": cost.type,
         "input_shape": list(cost.input_shape),
         "output_shape": list(cost.output_shape),
@@ -43,15 +45,15 @@ def cost_dict(cost: Cost, batch: int = 1, rf_in=None, rf_out=None) -> dict:
     return d
 
 
-def _rf(state):
+def _rf(state: Any) -> list[int | None] | None:
     f = receptive.fields(state)
     return list(f) if f is not None else None
 
 
-def row_dict(row: Row, rf_in, inputs: list[str] | None = None) -> dict:
+def row_dict(row: Row, rf_in: Any, inputs: list[str] | None = None) -> dict[str, Any]:
     """A report's layer: its name, label, the tensors it reads (``inputs``), where the spec
     wrote it (``path``), then the cost keys."""
-    d = {"name": row.name, "label": row.label}
+    d: dict[str, Any] = {"name": row.name, "label": row.label}
     if inputs is not None:
         d["inputs"] = inputs
     if row.path:

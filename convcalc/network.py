@@ -269,7 +269,7 @@ def cost_pass(
 
 def receptive_pass(graph: Graph, costs: list[Cost]) -> tuple[list, list]:
     """The receptive-field state before (merged inputs) and after each node."""
-    initial = [receptive.initial(len(g.shape) - 1) for g in graph.inputs]
+    initial = [receptive.initial(g.shape) for g in graph.inputs]
     before: list = []
     after: list = []
 
@@ -282,10 +282,7 @@ def receptive_pass(graph: Graph, costs: list[Cost]) -> tuple[list, list]:
             before.append(state)
             after.append(receptive.apply(state, cost))
             continue
-        states = [state_of(r) for r in node.inputs]
-        merged = states[0]
-        for s in states[1:]:
-            merged = receptive.merge(merged, s)
+        merged = receptive.merge([state_of(r) for r in node.inputs], cost.input_shapes, cost.output_shape)
         before.append(merged)
         after.append(merged)
     return before, after

@@ -4,8 +4,11 @@ editors (yaml-language-server) complete and check specs as they are typed. Add t
 
 from __future__ import annotations
 
+from typing import Any
+
 from .budget import METRICS
 from .layers import REGISTRY
+from .layers.base import Layer
 from .spec import BLOCKS
 from .tree import BLOCKS as BLOCK_TYPES
 
@@ -38,7 +41,7 @@ _INPUTS = {
 }
 
 
-def _layer_schema(cls) -> dict:
+def _layer_schema(cls: type[Layer]) -> dict[str, Any]:
     props: dict = {"type": {"const": cls.type_name}, "name": _NAME}
     required = ["type"]
     if cls.arity == 0:
@@ -159,9 +162,9 @@ def spec_schema() -> dict:
     }
 
 
-def types_table() -> list[tuple[str, str, list[tuple[str, object]]]]:
+def types_table() -> list[tuple[str, str, list[tuple[str, str | None]]]]:
     """(type, summary, [(key, default or None if required)]) for every layer and block type."""
-    rows = []
+    rows: list[tuple[str, str, list[tuple[str, str | None]]]] = []
     for cls in REGISTRY.values():
         keys = [(f.name, None if f.required else _show(f.default)) for f in cls.fields]
         if cls.arity == 0:
@@ -173,7 +176,7 @@ def types_table() -> list[tuple[str, str, list[tuple[str, object]]]]:
     return rows
 
 
-def _show(v) -> str:
+def _show(v: Any) -> str:
     if v is None:
         return "null"
     if isinstance(v, bool):

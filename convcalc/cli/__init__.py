@@ -86,7 +86,7 @@ def build_app(argv: list[str] | None = None) -> typer.Typer:
     app = typer.Typer(
         name="convcalc",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )

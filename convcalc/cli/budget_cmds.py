@@ -6,22 +6,15 @@ and 2 on bad input (an unreadable spec or baseline, a limit like ``lots``), like
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
 from .inputs import AllowUnknownOpt, InputOpt
-from .network_cmds import BatchOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WidthOpt
+from .network_cmds import BatchOpt, ColumnsOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WideOpt, WidthOpt
 
-
-class CheckFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
-    github = "github"
+CheckFormat = Format  # check takes every format (github: the annotations)
 
 
 def _limit(metric: str, what: str, example: str):
@@ -72,16 +65,10 @@ def check(
     width_mult: WidthOpt = 1.0,
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
-    format: Annotated[
-        CheckFormat,
-        typer.Option(
-            "--format",
-            "-f",
-            help="table (Rich), json, csv, markdown (a pull-request comment) or github "
-            "(GitHub Actions annotations).",
-        ),
-    ] = CheckFormat.table,
+    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
 ) -> int:
@@ -176,21 +163,10 @@ def check(
         verdicts += mine
     run = B.CheckRun(verdicts, notes, names, baseline, allowance, d)
 
-    if format == CheckFormat.json:
-        from .common import emit_json
+    from ..render.budget_view import check_doc
+    from .common import show
 
-        emit_json(run.as_dict(), output)
-    elif format == CheckFormat.github:
-        from ..output import emit
-        from ..render.budget_view import check_github
-
-        emit(check_github(run, budget_lines), output)
-    else:
-        from ..render.budget_view import check_doc
-        from .common import render
-
-        style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
-        render(check_doc(run, style), Format(format.value), output)
+    show(check_doc(run, budget_lines), format, output, wide, columns)
     return 0 if run.passed else 1
 
 
@@ -242,7 +218,7 @@ def diff(
     old: Annotated[
         str,
         typer.Argument(
-            help="The old network: a spec, zoo:NAME, '-' or a report saved by "
+            help="The old network: a spec, a model file (.onnx), zoo:NAME, '-' or a report saved by "
             "`convcalc report --format json` (FILE.json#NAME picks one "
             "of several).",
             metavar="OLD",
@@ -256,6 +232,8 @@ def diff(
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
 ) -> None:
@@ -270,23 +248,17 @@ def diff(
     a = _load_side(old, batch, width_mult, resolution, dtype.value, input, allow_unknown)
     b = _load_side(new, batch, width_mult, resolution, dtype.value, input, allow_unknown)
     result = diff_reports(a, b)
-    warnings = [f"{side}: {w}" for side, d in (("old", a), ("new", b)) for w in d.get("warnings", [])]
-    if format == Format.json:
-        from .common import emit_json
-
-        extra = {"warnings": warnings} if warnings else {}
-        emit_json({"old_source": old, "new_source": new, **extra, **result.as_dict(all_)}, output)
-        return
     from ..render.budget_view import diff_doc
-    from .common import render
+    from .common import show
 
-    style = {"table": "rich", "csv": "csv", "markdown": "markdown"}[format.value]
-    doc = diff_doc(result, all_, style, old, new)
-    if warnings:
+    doc = diff_doc(result, all_, old, new)
+    warnings = [f"{side}: {w}" for side, d in (("old", a), ("new", b)) for w in d.get("warnings", [])]
+    if warnings:  # operations counted as zero (--allow-unknown): said on every output
         from ..render.doc import Note
 
-        doc.sections.insert(0, Note(warnings, title="Warnings", style="bold yellow"))
-    render(doc, format, output)
+        doc.data = {**doc.data, "warnings": warnings}
+        doc.sections.insert(0, Note(warnings, title="Warning", tone="bad"))
+    show(doc, format, output, wide, columns)
 
 
 def _load_side(

@@ -3,102 +3,43 @@ library error names command-line options."""
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 from ..errors import ConvcalcError, GeometryError
+from ..render.formats import FORMAT_HELP, Format  # noqa: F401  (the --format choices)
+
+OUTPUT_HELP = "Write to FILE (atomically) instead of stdout; tables are written whole, at any width."
+WIDE_HELP = "Tables: every column and exact numbers, however wide (default: fit the terminal)."
+COLUMNS_HELP = (
+    "Tables, CSV, Markdown: show only these columns of the main table, in this order (their CSV "
+    "names, comma-separated: name,params,macs)."
+)
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def show(doc: Any, fmt: Any, output: str | None, wide: bool = False, columns: str | None = None) -> None:
+    """Render a command's document in the format asked (the one place a format is chosen)."""
+    from ..render import formats
+
+    formats.emit(doc, fmt.value if hasattr(fmt, "value") else str(fmt), output, wide, columns)
 
 
-FORMAT_HELP = "Output format: table (Rich), json, csv or markdown."
-OUTPUT_HELP = "Write to FILE (atomically) instead of stdout."
+def render(doc: Any, fmt: Any, output: str | None) -> None:
+    """``show`` without --wide/--columns (kept for commands written against it)."""
+    show(doc, fmt, output)
 
 
-def dump_json(obj: Any) -> str:
-    """JSON for people and programs: the outer two levels indented, anything deeper (a layer,
-    a result) compact on one line, lists of numbers (shapes) inline."""
-    return "".join(json_chunks(obj))
+def json_chunks(obj: Any, level: int = 0) -> Any:
+    """JSON text in pieces (see ``convcalc.render.formats.json``)."""
+    from ..render.formats.json import json_chunks as chunks
 
-
-def json_chunks(obj: Any, level: int = 0):
-    """``dump_json`` in pieces; lists may be given as iterators (streamed, never held)."""
-    import json
-
-    def compact(v):
-        return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
-
-    if isinstance(obj, dict):
-        if level >= 2 or not obj:
-            yield compact(obj)
-            return
-        pad = "  " * (level + 1)
-        sep = "{\n"
-        for k, v in obj.items():
-            yield f"{sep}{pad}{compact(k)}: "
-            yield from json_chunks(v, level + 1)
-            sep = ",\n"
-        yield "\n" + "  " * level + "}"
-        return
-    if isinstance(obj, (list, tuple)) and (
-        level >= 2 or all(v is None or isinstance(v, (int, float)) for v in obj)
-    ):
-        yield compact(list(obj))
-        return
-    if isinstance(obj, (list, tuple)) or hasattr(obj, "__next__"):
-        pad = "  " * (level + 1)
-        sep = "[\n"
-        for v in obj:
-            yield sep + pad
-            yield from json_chunks(v, level + 1)
-            sep = ",\n"
-        yield "[]" if sep == "[\n" else "\n" + "  " * level + "]"
-        return
-    yield compact(obj)
-
-
-def render(doc, fmt: Format, output: str | None) -> None:
-    """Print or write a Doc in a tabular format."""
-    from ..output import emit
-    from ..render import doc as d
-
-    if fmt == Format.markdown:
-        emit(d.to_markdown(doc), output)
-    elif fmt == Format.csv:
-        emit(d.to_csv(doc), output)
-    elif output:
-        import io
-
-        from rich.console import Console
-
-        buf = io.StringIO()
-        d.to_rich(doc, Console(file=buf, width=160, color_system=None, force_terminal=False))
-        emit(buf.getvalue(), output)
-    else:
-        import os
-        import sys
-
-        from rich.console import Console
-
-        # Piped or redirected: wide enough that no column is cut (or $COLUMNS if set).
-        if sys.stdout.isatty():
-            console = Console()
-        else:
-            cols = os.environ.get("COLUMNS", "")
-            console = Console(width=int(cols) if cols.isdigit() and int(cols) >= 40 else 200)
-        d.to_rich(doc, console)
+    return chunks(obj, level)
 
 
 def emit_json(obj: Any, output: str | None) -> None:
-    """Write JSON (see dump_json), streamed: a report's layers may be an iterator."""
-    from ..output import emit_chunks
+    """Write JSON data (streamed: lists may be iterators)."""
+    from ..render.doc import Doc
 
-    emit_chunks(json_chunks(obj), output)
+    show(Doc(data=obj), "json", output)
 
 
 # Library field names -> the options that set them, for messages like

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min, parse_size
+from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min, parse_size
 from .network_cmds import BatchOpt, Dtype, DtypeOpt
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
+ColumnsOpt = Annotated[str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS")]
 
 
 class Vary(str, Enum):
@@ -149,6 +151,8 @@ def fit(
     dtype: DtypeOpt = Dtype.fp32,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> int:
     """The largest width, resolution or compound scaling of a network within budget limits."""
     from .. import budget as B
@@ -193,21 +197,16 @@ def fit(
         resolution=resolution,
         context=F.Context(dtype=dtype.value, batch=batch),
     )
-    if format == Format.json:
-        from .common import emit_json
+    from ..render.design_view import fit_doc
+    from .common import show
 
-        d = result.as_dict()
-        d = {"spec": net.source or spec, "name": net.name, **d, "limit_sources": sources}
-        emit_json(d, output)
-    else:
-        from ..render.design_view import fit_doc
-        from .common import render
-
-        shown = {
-            m: f"budget, line {net.budget_lines[m]}" if src == "budget" and net.budget_lines.get(m) else src
-            for m, src in sources.items()
-        }
-        render(fit_doc(result, net.name, net.source or spec, shown), format, output)
+    shown = {
+        m: f"budget, line {net.budget_lines[m]}" if src == "budget" and net.budget_lines.get(m) else src
+        for m, src in sources.items()
+    }
+    doc = fit_doc(result, net.name, net.source or spec, shown)
+    doc.data = {"spec": net.source or spec, "name": net.name, **result.as_dict(), "limit_sources": sources}
+    show(doc, format, output, wide, columns)
     return 0 if result.fits else 1
 
 
@@ -276,11 +275,13 @@ def solve(
         typer.Option(
             "--limit",
             metavar="N",
-            help=f"Show only the N simplest solutions [default: all for json and csv, {50} for table and markdown].",
+            help=f"Show only the N simplest solutions in a table [default: {SHOWN}; json and csv list all].",
         ),
     ] = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> int:
     """Which kernel, stride, padding and dilation map an input size to an output size."""
     from .. import solve as S
@@ -318,18 +319,13 @@ def solve(
     ):
         if not 1 <= v <= S.MAX_RANGE:
             raise ConvcalcError(f"{option} {v}: must be 1 to {S.MAX_RANGE}")
-    if limit is None and format in (Format.table, Format.markdown):
-        limit = SHOWN  # for reading; json and csv list every solution
     result = S.solve(kind, size_in, size_out, constraints, ranges, ceil_mode, limit)
-    if format == Format.json:
-        from .common import emit_json
+    from ..render.design_view import solve_doc
+    from .common import show
 
-        emit_json(S.solution_dicts(result), output)
-    else:
-        from ..render.design_view import solve_doc
-        from .common import render
-
-        render(solve_doc(result, _ranges_text(kind, ranges, constraints)), format, output)
+    doc = solve_doc(result, _ranges_text(kind, ranges, constraints), SHOWN if limit is None else limit)
+    doc.data = S.solution_dicts(result)
+    show(doc, format, output, wide, columns)
     return 0 if result.found else 1
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .common import FORMAT_HELP, OUTPUT_HELP, Format
+from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format
 
 DTYPE_COLUMNS = ("fp64", "fp32", "tf32", "fp16", "bf16", "int8")
 
@@ -21,6 +21,8 @@ def devices(
     ctx: typer.Context,
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
+    wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
+    columns: Annotated[str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS")] = None,
 ) -> None:
     """Hardware profiles for latency estimates: dense peak FLOP/s per dtype, memory bandwidth
     and their sources.
@@ -31,18 +33,16 @@ def devices(
     from .. import devices as dv
 
     profiles = dv.builtins()
-    if format == Format.json:
-        from .common import emit_json
-
-        emit_json({"devices": [p.as_dict() for p in profiles]}, output)
-        return
-    from ..render.doc import Doc, Note, Table
-    from .common import render
+    from ..render.doc import Doc, Note, Table, col
+    from .common import show
 
     def peak(p: dv.Profile, d: str) -> str | None:
         return dv.si_text(p.peak[d]) if d in p.peak else None
 
-    doc = Doc(f"convcalc devices: {len(profiles)} built-in profiles")
+    doc = Doc(
+        f"convcalc devices: {len(profiles)} built-in profiles",
+        data={"devices": [p.as_dict() for p in profiles]},
+    )
     rows = [
         [
             p.key,
@@ -52,23 +52,24 @@ def devices(
         ]
         for p in profiles
     ]
-    # the name column wraps (indent_col), so that narrow terminals never cut a number
+    # the name wraps, so that narrow terminals never cut a number; rare dtypes go first
+    name = col("name", "name", wrap=True)
+    peaks = [
+        col(
+            d, d, numeric=True, optional=d in ("fp64", "tf32", "bf16"), drop=2 if d in ("fp64", "tf32") else 1
+        )
+        for d in DTYPE_COLUMNS
+    ]
     doc.add(
-        Table(
-            "",
-            ["id", "name", *DTYPE_COLUMNS, "bandwidth B/s"],
-            rows,
-            right=set(range(2, 3 + len(DTYPE_COLUMNS))),
-            indent_col=1,
-        ),
+        Table("", [col("id"), name, *peaks, col("bandwidth", "bandwidth B/s", numeric=True)], rows),
         primary=True,
     )
+    source = col("source", wrap=True)
     doc.add(
         Table(
             "Sources (convcalc devices --format json: the figures taken and those a source could not confirm)",
-            ["id", "aliases", "source"],
+            [col("id"), col("aliases", wrap=True), source],
             [[p.key, ", ".join(p.aliases), p.source.document if p.source else ""] for p in profiles],
-            indent_col=2,
         )
     )
     doc.add(
@@ -82,7 +83,7 @@ def devices(
             ]
         )
     )
-    render(doc, format, output)
+    show(doc, format, output, wide, columns)
 
 
 def measure(
@@ -165,20 +166,17 @@ def show(
         str,
         typer.Argument(help="A built-in profile's id or alias, or a profile FILE.yaml.", metavar="DEVICE"),
     ],
-    format: Annotated[
-        str, typer.Option("--format", "-f", help="yaml (the profile file, to copy and edit) or json.")
-    ] = "yaml",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The checked profile as JSON instead of its YAML file.")
+    ] = False,
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
 ) -> None:
     """Print one profile: a built-in's YAML file (to copy and edit), or a profile file once checked."""
     from .. import devices as dv
-    from ..errors import ConvcalcError
     from ..output import emit
 
-    if format not in ("yaml", "json"):
-        raise ConvcalcError(f"--format {format}: use yaml or json")
     p = dv.load_profile(device)  # checks a user's file: FILE:LINE errors
-    if format == "json":
+    if as_json:
         from .common import emit_json
 
         emit_json(p.as_dict(), output)

@@ -10,7 +10,16 @@ import typer
 from ..errors import ConvcalcError
 from ..layers import REGISTRY, Layer
 from ..layers.fields import Bool
-from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min, cli_error, parse_size
+from .common import (
+    COLUMNS_HELP,
+    FORMAT_HELP,
+    OUTPUT_HELP,
+    WIDE_HELP,
+    Format,
+    check_min,
+    cli_error,
+    parse_size,
+)
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 
@@ -51,6 +60,8 @@ def common_tail() -> list[inspect.Parameter]:
         ),
         _param("format", Format, typer.Option(Format.table, "--format", "-f", help=FORMAT_HELP)),
         _param("output", str | None, typer.Option(None, "--output", help=OUTPUT_HELP, metavar="FILE")),
+        _param("wide", bool, typer.Option(False, "--wide", help=WIDE_HELP)),
+        _param("columns", str | None, typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="KEYS")),
     ]
 
 
@@ -98,6 +109,7 @@ def input_shape(in_channels: int, size: str) -> tuple[int, ...]:
 def run_layer(cls: type[Layer], kw: dict) -> None:
     in_channels, size = kw.pop("in_channels"), kw.pop("size")
     batch, explain, fmt, output = kw.pop("batch"), kw.pop("explain"), kw.pop("format"), kw.pop("output")
+    wide, columns = kw.pop("wide"), kw.pop("columns")
     check_min(batch, "--batch")
     shape = input_shape(in_channels, size)
     layer = build_layer(cls, kw)
@@ -111,22 +123,10 @@ def run_layer(cls: type[Layer], kw: dict) -> None:
             f"batch {batch}: MACs, FLOPs and activations above are per sample; x {batch} "
             f"= {cost.macs * batch:,} MACs, {cost.flops * batch:,} FLOPs"
         )
-    if fmt == Format.json:
-        from ..export import cost_dict
-        from ..receptive import initial
-        from .common import emit_json
-
-        d = cost_dict(cost, batch, initial(len(shape) - 1))
-        d["batch"] = batch
-        d["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in layer.params.items()}
-        if lines is not None:
-            d["explain"] = lines
-        emit_json(d, output)
-        return
     from ..render.views import layer_doc
-    from .common import render
+    from .common import show
 
-    render(layer_doc(cost, batch, lines), fmt, output)
+    show(layer_doc(cost, batch, lines, config=layer.params), fmt, output, wide, columns)
 
 
 def make_command(cls: type[Layer]):

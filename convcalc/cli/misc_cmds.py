@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min, cli_error, parse_size
+from .common import (
+    COLUMNS_HELP,
+    FORMAT_HELP,
+    OUTPUT_HELP,
+    WIDE_HELP,
+    Format,
+    check_min,
+    cli_error,
+    parse_size,
+)
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
+WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
+ColumnsOpt = Annotated[str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS")]
 
 
 def size(
@@ -38,9 +49,11 @@ def size(
     explain: Annotated[bool, typer.Option("--explain", help="Show the formula with the numbers.")] = False,
     format: Annotated[
         Format | None,
-        typer.Option("--format", "-f", help="json, table, csv or markdown (default: just the numbers)."),
+        typer.Option("--format", "-f", help=FORMAT_HELP + " Default: just the numbers."),
     ] = None,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Output-size arithmetic alone (conv, transposed conv or pooling), for one or more dims."""
     from ..errors import ConvcalcError
@@ -72,37 +85,42 @@ def size(
         lines = layer.size_lines(shape)
     except ConvcalcError as e:
         raise cli_error(e) from None
-    if format is None:
+    if format is None:  # the plain answer, for scripts: 112x112
         emit(("\n".join(lines) + "\n" if explain else "") + "x".join(map(str, out)), output)
-    elif format == Format.json:
-        from .common import emit_json
+        return
+    from ..render.doc import Doc, Note, Table, col
+    from .common import show
 
-        d = {"output_size": list(out), "input_size": list(dims)}
-        if explain:
-            d["explain"] = lines
-        emit_json(d, output)
-    else:
-        from ..render.doc import Doc, Note, Table
-        from .common import render
-
-        doc = Doc("output size" + (" (transposed)" if transposed else ""))
-        k, s, d_ = _dims(layer, len(dims))
-        rows = [
-            [i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
-            for i in range(len(dims))
-        ]
-        doc.add(
-            Table(
-                "",
-                ["dim", "input", "kernel", "stride", "padding", "dilation", "output"],
-                rows,
-                right={0, 1, 2, 3, 5, 6},
-            ),
-            primary=True,
-        )
-        if explain:
-            doc.add(Note(lines, title="How it is computed", style="", code=True))
-        render(doc, format, output)
+    doc = Doc("output size" + (" (transposed)" if transposed else ""))
+    k, s, d_ = _dims(layer, len(dims))
+    doc.data = {"output_size": list(out), "input_size": list(dims)}
+    doc.data.update(kernel=list(k), stride=list(s), dilation=list(d_))
+    if explain:
+        doc.data["explain"] = lines
+    rows = [
+        [i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
+        for i in range(len(dims))
+    ]
+    numeric = dict(numeric=True)
+    doc.add(
+        Table(
+            "",
+            [
+                col("dim", **numeric),
+                col("input", **numeric),
+                col("kernel", **numeric),
+                col("stride", **numeric),
+                col("padding"),
+                col("dilation", **numeric),
+                col("output", **numeric),
+            ],
+            rows,
+        ),
+        primary=True,
+    )
+    if explain:
+        doc.add(Note(lines, title="How it is computed", tone="info", code=True))
+    show(doc, format, output, wide, columns)
 
 
 def _dims(layer, n):
@@ -131,14 +149,16 @@ def compare(
     kernel: Annotated[str, typer.Option("--kernel", "-k", help="Kernel size.", metavar="K")] = "3",
     stride: Annotated[str, typer.Option("--stride", "-s", help="Stride.", metavar="S")] = "1",
     padding: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--padding",
             "-p",
-            help="Padding (default same, so every variant gives the same output size).",
+            help="Padding per side, or same/valid. Default: 0, as `convcalc conv` (same keeps every "
+            "variant's output size equal to the input's).",
             metavar="P",
+            show_default=False,
         ),
-    ] = "same",
+    ] = None,
     groups: Annotated[
         int | None,
         typer.Option(
@@ -154,12 +174,14 @@ def compare(
         int, typer.Option("--dilation", "-d", help="Dilation of the dilated variant.", metavar="D")
     ] = 2,
     bias: Annotated[
-        bool,
-        typer.Option("--bias/--no-bias", help="Biases (off by default here, as in the papers' comparisons)."),
-    ] = False,
+        bool | None,
+        typer.Option("--bias/--no-bias", help="Biases. Default: on, as `convcalc conv`.", show_default=False),
+    ] = None,
     batch: Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")] = 1,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side."""
     from .. import compare as cmp
@@ -176,20 +198,14 @@ def compare(
     try:
         k = _opt(Dims(1), kernel, "--kernel")
         s = _opt(Dims(1), stride, "--stride")
-        p = _opt(Padding(), padding, "--padding")
+        p = _opt(Padding(), padding, "--padding") if padding is not None else None
         result = cmp.compare(shape, out_channels, k, s, p, groups, dilation, bias)
     except ConvcalcError as e:
         raise cli_error(e) from None
-    from ..render.compare_view import comparison_dict, comparison_doc
+    from ..render.compare_view import comparison_doc
+    from .common import show
 
-    if format == Format.json:
-        from .common import emit_json
-
-        emit_json(comparison_dict(result, batch), output)
-    else:
-        from .common import render
-
-        render(comparison_doc(result, batch), format, output)
+    show(comparison_doc(result, batch), format, output, wide, columns)
 
 
 def _opt(kind, text: str, option: str):
@@ -207,48 +223,54 @@ def schema(
         typer.Option(
             "--format",
             "-f",
-            help="json (a JSON Schema is JSON; `convcalc types` lists the same keys as a table).",
+            help="json: the JSON Schema; any other format lists the spec's types and keys (as `types`).",
         ),
     ] = Format.json,
     output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Print the JSON Schema of the spec format (for editors: yaml-language-server)."""
-    from ..errors import ConvcalcError
     from ..schema import spec_schema
-    from .common import emit_json
+    from .common import show
 
-    if format != Format.json:
-        raise ConvcalcError(
-            f"--format {format.value}: the schema is JSON; `convcalc types --format "
-            f"{format.value}` lists the spec's types and keys"
-        )
-    emit_json(spec_schema(), output)
+    doc = _types_doc()
+    doc.data = spec_schema()
+    show(doc, format, output, wide, columns)
 
 
-def types(format: FormatOpt = Format.table, output: OutputOpt = None) -> None:
-    """List the layer and block types of the spec format, with their keys."""
+def _types_doc() -> Any:
+    from ..render.doc import Column, Doc, Table, col
     from ..schema import types_table
 
     rows = types_table()
-    if format == Format.json:
-        from .common import emit_json
-
-        emit_json([{"type": t, "summary": s, "keys": k} for t, s, k in rows], output)
-        return
-    from ..render.doc import Doc, Table
-    from .common import render
-
-    doc = Doc("Spec types (every layer also takes name:)")
+    doc = Doc("Spec types (every layer and block also takes name: and from:)")
+    doc.data = [{"type": t, "summary": s, "keys": k} for t, s, k in rows]
+    keys = Column("keys", "keys")
+    keys.wrap = True
+    what = Column("what it is", "summary")
+    what.wrap = True
     doc.add(
         Table(
             "",
-            ["type", "what it is", "keys"],
+            [col("type"), what, keys],
             [[t, s, ", ".join(f"{n}={d}" if d is not None else n for n, d in k)] for t, s, k in rows],
-            indent_col=2,
         ),
         primary=True,
     )
-    render(doc, format, output)
+    return doc
+
+
+def types(
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+) -> None:
+    """List the layer and block types of the spec format, with their keys."""
+    from .common import show
+
+    show(_types_doc(), format, output, wide, columns)
 
 
 def register(app: typer.Typer) -> None:

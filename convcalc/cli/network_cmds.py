@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import FORMAT_HELP, OUTPUT_HELP, Format, check_min
+from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
 from .inputs import AllowUnknownOpt, InputOpt
 
 
@@ -19,9 +19,25 @@ class Dtype(str, Enum):
     fp64 = "fp64"
 
 
+def _complete_spec(incomplete: str) -> list[str]:
+    from .completion import complete_spec
+
+    return complete_spec(incomplete)
+
+
+def _complete_columns(incomplete: str) -> list[str]:
+    from .completion import complete_columns
+
+    return complete_columns(incomplete)
+
+
 SpecsArg = Annotated[
     list[str],
-    typer.Argument(help="Spec files (YAML), model files (.onnx), '-' for stdin, or zoo:NAME.", metavar="SPEC..."),
+    typer.Argument(
+        help="Spec files (YAML), model files (.onnx), '-' for stdin, or zoo:NAME.",
+        metavar="SPEC...",
+        autocompletion=_complete_spec,
+    ),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")]
 WidthOpt = Annotated[
@@ -41,6 +57,10 @@ ResOpt = Annotated[
     ),
 ]
 DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
+ColumnsOpt = Annotated[
+    str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS", autocompletion=_complete_columns)
+]
 # report sweeps: several values, comma-separated, give one report per combination
 WidthListOpt = Annotated[
     str,
@@ -147,114 +167,30 @@ def report(
         ),
     ] = None,
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
+    from ..render import views
+    from .common import show
+
     if top is not None:
         check_min(top, "--top")
     if depth is not None:
         check_min(depth, "--depth", 0)
     reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
     d = dtype.value
-    if format == Format.json:
-        from ..export import report_dict
-        from .common import emit_json
-
-        if len(reports) == 1:
-            emit_json(report_dict(reports[0], d, lazy=True), output)
-        else:
-            emit_json(
-                {"reports": [report_dict(r, d) for r in reports], "summary": _summary_dicts(reports, d)},
-                output,
-            )
-        return
-    from ..render import doc as docs
-    from ..render.views import report_doc
-    from .common import render
-
     if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
-        summary = docs.Doc(f"{len(reports)} variants")
-        summary.add(_summary_table(reports, d), primary=True)
-        summary.add(
-            docs.Note(["MACs and params as in the reports; --format json gives every layer of every variant"])
-        )
-        render(summary, format, output)
-        return
-    flat = format in (Format.csv, Format.markdown)
-    parts = [report_doc(r, d, top, depth, flat=flat) for r in reports]
-    if len(parts) == 1:
-        render(parts[0], format, output)
-        return
-    if format == Format.csv:
-        from ..output import emit
-
-        emit(_multi_csv(reports, parts), output)
-        return
-    combined = docs.Doc()
-    for p in parts:
-        combined.sections.append(docs.Note([p.title], style="bold"))
-        combined.sections.extend(p.sections)
-    combined.add(_summary_table(reports, d), primary=True)
-    render(combined, format, output)
-
-
-def _summary_dicts(reports, dtype):
-    from ..export import totals
-
-    return [
-        {
-            "name": r.name,
-            "source": r.network.source,
-            "input_shape": list(r.input_shape),
-            "output_shape": list(r.output_shape),
-            **totals(r, dtype),
-        }
-        for r in reports
-    ]
-
-
-def _summary_table(reports, dtype):
-    from ..render.doc import Table
-
-    rows = [
-        [
-            s["name"],
-            tuple(s["input_shape"]),
-            tuple(s["output_shape"]),
-            s["params"],
-            s["macs"],
-            s["flops"],
-            s["activations"],
-            s["memory"],
-        ]
-        for s in _summary_dicts(reports, dtype)
-    ]
-    return Table(
-        "Summary",
-        ["network", "input", "output", "params", "MACs", "FLOPs", "activations", f"memory ({dtype}, B)"],
-        rows,
-        right={3, 4, 5, 6, 7},
-    )
-
-
-def _multi_csv(reports, docs_) -> str:
-    """One CSV for several reports: the flat tables with a leading network column."""
-    import csv
-    import io
-
-    from ..render.doc import to_csv
-
-    out = []
-    for i, (r, d) in enumerate(zip(reports, docs_)):
-        lines = to_csv(d).splitlines()
-        head, body = lines[0], lines[1:]
-        if i == 0:
-            out.append("network," + head)
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="").writerow([r.name])
-        out.extend(f"{buf.getvalue()},{line}" for line in body)
-    return "\n".join(out) + "\n"
+        widths = _values(width_mult, float, "--width-mult")
+        resolutions = _values(resolution, parse_resolution, "--resolution")
+        doc = views.sweep_doc(reports, d, widths, resolutions)
+    elif len(reports) == 1:
+        doc = views.report_doc(reports[0], d, top, depth)
+    else:
+        doc = views.multi_report_doc(reports, d, top, depth)
+    show(doc, format, output, wide, columns)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,17 +10,17 @@ from typing import Annotated
 
 import typer
 
-from .common import FORMAT_HELP, OUTPUT_HELP, Format
+from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format
 
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
-
-COLUMNS = ["name", "input", "params", "MACs", "source"]
 
 
 def zoo(
     ctx: typer.Context,
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     output: OutputOpt = None,
+    wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
+    columns: Annotated[str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS")] = None,
 ) -> None:
     """The reference model zoo: published networks, their params, MACs and sources.
 
@@ -31,17 +31,17 @@ def zoo(
     from .. import zoo as z
 
     models = z.catalog()
-    if format == Format.json:
-        from .common import emit_json
+    from ..render.doc import Doc, Note, Table, col
+    from .common import show as show_doc
 
-        emit_json({"models": models}, output)
-        return
-    from ..render.doc import Doc, Note, Table
-    from .common import render
-
-    doc = Doc(f"convcalc model zoo: {len(models)} models")
+    doc = Doc(f"convcalc model zoo: {len(models)} models", data={"models": models})
     rows = [[m["name"], tuple(m["input_shape"]), m["params"], m["macs"], m["cite"]] for m in models]
-    doc.add(Table("", COLUMNS, rows, right={2, 3}), primary=True)
+    cite = col("cite", "source", optional=True, drop=1)
+    cite.wrap = True
+    doc.add(
+        Table("", [col("name", "model"), col("input_shape"), col("params"), col("macs"), cite], rows),
+        primary=True,
+    )
     doc.add(
         Note(
             [
@@ -51,11 +51,22 @@ def zoo(
             ]
         )
     )
-    render(doc, format, output)
+    show_doc(doc, format, output, wide, columns)
+
+
+def _complete_zoo(incomplete: str) -> list[str]:
+    from .completion import complete_zoo
+
+    return complete_zoo(incomplete)
 
 
 def show(
-    name: Annotated[str, typer.Argument(help="A zoo model (convcalc zoo lists them).", metavar="NAME")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A zoo model (convcalc zoo lists them).", metavar="NAME", autocompletion=_complete_zoo
+        ),
+    ],
     output: OutputOpt = None,
 ) -> None:
     """Print a zoo model's spec (YAML, with its source header), to save and edit."""

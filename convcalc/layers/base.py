@@ -97,6 +97,12 @@ class Cost:
     def activations(self) -> int:
         return prod(self.output_shape)
 
+    def info(self, key: str) -> Any:
+        """A type-specific fact from ``extra`` that this type always records (KeyError if not)."""
+        if self.extra is None:
+            raise KeyError(key)
+        return self.extra[key]
+
     def __repr__(self) -> str:
         return (
             f"Cost({self.type}, {list(self.input_shape)} -> {list(self.output_shape)}, "
@@ -177,7 +183,7 @@ class Layer:
         return f"{self.type_name}({args})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.params == other.params  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.params == other.params
 
     def __hash__(self) -> int:
         return hash((self.type_name, tuple(sorted(self.params.items(), key=lambda kv: kv[0]))))
@@ -298,7 +304,9 @@ def per_dim(layer: Layer, name: str, n: int) -> tuple[int, ...]:
     if isinstance(v, tuple):
         if len(v) != n:
             raise GeometryError(
-                f"{{{name}}} has {len(v)} values but the input has {n} spatial dims", field=name, **{name: v}
+                f"{{{name}}} has {len(v)} values but the input has {n} spatial dims",
+                field=name,
+                **dict[str, Any]({name: v}),
             )
         return v
     return (v,) * n

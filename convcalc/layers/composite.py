@@ -77,7 +77,7 @@ class Separable(Layer):
             f"total: params {c.parts[0].params:,} + {c.parts[1].params:,} = {c.params:,}; "
             f"MACs {c.parts[0].macs:,} + {c.parts[1].macs:,} = {c.macs:,}"
         )
-        std = c.extra["standard_macs"]
+        std = c.info("standard_macs")
         k = per_dim(self, "kernel", len(shape) - 1)
         if std:
             kk = prod(k)
@@ -224,7 +224,7 @@ class ShuffleUnit(Layer):
 
     def explain(self, shape: Shape) -> list[str]:
         c = self.cost(shape)
-        m = c.extra["bottleneck"]
+        m = c.info("bottleneck")
         lines = [
             f"ShuffleNet unit: input {_shape(shape)}, output {_shape(c.output_shape)}, "
             f"g = {self.groups}, bottleneck m = {m}"
@@ -254,7 +254,7 @@ class ShuffleUnit(Layer):
 @register
 class SqueezeExcite(Layer):
     type_name = "squeeze_excite"
-    summary = "squeeze-and-excitation: x * gate(fc2(act(fc1(avgpool(x))))), 1x1 convs C -> S -> C"
+    summary = "squeeze-and-excitation: x times a gate of 1x1 convs C -> S -> C over its global average"
     spatial = True
     fields = (
         Field("squeeze_channels", Int(1), None, help="channels S of the squeeze (give this or reduction)"),

@@ -11,6 +11,7 @@ Depthwise, pointwise, grouped and dilated convolutions are presets of it.
 from __future__ import annotations
 
 from math import prod
+from typing import Any
 
 from .. import shapes
 from ..errors import GeometryError
@@ -30,9 +31,18 @@ from .fields import (
     Padding,
 )
 
+Pads = tuple[tuple[int, int], ...]  # (before, after) per spatial dim
+# (out_channels, kernel, stride, pads, dilation, groups) of a conv for one input shape
+Geometry = tuple[int, tuple[int, ...], tuple[int, ...], Pads, tuple[int, ...], int]
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    """Template values of a GeometryError (a dict of Any, for the type checker)."""
+    return values
+
 
 def resolve_padding(
-    padding, n: int, size: tuple, kernel: tuple, stride: tuple, dilation: tuple, layer: Layer
+    padding: Any, n: int, size: tuple, kernel: tuple, stride: tuple, dilation: tuple, layer: Layer
 ) -> tuple[tuple[int, int], ...]:
     """(before, after) padding per spatial dim from an int, a per-dim tuple, 'valid' or 'same'."""
     if padding == "valid":
@@ -50,7 +60,9 @@ def _check_groups(groups: int, c_in: int, c_out: int, out_name: str = "out_chann
         )
     if c_out % groups:
         raise GeometryError(
-            f"{{groups}} must divide {{{out_name}}}", field="groups", **{"groups": groups, out_name: c_out}
+            f"{{groups}} must divide {{{out_name}}}",
+            field="groups",
+            **_values(groups=groups, **{out_name: c_out}),
         )
 
 
@@ -100,7 +112,7 @@ class _ConvBase(Layer):
     spatial = True
     width_field = "out_channels"
 
-    def _geometry(self, shape: Shape):
+    def _geometry(self, shape: Shape) -> Geometry:
         """(out_channels, kernel, stride, pads, dilation, groups) for this input."""
         raise NotImplementedError
 
@@ -148,7 +160,7 @@ class _ConvBase(Layer):
         _, kernel, _stride, _pads, _dilation, groups = self._geometry(shape)
         n = len(shape) - 1
         c_in, c_out = shape[0], c.output_shape[0]
-        weight = c.extra["weight_shape"]
+        weight = c.info("weight_shape")
         lines = [
             f"{self.type_name} ({n}D): input {_shape(shape)}, groups g = {groups}, "
             f"weight (C_out, C_in/g, *k) = {_shape(weight)}"
@@ -185,7 +197,7 @@ class Conv(_ConvBase):
     command = True
     fields = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, GROUPS, BIAS, KEEP_CHANNELS)
 
-    def _geometry(self, shape):
+    def _geometry(self, shape: Shape) -> Geometry:
         n = len(shape) - 1
         k = per_dim(self, "kernel", n)
         s = per_dim(self, "stride", n)
@@ -216,7 +228,7 @@ class Depthwise(_ConvBase):
         KEEP_CHANNELS,
     )
 
-    def _geometry(self, shape):
+    def _geometry(self, shape: Shape) -> Geometry:
         n = len(shape) - 1
         c_in = shape[0]
         c_out = c_in * self.multiplier
@@ -243,7 +255,7 @@ class Pointwise(_ConvBase):
     command = True
     fields = (OUT_CHANNELS, STRIDE, GROUPS, BIAS, KEEP_CHANNELS)
 
-    def _geometry(self, shape):
+    def _geometry(self, shape: Shape) -> Geometry:
         n = len(shape) - 1
         return self.out_channels, (1,) * n, per_dim(self, "stride", n), ((0, 0),) * n, (1,) * n, self.groups
 
@@ -267,7 +279,7 @@ class Transposed(Layer):
         KEEP_CHANNELS,
     )
 
-    def _dims(self, shape):
+    def _dims(self, shape: Shape) -> tuple[tuple[int, ...], ...]:
         n = len(shape) - 1
         return tuple(
             per_dim(self, f, n) for f in ("kernel", "stride", "padding", "dilation", "output_padding")
@@ -347,7 +359,7 @@ class Transposed(Layer):
         c_in, c_out, g = shape[0], self.out_channels, self.groups
         lines = [
             f"transposed ({n}D): input {_shape(shape)}, groups g = {g}, "
-            f"weight (C_in, C_out/g, *k) = {_shape(c.extra['weight_shape'])}"
+            f"weight (C_in, C_out/g, *k) = {_shape(c.info('weight_shape'))}"
         ]
         lines += self.size_lines(shape)
         ks = "*".join(map(str, kernel))
@@ -360,7 +372,7 @@ class Transposed(Layer):
             f"MACs (per input element, the useful work) = C_in * C_out/g * prod(k) * prod(i) = "
             f"{c_in} * {c_out // g} * {ks} * {ins} = {c.macs:,}"
         )
-        dense = c.extra["zero_insertion_macs"]
+        dense = c.info("zero_insertion_macs")
         outs = "*".join(map(str, c.output_shape[1:]))
         ratio = f" ({dense / c.macs:.2f}x, mostly multiplications by inserted zeros)" if c.macs else ""
         lines.append(
@@ -372,5 +384,5 @@ class Transposed(Layer):
         return lines
 
 
-def _shape(shape) -> str:
+def _shape(shape: Shape) -> str:
     return "[" + ", ".join(str(x) for x in shape) + "]"

@@ -142,7 +142,7 @@ class Padding(Dims):
         if not words:
             self.metavar = "P|PxP"
 
-    def parse(self, value: Any):
+    def parse(self, value: Any) -> Any:  # an int, one per dim, or a word
         if isinstance(value, str):
             word = value.strip().lower()
             if self.words and word in self.WORDS:
@@ -153,7 +153,7 @@ class Padding(Dims):
             raise ValueError(f"must be {allowed}, got {value!r}")
         return super().parse(value)
 
-    def parse_text(self, text: str):
+    def parse_text(self, text: str) -> Any:
         if text.strip().lower() in self.WORDS:
             return self.parse(text)
         return super().parse_text(text)

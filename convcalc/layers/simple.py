@@ -7,7 +7,7 @@ conventions (there is no single right number for exp or tanh), stated in every r
 
 from __future__ import annotations
 
-from math import prod
+from math import gcd, prod
 
 from .. import shapes
 from ..errors import GeometryError
@@ -45,7 +45,7 @@ BN_FLOPS_PER_ELEMENT = 2  # inference: (x - mean) * scale + shift, folded into o
 ADD_FLOPS_PER_ELEMENT = 1  # residual add
 
 
-def _dims_text(dims) -> str:
+def _dims_text(dims: tuple[int, ...]) -> str:
     return "x".join(map(str, dims))
 
 
@@ -107,7 +107,7 @@ class Pool(Layer):
 
             raise SpecError("dilation: average pooling has no dilation", field="dilation")
 
-    def _dims(self, n: int):
+    def _dims(self, n: int) -> tuple[tuple[int, ...], ...]:
         k = per_dim(self, "kernel", n)
         s = k if self.stride is None else per_dim(self, "stride", n)
         return k, s, per_dim(self, "padding", n), per_dim(self, "dilation", n)
@@ -226,9 +226,10 @@ class AdaptivePool(Layer):
     def cost(self, shape: Shape) -> Cost:
         n = self.require_spatial(shape)
         out = per_dim(self, "output_size", n)
-        # torch's windows: [floor(j*i/o), ceil((j+1)*i/o)) along each dim
-        windows = [[-(-(j + 1) * i // o) - (j * i // o) for j in range(o)] for i, o in zip(shape[1:], out)]
-        total_window = prod(sum(w) for w in windows)  # sum over all output positions of the window size
+        # torch's windows: [floor(j*i/o), ceil((j+1)*i/o)) along each dim. Their sizes add up to
+        # i + o - gcd(i, o): the sum of the ceilings exceeds that of the floors by i, plus one
+        # for each j whose j*i/o is not an integer (o - gcd of them). Closed form: no loop over o.
+        total_window = prod(i + o - gcd(i, o) for i, o in zip(shape[1:], out))
         count = prod(out)
         flops = shape[0] * (total_window - (count if self.mode == "max" else 0))
         return Cost(

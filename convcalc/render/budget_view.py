@@ -1,28 +1,20 @@
 """Views of ``convcalc check`` verdicts and ``convcalc diff`` changes: documents for the
 Rich/Markdown/CSV renderers, and GitHub Actions annotations. Pure: builds text and Doc objects.
 
-``style`` picks how the same rows read in each format: ``rich`` (colours), ``markdown``
-(✅/❌ for a pull-request comment) or ``csv`` (plain numbers a script can read).
+Cells are semantic (``Mark`` for a verdict, ``Delta`` for a change): each format shows them
+its own way (colours, ✅/❌, plain numbers).
 """
 
 from __future__ import annotations
 
-from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
-from .doc import Doc, Note, Pct, Styled, Table
+from typing import TYPE_CHECKING, Any
 
-CHECK_COLUMNS = [
-    "spec",
-    "metric",
-    "source",
-    "value",
-    "limit",
-    "vs limit",
-    "excess",
-    "baseline",
-    "change",
-    "change %",
-    "verdict",
-]
+from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
+from .doc import Annotation, Column, Delta, Doc, Mark, Name, Note, Pct, Table, col
+from .formats.github import escape_data, escape_property  # noqa: F401  (tests import them here)
+
+if TYPE_CHECKING:
+    from ..diff import Diff
 
 
 def _unit(metric: str) -> str:
@@ -38,7 +30,7 @@ def _h(n: int, metric: str) -> str:
 def verdict_summary(v: Verdict) -> str:
     """One line naming the spec, the metric, the value, the limit and the excess."""
     label = METRIC_LABELS[v.metric]
-    if v.source == "baseline":
+    if v.source == "baseline" and v.baseline is not None:
         pct = v.change_percent
         grew = f"{v.change:+,}" + (f" ({pct:+.2f}%)" if pct is not None else "")
         head = (
@@ -71,113 +63,92 @@ def _headline(run: CheckRun) -> tuple[bool, str]:
     return True, f"convcalc check passed: no limits to check ({of_specs})"
 
 
-def check_doc(run: CheckRun, style: str = "rich") -> Doc:
+def check_doc(run: CheckRun, budget_lines: dict[str, dict] | None = None) -> Doc:
+    """The verdicts of ``convcalc check``: a pass/fail headline, one row per limit (named by
+    spec file and network name), what is over and why, notes; GitHub annotations; the JSON."""
     ok, headline = _headline(run)
-    if style == "markdown":
-        doc = Doc(("✅ " if ok else "❌ ") + headline)
-    else:
-        doc = Doc()
-        if style == "rich":
-            doc.add(Note([headline], style="bold green" if ok else "bold red"))
-    if run.baseline is not None and style != "csv" and run.allowance is not None:
+    doc = Doc(headline, status=ok, data=run.as_dict())
+    if run.baseline is not None and run.allowance is not None:
         from ..budget import allowance_text
 
         doc.add(
-            Note(
-                [f"baseline: {run.baseline}, allowed increase: {allowance_text(run.allowance)} per total"],
-                style="dim",
-            )
+            Note([f"baseline: {run.baseline}, allowed increase: {allowance_text(run.allowance)} per total"])
         )
-    rows = [_check_row(v, style) for v in run.verdicts]
-    columns = CHECK_COLUMNS
-    if style != "csv" and not any(v.source == "baseline" for v in run.verdicts):
-        keep = [i for i, c in enumerate(CHECK_COLUMNS) if c not in ("baseline", "change", "change %")]
-        columns = [CHECK_COLUMNS[i] for i in keep]
+    with_baseline = any(v.source == "baseline" for v in run.verdicts)
+    rows = [_check_row(v) for v in run.verdicts]
+    columns = [
+        col("spec"),
+        col("network", optional=True, drop=2),
+        col("metric"),
+        col("source", optional=True, drop=5),
+        col("value", numeric=True, unit=""),
+        col("limit", numeric=True),
+        col("vs_limit", "vs limit", numeric=True, optional=True, drop=4),
+        col("excess", numeric=True, optional=True, drop=3),
+        col("baseline", numeric=True, optional=True, drop=7),
+        col("change", numeric=True, optional=True, drop=5),
+        col("change_pct", "change %", numeric=True, optional=True, drop=6),
+        col("verdict"),
+    ]
+    for c in columns:
+        if c.key in ("value", "limit", "excess", "baseline", "change"):
+            c.unit = ""
+    if not with_baseline:
+        keep = [i for i, c in enumerate(columns) if c.key not in ("baseline", "change", "change_pct")]
+        columns = [columns[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
     caption = (
         f"memory: weights + peak activations at {run.dtype}, in bytes"
         if any(v.metric == "memory" for v in run.verdicts)
         else ""
     )
-    right = {
-        i
-        for i, c in enumerate(columns)
-        if c in ("value", "limit", "vs limit", "excess", "baseline", "change", "change %")
-    }
-    table = Table("", columns, rows, right=right, caption=caption)
-    if rows or style == "csv":
+    table = Table("", columns, rows, caption=caption)
+    if rows:
         doc.add(table, primary=True)
+    else:
+        doc.primary = table  # CSV: the header alone
     fails = [verdict_summary(v) for v in run.failures]
-    if fails and style != "csv":
-        doc.add(Note(fails, title="Over the limit", style="red"))
+    if fails:
+        doc.add(Note(fails, title="Over the limit", tone="bad"))
     notes = [f"{n.spec}: {n.message}" for n in run.notes]
-    if notes and style != "csv":
-        doc.add(Note(notes, title="Notes", style="yellow"))
+    if notes:
+        doc.add(Note(notes, title="Notes", tone="warn"))
+    doc.annotations = check_annotations(run, budget_lines or {})
+    doc.closing = headline
     return doc
 
 
-def _check_row(v: Verdict, style: str) -> list:
+def _check_row(v: Verdict) -> list:
     label = METRIC_LABELS[v.metric]
     source = f"baseline +{v.allowed}" if v.source == "baseline" else v.source
     vs = percent(v.value - v.limit, v.limit)
-    if style == "csv":
-        vs_cell = Pct(vs)
-        verdict = "pass" if v.passed else "fail"
-        change_pct = Pct(v.change_percent) if v.baseline is not None else None
-    else:
-        colour = "green" if v.passed else "bold red"
-        vs_cell = Styled("n/a" if vs is None else f"{vs:+,.2f}%", colour)
-        if style == "markdown":
-            verdict = "✅ pass" if v.passed else "❌ **FAIL**"
-        else:
-            verdict = Styled("PASS" if v.passed else "FAIL", colour)
-        change_pct = Pct(v.change_percent, signed=True) if v.baseline is not None else None
-    change = v.change
-    if change is not None and style != "csv":
-        change = f"{change:+,}"
+    tone = "good" if v.passed else "bad"
     return [
         v.spec,
+        v.name,
         label,
         source,
         v.value,
         v.limit,
-        vs_cell,
+        Pct(vs, signed=True),
         v.excess if not v.passed else None,
         v.baseline,
-        change,
-        change_pct,
-        verdict,
+        Delta(v.change) if v.change is not None else None,
+        Pct(v.change_percent, signed=True) if v.baseline is not None else None,
+        Mark(
+            "PASS" if v.passed else "FAIL", tone, "✅" if v.passed else "❌", "pass" if v.passed else "fail"
+        ),
     ]
 
 
 # -- GitHub Actions workflow commands ----------------------------------------------------------------
-def escape_data(s: str) -> str:
-    """The message of a workflow command: ``%``, CR and LF are escaped."""
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(s: str) -> str:
-    """A property value (file, title): also ``:`` and ``,``."""
-    return escape_data(s).replace(":", "%3A").replace(",", "%2C")
-
-
-def _command(kind: str, message: str, file: str | None, line: int | None, title: str) -> str:
-    props = []
-    if file:
-        props.append(f"file={escape_property(file)}")
-        if line:
-            props.append(f"line={line}")
-    props.append(f"title={escape_property(title)}")
-    return f"::{kind} {','.join(props)}::{escape_data(message)}"
-
-
 def _is_file(spec: str) -> bool:
     return not (spec.startswith("zoo:") or spec in ("-", "<stdin>"))
 
 
-def check_github(run: CheckRun, budget_lines: dict[str, dict]) -> str:
-    """``::error`` per failed limit, ``::notice`` per passed one, ``::warning`` per note; each
-    points at the spec file and the line of the limit's key in its ``budget:`` section.
+def check_annotations(run: CheckRun, budget_lines: dict[str, dict]) -> list[Annotation]:
+    """``error`` per failed limit, ``notice`` per passed one, ``warning`` per note; each points
+    at the spec file and the line of the limit's key in its ``budget:`` section.
     ``budget_lines``: spec -> Network.budget_lines."""
     out = []
     for v in run.verdicts:
@@ -189,62 +160,52 @@ def check_github(run: CheckRun, budget_lines: dict[str, dict]) -> str:
         else:
             title = f"convcalc: {label} {'within' if v.passed else 'over'} budget"
         file = v.spec if _is_file(v.spec) else None
-        out.append(_command("notice" if v.passed else "error", verdict_summary(v), file, line, title))
+        out.append(Annotation("notice" if v.passed else "error", verdict_summary(v), title, file, line))
     for n in run.notes:
         file = n.spec if _is_file(n.spec) else None
         kind = "notice" if n.kind == "no_limits" else "warning"
-        out.append(_command(kind, f"{n.spec}: {n.message}", file, n.line, "convcalc check"))
-    out.append(_headline(run)[1])
-    return "\n".join(out) + "\n"
+        out.append(Annotation(kind, f"{n.spec}: {n.message}", "convcalc check", file, n.line))
+    return out
+
+
+def check_github(run: CheckRun, budget_lines: dict[str, dict]) -> str:
+    """The annotations as GitHub workflow commands, then the headline."""
+    from .formats import Target
+    from .formats.github import render
+
+    return "".join(render(check_doc(run, budget_lines), Target()))
 
 
 # -- convcalc diff ------------------------------------------------------------------------------------
-DIFF_COLUMNS = [
-    "",
-    "layer",
-    "type",
-    "output",
-    "old params",
-    "new params",
-    "Δ params",
-    "old MACs",
-    "new MACs",
-    "Δ MACs",
-]
-DIFF_CSV_COLUMNS = [
-    "status",
-    "layer",
-    "type",
-    "output",
-    "old_params",
-    "new_params",
-    "params_change",
-    "old_macs",
-    "new_macs",
-    "macs_change",
-]
 _MARK = {"added": "+", "removed": "-", "changed": "~", "unchanged": "="}
+_MARK_TONE = {"added": "warn", "removed": "info", "changed": "warn", "unchanged": "dim"}
 
 
-def _shape(s) -> str:
+def _shape(s: Any) -> str:
     return "x".join(map(str, s)) if s else "-"
 
 
-def _delta(n: int, style: str):
-    if style == "csv":
-        return n
-    if n == 0:
-        return "0"
-    text = f"{n:+,}"
-    return Styled(text, "red" if n > 0 else "green") if style == "rich" else text
+def diff_columns() -> list[Column]:
+    return [
+        col("status", ""),
+        col("name", "layer"),
+        col("type"),
+        col("output_shape"),
+        col("old_params", "old params", numeric=True, optional=True, drop=3),
+        col("new_params", "new params", numeric=True, optional=True, drop=4),
+        col("params_change", "Δ params", numeric=True),
+        col("old_macs", "old MACs", numeric=True, optional=True, drop=1),
+        col("new_macs", "new MACs", numeric=True, optional=True, drop=2),
+        col("macs_change", "Δ MACs", numeric=True),
+    ]
 
 
-def diff_doc(
-    d, include_unchanged: bool = False, style: str = "rich", old_label: str = "", new_label: str = ""
-) -> Doc:
-    """``d``: a ``convcalc.diff.Diff``."""
+def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_label: str = "") -> Doc:
+    """``d``: a ``convcalc.diff.Diff``. The status column reads +/-/~/= in tables (added,
+    removed, changed, unchanged in CSV)."""
     old_label, new_label = old_label or d.old_name, new_label or d.new_name
     doc = Doc(f"convcalc diff: {old_label} -> {new_label}")
+    doc.data = {"old_source": old_label, "new_source": new_label, **d.as_dict(include_unchanged)}
     rows = []
     for r in d.rows if include_unchanged else d.changed_rows():
         o, n = r.old or {}, r.new or {}
@@ -260,50 +221,45 @@ def diff_doc(
             if so is None or sn is None or list(so) == list(sn)
             else f"{_shape(so)} -> {_shape(sn)}"
         )
-        mark = r.status if style == "csv" else _MARK[r.status]
-        if style == "rich":
-            mark = Styled(
-                mark, {"added": "yellow", "removed": "cyan", "changed": "magenta"}.get(r.status, "dim")
-            )
         rows.append(
             [
-                mark,
-                name,
+                Mark(_MARK[r.status], _MARK_TONE[r.status], plain=r.status),
+                Name(name),
                 typ,
                 shape,
                 o.get("params"),
                 n.get("params"),
-                _delta(r.delta("params"), style),
+                Delta(r.delta("params")),
                 o.get("macs"),
                 n.get("macs"),
-                _delta(r.delta("macs"), style),
+                Delta(r.delta("macs")),
             ]
         )
-    columns = DIFF_COLUMNS if style != "csv" else DIFF_CSV_COLUMNS
     totals = Table(
         "Totals",
-        ["metric", "old", "new", "change", "change %"],
+        [
+            col("metric"),
+            col("old", numeric=True),
+            col("new", numeric=True),
+            col("change", numeric=True),
+            col("change_pct", "change %", numeric=True),
+        ],
         [
             [
                 METRIC_LABELS.get(t.metric, t.metric),
                 t.old,
                 t.new,
-                _delta(t.change, style),
+                Delta(t.change),
                 Pct(t.change_percent, signed=True),
             ]
             for t in d.totals
         ],
-        right={1, 2, 3, 4},
     )
     c = d.counts()
     summary = [
         f"{c['changed']} changed, {c['added']} added, {c['removed']} removed, "
         f"{c['unchanged']} unchanged layers"
-        + (
-            " (unchanged rows hidden; --all shows them)"
-            if c["unchanged"] and not include_unchanged and style != "csv"
-            else ""
-        )
+        + (" (unchanged rows hidden; --all shows them)" if c["unchanged"] and not include_unchanged else "")
     ]
     if d.alignment == "sequence":
         summary.append(
@@ -325,18 +281,29 @@ def diff_doc(
             f"warning: {k.replace('_', ' ')} differs ({show(a)} vs {show(b)}): the numbers are "
             "not like for like"
         )
-    layers = Table("Layers", columns, rows, right={4, 5, 6, 7, 8, 9})
-    if style == "csv":
-        tp = next((t for t in d.totals if t.metric == "params"), None)
-        tm = next((t for t in d.totals if t.metric == "macs"), None)
-        if tp is not None and tm is not None:  # the totals, in the layer columns a script reads
-            layers.footer = [["total", "", "", "", tp.old, tp.new, tp.change, tm.old, tm.new, tm.change]]
-        doc.add(layers, primary=True)
-        return doc
-    doc.add(Note(summary, style=""))
+    layers = Table("Layers", diff_columns(), rows)
+    tp = next((t for t in d.totals if t.metric == "params"), None)
+    tm = next((t for t in d.totals if t.metric == "macs"), None)
+    if tp is not None and tm is not None:  # the totals, in the layer columns
+        layers.footer = [
+            [
+                Mark("Σ", "info", plain="total"),
+                Name("total", 0, "total"),
+                "",
+                "",
+                tp.old,
+                tp.new,
+                Delta(tp.change),
+                tm.old,
+                tm.new,
+                Delta(tm.change),
+            ]
+        ]
+    doc.add(Note(summary, tone="info"))
     if rows:
         doc.add(layers, primary=True)
     else:
-        doc.add(Note(["no layer changed"], style="green"))
-    doc.add(totals, primary=not rows)
+        doc.add(Note(["no layer changed"], tone="good"))
+        doc.primary = layers
+    doc.add(totals)
     return doc

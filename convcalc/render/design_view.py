@@ -9,7 +9,7 @@ from typing import Any
 from ..budget import METRIC_LABELS
 from ..fit import SETTING_KEY, FitResult, Point, as_number
 from ..solve import Geometry, Solution, forward
-from .doc import Doc, KeyValue, Note, Styled, Table
+from .doc import Column, Doc, KeyValue, Mark, Note, Table, col
 
 SETTING_COLUMNS = {
     "width": [("width_mult", "width")],
@@ -82,9 +82,12 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
 
     cols = SETTING_COLUMNS[result.vary]
     dtype = opts.get("dtype", "fp32")
-    header = [label for _, label in cols] + ["input"]
-    header += [f"memory ({dtype}, B)" if k == "memory" else label for k, label in TOTAL_COLUMNS]
-    header += ["fits", "role"]
+    header: list[Column] = [col(k, label, numeric=True) for k, label in cols] + [col("input_shape")]
+    header += [
+        col(k, f"memory ({dtype}, B)", numeric=True) if k == "memory" else col(k, label, numeric=True)
+        for k, label in TOTAL_COLUMNS
+    ]
+    header += [col("fits"), col("role")]
     rows = []
     for p in result.frontier:
         totals = p.totals or {}
@@ -96,9 +99,9 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
             else ""
         )
         fits = (
-            Styled("yes", "green")
+            Mark("yes", "good", plain="yes")
             if p.fits
-            else Styled("no: " + ", ".join(METRIC_LABELS.get(m, m) for m in p.exceeded), "red")
+            else Mark("no: " + ", ".join(METRIC_LABELS.get(m, m) for m in p.exceeded), "bad")
         )
         rows.append(
             [p.setting[k] for k, _ in cols]
@@ -106,11 +109,7 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
             + [totals.get(k) for k, _ in TOTAL_COLUMNS]
             + [fits, mark]
         )
-    n_set = len(cols)
-    doc.add(
-        Table("Frontier", header, rows, right=set(range(n_set)) | set(range(n_set + 1, n_set + 6))),
-        primary=True,
-    )
+    doc.add(Table("Frontier", header, rows), primary=True)
     notes = list(result.notes)
     notes.append(
         "exact counts at every setting shown (the network walked there); found by bisection on the grid, "
@@ -132,17 +131,19 @@ def _dims(values: Sequence[Any]) -> str:
     return values[0] if len(set(values)) == 1 else "x".join(values)
 
 
-def solve_doc(result: Solution, ranges_text: str) -> Doc:
+def solve_doc(result: Solution, ranges_text: str, shown: int | None = None) -> Doc:
+    """The solutions, simplest first; a terminal or Markdown table shows the first ``shown``
+    (CSV and JSON hold every one)."""
     kind = result.kind
     what = {"conv": "convolution", "transposed": "transposed convolution", "pool": "pooling"}[kind]
     if kind == "pool":
         what += " (ceil mode)" if result.ceil_mode else " (floor mode)"
     size_in, size_out = "x".join(map(str, result.input_size)), "x".join(map(str, result.output_size))
     doc = Doc(f"solve {what}: {size_in} -> {size_out}")
-    header = ["#", "kernel", "stride", "padding", "dilation"]
+    header = [col("n", "#", numeric=True), col("kernel"), col("stride"), col("padding"), col("dilation")]
     if kind == "transposed":
-        header.append("output padding")
-    header += ["extent d(k-1)+1", "output"]
+        header.append(col("output_padding", "output padding"))
+    header += [col("extent", "extent d(k-1)+1"), col("output_size", "output")]
 
     def row(n: int | str, combo: Sequence[Geometry]) -> list[Any]:
         cells: list[Any] = [
@@ -160,14 +161,15 @@ def solve_doc(result: Solution, ranges_text: str) -> Doc:
         )
         return cells
 
-    right = {0}
     if result.found:
         rows = [row(n, combo) for n, combo in enumerate(result.solutions, 1)]
-        doc.add(Table("", header, rows, right=right), primary=True)
-        shown = len(result.solutions)
         count = f"{result.total:,} geometr{'y' if result.total == 1 else 'ies'}"
-        if shown < result.total:
-            count += f" (the first {shown:,} shown: --limit N shows more, --format json or csv lists all)"
+        n_shown = len(rows) if shown is None else min(shown, len(rows))
+        if n_shown < result.total:
+            caption = f"the first {n_shown:,} of {result.total:,} shown: --limit N shows more, --format json or csv lists all"
+            doc.add(Table("", header, rows, view=lambda: (rows[:n_shown], caption)), primary=True)
+        else:
+            doc.add(Table("", header, rows), primary=True)
         lines = [f"{count} with {ranges_text}, simplest first"]
     else:
         lines = [f"no geometry with {ranges_text} maps {size_in} to {size_out}"]
@@ -175,8 +177,8 @@ def solve_doc(result: Solution, ranges_text: str) -> Doc:
             sizes = ", ".join("x".join(map(str, n.output_size)) for n in result.nearest)
             lines.append(f"nearest reachable output sizes: {sizes} (the simplest geometry for each below)")
             rows = [row(n.side, n.geometry) for n in result.nearest]
-            header[0] = "nearest"
-            doc.add(Table("", header, rows, right=set()), primary=True)
+            header[0] = col("nearest")
+            doc.add(Table("", header, rows), primary=True)
         if result.unreachable:
             dims = ", ".join(str(d + 1) for d in result.unreachable)
             lines.append(f"dim {dims}: no output size at all is reachable with these constraints")

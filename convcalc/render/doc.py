@@ -1,100 +1,353 @@
-"""A small document model (tables, key/value blocks, notes) and its renderers.
+"""The shared document model: what a command says, independent of how it is shown.
 
-Every command builds one ``Doc``; ``table`` (Rich), ``markdown`` and ``csv`` render that same
-document, so the formats always hold the same rows. CSV holds only the document's primary
-table (a CSV file is one table). JSON does not go through here: commands export dicts.
+Every command builds one ``Doc``: sections (tables, key/value blocks, notes, charts, a graph)
+for people, ``data`` (JSON-ready, lists may be lazy iterators) for programs, and optionally
+``annotations`` (CI messages pointing at spec lines). The output formats in
+``convcalc.render.formats`` render a ``Doc``; no command knows which format is asked.
+
+Cells are plain values (ints, strings, shapes as tuples, None) or small semantic types
+(``Name`` for tree rows, ``Bar``, ``Pct``, ``Delta``, ``Mark``): each format decides how they
+read (colours in a terminal, emoji in Markdown, plain numbers in CSV). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import io
-from typing import Any
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+# Records without the cost of ``dataclasses`` at start-up (a one-off JSON query must start as
+# fast as Typer allows; generating a dozen dataclasses took ~6 ms): ``record`` gives a class an
+# ``__init__`` from its annotated fields and defaults, an ``__eq__`` and a ``__repr__``.
+_T = TypeVar("_T")
 
 
+class _Factory:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]):
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], Any]) -> Any:
+    return _Factory(default_factory)
+
+
+def _record(cls: type[_T]) -> type[_T]:
+    names = [n for n in cls.__dict__.get("__annotations__", {}) if not n.startswith("_")]  # noqa: RUF063
+    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    post = getattr(cls, "__post_init__", None)
+
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments")
+        values = dict(zip(names, args))
+        for k, v in kw.items():
+            if k not in names or k in values:
+                raise TypeError(f"{cls.__name__}(): unexpected or repeated argument {k!r}")
+            values[k] = v
+        for n in names:
+            if n in values:
+                v = values[n]
+            elif n in defaults:
+                d = defaults[n]
+                v = d.make() if isinstance(d, _Factory) else d
+            else:
+                raise TypeError(f"{cls.__name__}() missing argument {n!r}")
+            object.__setattr__(self, n, v)
+        if post is not None:
+            post(self)
+
+    def __eq__(self: Any, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in names)
+
+    def __repr__(self: Any) -> str:
+        return f"{cls.__name__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in names) + ")"
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+    cls.__eq__ = __eq__  # type: ignore[method-assign]
+    cls.__hash__ = None  # type: ignore[assignment]
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
+    return cls
+
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass as record
+else:
+
+    def record(*args: Any, **kw: Any) -> Any:
+        if args and isinstance(args[0], type):
+            return _record(args[0])
+        return _record
+
+# -- cells -------------------------------------------------------------------------------------
+
+
+@record(frozen=True)
 class Bar:
-    """A share (0..1) shown as a bar in tables and as a number in CSV."""
+    """A share (0..1): a bar and a percentage in a terminal, a number in CSV."""
 
-    __slots__ = ("share",)
-
-    def __init__(self, share: float):
-        self.share = share
+    share: float
 
 
+@record(frozen=True)
 class Pct:
-    """A percentage cell (a float, or None for n/a)."""
+    """A percentage (a float, or None for n/a); ``signed`` shows the + of a growth."""
 
-    __slots__ = ("value", "signed")
-
-    def __init__(self, value: float | None, signed: bool = False):
-        self.value = value
-        self.signed = signed
+    value: float | None
+    signed: bool = False
 
 
-class Styled:
-    """A cell with a Rich style (green/red verdicts); plain text elsewhere."""
+@record(frozen=True)
+class Delta:
+    """A signed integer change: red when it grows, green when it shrinks (in colour)."""
 
-    __slots__ = ("text", "style")
-
-    def __init__(self, text: str, style: str):
-        self.text = text
-        self.style = style
+    value: int
 
 
+@record(frozen=True)
+class Mark:
+    """A verdict or status word with a tone: ``good``, ``bad``, ``info`` or ``dim``.
+
+    ``text`` is what tables show; ``symbol`` (an emoji) prefixes it in Markdown; ``plain``, when
+    given, is what CSV holds (``pass``, ``added``)."""
+
+    text: str
+    tone: str = "info"
+    symbol: str = ""
+    plain: str = ""
+
+
+@record(frozen=True)
+class Name:
+    """The first cell of a tree row: ``text`` at nesting ``depth`` (tables draw guides).
+
+    ``kind``: ``layer``, ``part`` (of a composite layer), ``block`` (a row with the subtotals of
+    the rows under it), ``more`` (the rows not shown, summed) or ``total``. ``full`` is the
+    whole name (CSV, JSON); ``text`` may be a shorter name relative to the enclosing block."""
+
+    text: str
+    depth: int = 0
+    kind: str = "layer"
+    label: str | None = None
+    full: str = ""
+
+    @property
+    def whole(self) -> str:
+        return self.full or self.text
+
+
+# -- columns -----------------------------------------------------------------------------------
+
+
+@record
+class Column:
+    """A table column. ``key``: its machine name (CSV header, the JSON key of the same value);
+    ``header``: what people read. A ``numeric`` column is right-aligned and never cut: when a
+    table does not fit, ``optional`` columns are dropped first (highest ``drop`` first), then
+    numbers are shortened to units (``4.09G``). ``unit`` "B" shortens to KiB/MiB/GiB."""
+
+    header: str
+    key: str
+    numeric: bool = False
+    optional: bool = False
+    drop: int = 0
+    unit: str = ""
+    wrap: bool = False  # long text that wraps over lines (names are shortened instead)
+
+
+# One vocabulary for every command: the same quantity has the same header and key everywhere.
+_VOCAB: dict[str, tuple[str, bool]] = {
+    "name": ("layer", False),
+    "label": ("label", False),
+    "type": ("type", False),
+    "input_shape": ("input", False),
+    "output_shape": ("output", False),
+    "weight_shape": ("weight", False),
+    "params": ("params", True),
+    "macs": ("MACs", True),
+    "flops": ("FLOPs", True),
+    "activations": ("activations", True),
+    "receptive_field": ("receptive field", False),
+    "macs_share": ("MACs share", True),
+    "memory": ("memory", True),
+    "spec": ("spec", False),
+    "network": ("network", False),
+}
+
+
+def col(key: str, header: str | None = None, *, optional: bool = False, drop: int = 0, **kw: Any) -> Column:
+    """A column of the shared vocabulary (or a new one when ``key`` is not in it)."""
+    head, numeric = _VOCAB.get(key, (key.replace("_", " "), False))
+    return Column(
+        header if header is not None else head,
+        key,
+        numeric=kw.pop("numeric", numeric),
+        optional=optional,
+        drop=drop,
+        **kw,
+    )
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+Rows = list[list[Any]]
+
+
+@record
 class Table:
-    def __init__(
-        self,
-        title: str,
-        columns: list[str],
-        rows: list[list[Any]] | None = None,
-        right: set[int] | None = None,
-        footer: list[list[Any]] | None = None,
-        indent_col: int | None = None,
-        caption: str = "",
-    ):
-        self.title = title
-        self.columns = columns
-        self.rows = rows if rows is not None else []
-        self.footer = footer or []  # totals rows: bold in Rich, kept in CSV and Markdown
-        self.right = right if right is not None else set()
-        self.indent_col = indent_col
-        self.caption = caption
+    """A table. ``rows`` holds every row (a list, or a callable giving an iterator, so a CSV of
+    a million layers streams); ``view``, when given, is what a terminal shows instead: a bounded
+    selection (``view()`` -> (rows, caption)), e.g. a tree with collapsed blocks."""
+
+    title: str
+    columns: list[Column]
+    rows: Rows | Callable[[], Iterable[list[Any]]] = field(default_factory=list)
+    footer: Rows = field(default_factory=list)
+    caption: str = ""
+    view: Callable[[], tuple[Rows, str]] | None = None
+    chosen: bool = False  # the columns were chosen by the user (--columns): none is dropped
+
+    def __post_init__(self) -> None:
+        self.columns = [c if isinstance(c, Column) else col(c) for c in self.columns]
+
+    def iter_rows(self) -> Iterator[list[Any]]:
+        rows = self.rows
+        yield from (rows() if callable(rows) else rows)
+
+    def shown(self) -> tuple[Rows, str]:
+        """(rows, caption) as a bounded view shows them."""
+        if self.view is not None:
+            rows, caption = self.view()
+            return rows, " ".join(x for x in (caption, self.caption) if x)
+        return list(self.iter_rows()), self.caption
 
 
+@record
 class KeyValue:
-    def __init__(self, title: str, items: list[tuple[str, Any]]):
-        self.title = title
-        self.items = items
+    title: str
+    items: list[tuple[str, Any]]
 
 
+@record
 class Note:
-    """Lines of text; ``code`` lines (formulas) keep their layout in Markdown."""
+    """Lines of text; ``code`` lines (formulas) keep their layout; ``tone`` as in ``Mark``."""
 
-    def __init__(self, lines: list[str], title: str = "", style: str = "dim", code: bool = False):
-        self.lines = lines
-        self.title = title
-        self.style = style
-        self.code = code
+    lines: list[str]
+    title: str = ""
+    tone: str = "dim"
+    code: bool = False
 
 
+@record
+class Chart:
+    """Series of numbers (for HTML charts): ``kind`` "bar" (one bar per label) or "line"
+    (``labels`` are x values). ``series``: name -> values. Text formats skip charts."""
+
+    title: str
+    kind: str
+    labels: list[str]
+    series: dict[str, list[int]]
+    x_title: str = ""
+
+
+@record(frozen=True)
+class GraphNode:
+    """A node of a network drawing: an id, the ids it reads, and what to print on it."""
+
+    id: str
+    inputs: tuple[str, ...]
+    title: str
+    detail: str = ""
+    kind: str = "layer"  # layer | merge | input | output
+
+
+@record
+class Graph:
+    """The network as nodes and edges (HTML draws it); built lazily by ``nodes()``."""
+
+    title: str
+    nodes: Callable[[], list[GraphNode]]
+
+
+@record
+class Lazy:
+    """A section built only by the formats that show it (HTML's charts of a big report)."""
+
+    build: Callable[[], Table | KeyValue | Note | Chart | Graph]
+
+
+Section = Table | KeyValue | Note | Chart | Graph | Lazy
+
+
+@record(frozen=True)
+class Annotation:
+    """A CI message about a spec (GitHub's ``::error file=,line=,title=::message``)."""
+
+    level: str  # error | warning | notice
+    message: str
+    title: str
+    file: str | None = None
+    line: int | None = None
+
+
+@record
 class Doc:
-    def __init__(self, title: str = ""):
-        self.title = title
-        self.sections: list = []
-        self.primary: Table | None = None
+    """One command's result. ``status`` (True/False/None) is a pass/fail verdict shown first."""
 
-    def add(self, section, primary: bool = False):
+    title: str = ""
+    sections: list[Section] = field(default_factory=list)
+    data: Any = None
+    primary: Table | None = None
+    status: bool | None = None
+    annotations: list[Annotation] | None = None
+    closing: str = ""  # a last plain line (GitHub: the headline after the annotations)
+
+    def add(self, section: Section, primary: bool = False) -> Section:
         self.sections.append(section)
-        if primary:
+        if primary and isinstance(section, Table):
             self.primary = section
         return section
 
+    def tables(self) -> list[Table]:
+        return [s for s in self.sections if isinstance(s, Table)]
 
-# -- cell formatting -------------------------------------------------------------------------
-def shape_text(shape) -> str:
+
+# -- text helpers shared by the formats --------------------------------------------------------
+
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _unsafe(c: str) -> bool:
+    return c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp") or c == "\ufeff"
+
+
+def safe(s: str, keep: str = "") -> str:
+    """``s`` with control, line-separator and bidi-override characters escaped (``\\x1b``,
+    ``\\u202e``), so no name can move the cursor, recolour a terminal or reorder a line.
+    Characters in ``keep`` (CSV keeps newlines, which its quoting carries) stay as they are."""
+    if s.isprintable() and not any(c in _BIDI for c in s):
+        return s
+    out = []
+    for c in s:
+        if c in keep or not _unsafe(c):
+            out.append(c)
+        else:
+            code = ord(c)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def shape_text(shape: Any) -> str:
     return "x".join(str(x) for x in shape) if shape else "-"
 
 
+def name_text(n: Name) -> str:
+    return n.text + (f" ({n.label})" if n.label else "")
+
+
 def cell_text(v: Any, csv: bool = False) -> str:
+    """A cell as plain text; ``csv``: numbers without grouping, shares as fractions."""
     if v is None:
         return "" if csv else "-"
     if isinstance(v, bool):
@@ -105,14 +358,18 @@ def cell_text(v: Any, csv: bool = False) -> str:
         return repr(v) if csv else f"{v:,.4g}"
     if isinstance(v, tuple):
         return shape_text(v)
+    if isinstance(v, Name):
+        return v.whole if csv else name_text(v)
     if isinstance(v, Bar):
-        return f"{v.share:.6f}" if csv else f"{100 * v.share:5.1f}%"
+        return f"{v.share:.6f}" if csv else f"{100 * v.share:.1f}%"
     if isinstance(v, Pct):
         if v.value is None:
             return "" if csv else "n/a"
-        return f"{v.value:.4f}" if csv else (f"{v.value:+.2f}%" if v.signed else f"{v.value:.2f}%")
-    if isinstance(v, Styled):
-        return v.text
+        return f"{v.value:.4f}" if csv else (f"{v.value:+,.2f}%" if v.signed else f"{v.value:,.2f}%")
+    if isinstance(v, Delta):
+        return str(v.value) if csv else ("0" if v.value == 0 else f"{v.value:+,}")
+    if isinstance(v, Mark):
+        return (v.plain or v.text) if csv else v.text
     return str(v)
 
 
@@ -122,139 +379,8 @@ def bar_text(share: float, width: int = 12) -> str:
     return "█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")
 
 
-# -- markdown --------------------------------------------------------------------------------
-def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|")
+def human(n: int, unit: str = "") -> str:
+    """Exact-enough short form (``4.09G``) of an integer; see ``convcalc.budget.human``."""
+    from ..budget import human as h
 
-
-def to_markdown(doc: Doc) -> str:
-    out: list[str] = []
-    if doc.title:
-        out += [f"## {doc.title}", ""]
-    for sec in doc.sections:
-        if isinstance(sec, Table):
-            if sec.title:
-                out += [f"### {sec.title}", ""]
-            out.append("| " + " | ".join(_md_escape(c) for c in sec.columns) + " |")
-            out.append(
-                "|" + "|".join("---:" if i in sec.right else "---" for i in range(len(sec.columns))) + "|"
-            )
-            for row in sec.rows:
-                out.append(
-                    "| " + " | ".join(_md_cell(v, i == sec.indent_col) for i, v in enumerate(row)) + " |"
-                )
-            for row in sec.footer:
-                out.append(
-                    "| "
-                    + " | ".join(f"**{_md_cell(v)}**" if cell_text(v) not in ("", "-") else "" for v in row)
-                    + " |"
-                )
-            if sec.caption:
-                out += ["", sec.caption]
-            out.append("")
-        elif isinstance(sec, KeyValue):
-            if sec.title:
-                out += [f"### {sec.title}", ""]
-            out += ["| | |", "|---|---:|"]
-            out += [f"| {_md_escape(k)} | {_md_cell(v)} |" for k, v in sec.items]
-            out.append("")
-        else:
-            if sec.title:
-                out += [f"### {sec.title}", ""]
-            if sec.code:
-                out += ["```"] + sec.lines + ["```"]
-            else:
-                out += [f"- {_md_escape(x)}" for x in sec.lines]
-            out.append("")
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _md_cell(v: Any, indent: bool = False) -> str:
-    if isinstance(v, Bar):
-        return f"{100 * v.share:.1f}% {bar_text(v.share, 8)}"
-    text = _md_escape(cell_text(v))
-    if indent:
-        stripped = text.lstrip(" ")
-        depth = (len(text) - len(stripped)) // 2
-        return "&nbsp;&nbsp;" * depth + stripped
-    return text
-
-
-# -- csv ---------------------------------------------------------------------------------------
-def to_csv(doc: Doc) -> str:
-    import csv
-
-    table = doc.primary
-    buf = io.StringIO()
-    if table is None:
-        return ""
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([_csv_header(c) for c in table.columns])
-    for row in table.rows + table.footer:
-        w.writerow([cell_text(v, csv=True).strip() for v in row])
-    return buf.getvalue()
-
-
-def _csv_header(name: str) -> str:
-    return name.lower().replace(" ", "_").replace("%", "pct").replace("/", "_")
-
-
-# -- rich ----------------------------------------------------------------------------------------
-def to_rich(doc: Doc, console) -> None:
-    from rich import box
-    from rich.table import Table as RTable
-    from rich.text import Text
-
-    if doc.title:
-        console.print(Text(doc.title, style="bold"))
-    for sec in doc.sections:
-        if isinstance(sec, Table):
-            t = RTable(
-                title=sec.title or None,
-                box=box.SIMPLE_HEAD,
-                title_justify="left",
-                title_style="bold",
-                caption=sec.caption or None,
-                caption_justify="left",
-                show_footer=False,
-                pad_edge=False,
-            )
-            for i, c in enumerate(sec.columns):
-                t.add_column(c, justify="right" if i in sec.right else "left", no_wrap=(i != sec.indent_col))
-            for row in sec.rows:
-                t.add_row(*[_rich_cell(v) for v in row])
-            if sec.footer:
-                t.add_section()
-                for row in sec.footer:
-                    t.add_row(*[_rich_cell(v) for v in row], style="bold")
-            console.print(t)
-        elif isinstance(sec, KeyValue):
-            t = RTable(
-                title=sec.title or None,
-                box=box.SIMPLE,
-                show_header=False,
-                title_justify="left",
-                title_style="bold",
-                pad_edge=False,
-            )
-            t.add_column(style="cyan")
-            t.add_column(justify="right")
-            for k, v in sec.items:
-                t.add_row(k, _rich_cell(v))
-            console.print(t)
-        else:
-            if sec.title:
-                console.print(Text(sec.title, style="bold"))
-            for line in sec.lines:
-                console.print(Text(line, style=sec.style))
-            console.print()
-
-
-def _rich_cell(v: Any):
-    from rich.text import Text
-
-    if isinstance(v, Bar):
-        return Text(f"{bar_text(v.share)} {100 * v.share:4.1f}%", style="magenta")
-    if isinstance(v, Styled):
-        return Text(v.text, style=v.style)
-    return Text(cell_text(v))
+    return h(n, unit)

@@ -1,35 +1,87 @@
-"""Documents for results: one layer, one network report. Pure: builds Doc objects only."""
+"""Documents for results: one layer, one network report, several reports. Pure: builds
+``Doc`` objects (sections for people, ``data`` for programs); the formats render them.
+
+A report's layer table holds every leaf layer (CSV, Markdown, HTML); a terminal sees a bounded
+tree of it (``report_view``): blocks with their subtotals and guides, the blocks of a
+``repeat`` shown like written-out copies, collapsed a level at a time when the whole tree would
+be too long, or the layers with the most MACs and one row summing the rest.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from math import prod
+from typing import Any
+
 from .. import receptive
-from ..budget import human
 from ..conventions import CONVENTIONS, DTYPE_BYTES, SHORT
 from ..layers.base import Cost
-from .doc import Bar, Doc, KeyValue, Note, Table
+from .doc import (
+    Bar,
+    Chart,
+    Column,
+    Doc,
+    Graph,
+    GraphNode,
+    KeyValue,
+    Lazy,
+    Name,
+    Note,
+    Table,
+    col,
+    human,
+    record,
+)
 
-LAYER_COLUMNS = [
-    "layer",
-    "type",
-    "input",
-    "output",
-    "params",
-    "MACs",
-    "FLOPs",
-    "activations",
-    "receptive field",
-]
-NUMERIC = {4, 5, 6, 7}
+MAX_ROWS = 100  # lines of a report's terminal table before blocks are collapsed
+# Shown as their contents, not as a level: a repeat whose copies hold blocks (so its copies look
+# like written-out copies), and always a copy of several items (it is those items, written out).
+TRANSPARENT = frozenset({"repeat", "copy"})
 
 
-def _rf_text(state) -> str | None:
+def _rf_text(state: Any) -> str | None:
+    """A receptive field per spatial dim (``3x3``); ``?`` for a dim that is not known exactly."""
     f = receptive.fields(state)
-    return "x".join(map(str, f)) if f else None
+    return "x".join("?" if x is None else str(x) for x in f) if f else None
 
 
-def layer_doc(cost: Cost, batch: int = 1, explain: list[str] | None = None, name: str = "") -> Doc:
-    """A single layer (and its parts) as a document: a summary, the parts of a composite, the
-    formulas when asked, the conventions. CSV/Markdown's table is the layer row (and parts)."""
+def _shape(shape: Any) -> str:
+    return "x".join(map(str, shape))
+
+
+def _num(n: int) -> str:
+    short = human(n)
+    return f"{n:,}" + (f"  ({short})" if short != str(n) else "")
+
+
+# -- one layer -----------------------------------------------------------------------------------
+
+
+def layer_columns() -> list[Column]:
+    return [
+        col("name", "layer"),
+        col("type"),
+        col("input_shape"),
+        col("output_shape"),
+        col("params"),
+        col("macs"),
+        col("flops", optional=True, drop=3),
+        col("activations", optional=True, drop=2),
+        col("receptive_field", optional=True, drop=1),
+    ]
+
+
+def layer_doc(
+    cost: Cost,
+    batch: int = 1,
+    explain: list[str] | None = None,
+    name: str = "",
+    config: dict | None = None,
+) -> Doc:
+    """A single layer (and its parts): a summary, the parts of a composite, the formulas when
+    asked, the conventions. The primary table is the layer row (and its parts)."""
+    from ..export import cost_dict
+
     name = name or cost.type
     n = len(cost.input_shape) - 1
     rf_in = receptive.initial(n)
@@ -39,7 +91,17 @@ def layer_doc(cost: Cost, batch: int = 1, explain: list[str] | None = None, name
         f"{cost.type}{dims}: {_shape(cost.input_shape)} -> {_shape(cost.output_shape)}"
         + (f", batch {batch}" if batch != 1 else "")
     )
-    items = [("input shape", _shape(cost.input_shape)), ("output shape", _shape(cost.output_shape))]
+    data = cost_dict(cost, batch, rf_in)
+    data["batch"] = batch
+    if config is not None:
+        data["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}
+    if explain is not None:
+        data["explain"] = explain
+    doc.data = data
+    items: list[tuple[str, Any]] = [
+        ("input shape", _shape(cost.input_shape)),
+        ("output shape", _shape(cost.output_shape)),
+    ]
     if cost.extra and "weight_shape" in cost.extra:
         items.append(("weight shape", _shape(cost.extra["weight_shape"])))
     items += [
@@ -56,32 +118,28 @@ def layer_doc(cost: Cost, batch: int = 1, explain: list[str] | None = None, name
     rows = []
     if cost.parts:
         states = receptive.fold_parts(rf_in, cost.parts)
-        rows = [_cost_row(f"  {name}.{p.label}", p, batch, s) for p, s in zip(cost.parts, states)]
+        rows = [
+            _cost_row(Name(p.label or p.type, 1, "part", full=f"{name}.{p.label}"), p, batch, s)
+            for p, s in zip(cost.parts, states)
+        ]
     table = Table(
         "Parts" if rows else "",
-        LAYER_COLUMNS,
+        layer_columns(),
         rows,
-        right=NUMERIC,
-        indent_col=0,
-        footer=[_cost_row(name, cost, batch, rf_out)],
+        footer=[_cost_row(Name(name, 0, "total"), cost, batch, rf_out)],
     )
     doc.add(KeyValue("", items))
     if rows:
         doc.add(table, primary=True)
     else:
-        doc.primary = table  # CSV / Markdown: the one row
+        doc.primary = table  # CSV: the one row
     if explain:
-        doc.add(Note(explain, title="How it is computed", style="", code=True))
-    doc.add(Note([SHORT + "; see the README for all conventions"]))
+        doc.add(Note(explain, title="How it is computed", tone="info", code=True))
+    doc.add(Note([SHORT + "; see the docs' conventions page for all of them"]))
     return doc
 
 
-def _num(n: int) -> str:
-    short = human(n)
-    return f"{n:,}" + (f"  ({short})" if short != str(n) else "")
-
-
-def _cost_row(name: str, cost: Cost, batch: int, rf_state) -> list:
+def _cost_row(name: Name, cost: Cost, batch: int, rf_state: Any) -> list[Any]:
     return [
         name,
         cost.type,
@@ -95,10 +153,6 @@ def _cost_row(name: str, cost: Cost, batch: int, rf_state) -> list:
     ]
 
 
-def _shape(shape) -> str:
-    return "x".join(map(str, shape))
-
-
 def type_text(cost: Cost) -> str:
     """The type as tables show it: with the activation function or pooling mode."""
     extra = cost.extra
@@ -109,45 +163,387 @@ def type_text(cost: Cost) -> str:
     return cost.type
 
 
-# -- network reports ---------------------------------------------------------------------------
-REPORT_COLUMNS = [
-    "layer",
-    "type",
-    "output",
-    "params",
-    "MACs",
-    "FLOPs",
-    "activations",
-    "receptive field",
-    "MACs share",
-]
-FLAT_COLUMNS = [
-    "name",
-    "label",
-    "type",
-    "input_shape",
-    "output_shape",
-    "params",
-    "macs",
-    "flops",
-    "activations",
-    "receptive_field",
-    "macs_share",
-]
+# -- network reports -----------------------------------------------------------------------------
+
+
+def report_columns(sources: bool = False) -> list[Column]:
+    """The per-layer columns of a report (with ``sources``: spec and network first)."""
+    head = [col("spec", optional=True, drop=1), col("network")] if sources else []
+    return head + [
+        col("name", "layer"),
+        col("label", optional=True, drop=6),
+        col("type"),
+        col("input_shape", optional=True, drop=7),
+        col("output_shape"),
+        col("params"),
+        col("macs"),
+        col("flops", optional=True, drop=5),
+        col("activations", optional=True, drop=4),
+        col("receptive_field", optional=True, drop=2),
+        col("macs_share", optional=True, drop=3),
+    ]
+
+
+@record
+class Line:
+    """A line of a report's tree: a layer, a part, a block (with subtotals) or the rest."""
+
+    kind: str  # layer | part | block | more
+    name: str
+    text: str
+    depth: int
+    label: str | None
+    type: str
+    input_shape: Any
+    output_shape: Any
+    params: int
+    macs: int
+    flops: int
+    activations: int
+    rf: str | None
+
+
+def _shown_label(name: str, label: str | None) -> str | None:
+    """The label, unless the name already says it (a name is made of its labels)."""
+    if not label:
+        return None
+    last = name[len(name) - len(label) :] if name.endswith(label) else name.rsplit(".", 1)[-1]
+    if last == label or (last.startswith(label + "_") and last[len(label) + 1 :].isdigit()):
+        return None
+    return label
+
+
+def _row_line(r: Any, depth: int, text: str, kind: str = "layer") -> Line:
+    return Line(
+        kind,
+        r.name,
+        text,
+        depth,
+        r.label,
+        type_text(r.cost),
+        r.input_shape,
+        r.output_shape,
+        r.params,
+        r.macs,
+        r.flops,
+        r.activations,
+        _rf_text(r.rf),
+    )
+
+
+def _cells(
+    line: Line, total_macs: int, sources: tuple[str, str] | None = None, tree: bool = False
+) -> list[Any]:
+    """A line's cells; in a ``tree`` (a terminal) the label follows the name, as written."""
+    head: list[Any] = list(sources) if sources else []
+    return head + [
+        Name(
+            line.text, line.depth, line.kind, _shown_label(line.name, line.label) if tree else None, line.name
+        ),
+        None if tree else line.label,
+        line.type,
+        line.input_shape,
+        line.output_shape,
+        line.params,
+        line.macs,
+        line.flops,
+        line.activations,
+        line.rf,
+        Bar(line.macs / total_macs) if total_macs else Bar(0.0),
+    ]
+
+
+class Tree:
+    """The block structure of a report for display: each block's parent and display depth
+    (``repeat`` blocks are transparent: their copies sit where written-out copies would)."""
+
+    def __init__(self, report: Any):
+        self.report = report
+        rows = report.rows
+        blocks = [b for b in report.blocks if b.end > b.start]
+        self.blocks = blocks
+        # pre-order walk: blocks open at their start, close at their end
+        self.row_parent: list[int] = [-1] * len(rows)  # index into blocks, -1: top level
+        self.block_parent: list[int] = [-1] * len(blocks)
+        self.ddepth: list[int] = [0] * len(blocks)  # display depth of each block
+        self.row_depth: list[int] = [0] * len(rows)
+        self.block_parent_any: list[int] = [-1] * len(blocks)  # transparent blocks included
+        self.row_parent_any: list[int] = [-1] * len(rows)
+        starts: dict[int, list[int]] = {}
+        for k, b in enumerate(blocks):
+            starts.setdefault(b.start, []).append(k)
+        # a repeat whose copies hold blocks is shown as those blocks, like written-out copies;
+        # a repeat of plain layers stays one (collapsible) block
+        has_child_block = [False] * len(blocks)
+        open_: list[int] = []
+        for k, b in enumerate(blocks):
+            while open_ and not self._inside(b, blocks[open_[-1]]):
+                open_.pop()
+            if b.kind != "copy":  # a real block: its ancestors up to the first real one hold it
+                for j in reversed(open_):
+                    has_child_block[j] = True
+                    if blocks[j].kind != "copy":
+                        break
+            open_.append(k)
+        self.transparent = [
+            b.kind == "copy" or (b.kind in TRANSPARENT and has_child_block[k]) for k, b in enumerate(blocks)
+        ]
+        stack: list[int] = []
+        shown: list[int] = []  # the non-transparent blocks on the stack
+        for i in range(len(rows)):
+            while stack and blocks[stack[-1]].end <= i:
+                if shown and shown[-1] == stack[-1]:
+                    shown.pop()
+                stack.pop()
+            for k in sorted(starts.get(i, ()), key=lambda k: blocks[k].depth):
+                while stack and not self._inside(blocks[k], blocks[stack[-1]]):
+                    if shown and shown[-1] == stack[-1]:
+                        shown.pop()
+                    stack.pop()
+                self.block_parent[k] = shown[-1] if shown else -1
+                self.block_parent_any[k] = stack[-1] if stack else -1
+                self.ddepth[k] = len(shown)
+                stack.append(k)
+                if not self.transparent[k]:
+                    shown.append(k)
+            self.row_parent[i] = shown[-1] if shown else -1
+            self.row_parent_any[i] = stack[-1] if stack else -1
+            self.row_depth[i] = len(shown)
+
+    @staticmethod
+    def _inside(b: Any, outer: Any) -> bool:
+        return outer.start <= b.start and b.end <= outer.end and outer.depth < b.depth
+
+    def visible(self, k: int) -> bool:
+        return not self.transparent[k]
+
+    def rel(self, name: str, parent: int) -> str:
+        """A name relative to its enclosing block (``stage2.block1.conv2`` -> ``conv2``)."""
+        if parent < 0:
+            return name
+        p = self.blocks[parent].name
+        if name.startswith(p) and len(name) > len(p) and name[len(p)] in ".[":
+            rest = name[len(p) :]
+            return rest[1:] if rest[0] == "." else rest
+        return name
+
+    def lines_at(self, level: int) -> int:
+        """Lines of the tree with blocks at display depth ``level`` collapsed."""
+        n = sum(1 for d in self.row_depth if d <= level)
+        return n + sum(1 for k, d in enumerate(self.ddepth) if d <= level and self.visible(k))
+
+    def full_lines(self) -> int:
+        parts = sum(len(r.cost.parts) for r in self.report.rows)
+        return len(self.report.rows) + sum(1 for k in range(len(self.blocks)) if self.visible(k)) + parts
+
+
+def aggregate(report: Any, start: int, end: int) -> dict[str, Any]:
+    rs = report.rows[start:end]
+    return {
+        "layers": len(rs),
+        "input": rs[0].input_shape if rs else None,
+        "output": rs[-1].output_shape if rs else None,
+        "params": sum(r.cost.params for r in rs),
+        "macs": sum(r.cost.macs for r in rs) * report.batch,
+        "flops": sum(r.cost.flops for r in rs) * report.batch,
+        "activations": sum(prod(r.cost.output_shape) for r in rs) * report.batch,
+        "rf": _rf_text(rs[-1].rf) if rs else None,
+    }
+
+
+def _block_line(tree: Tree, k: int, collapsed: bool) -> Line:
+    b = tree.blocks[k]
+    agg = aggregate(tree.report, b.start, b.end)
+    n = agg["layers"]
+    return Line(
+        "block",
+        b.name,
+        tree.rel(b.name, tree.block_parent[k]),
+        tree.ddepth[k],
+        b.label,
+        f"{b.kind}, {n} layer{'s' if n != 1 else ''}" if collapsed else b.kind,
+        agg["input"],
+        agg["output"],
+        agg["params"],
+        agg["macs"],
+        agg["flops"],
+        agg["activations"],
+        agg["rf"],
+    )
+
+
+def tree_lines(report: Any, level: int | None, parts: bool) -> list[Line]:
+    """The tree in execution order; blocks at display depth ``level`` collapsed (None: none)."""
+    from ..network import iter_parts
+
+    tree = Tree(report)
+    starts: dict[int, list[int]] = {}
+    for k, b in enumerate(tree.blocks):
+        starts.setdefault(b.start, []).append(k)
+    part_rows = iter_parts(report) if parts else None
+    out: list[Line] = []
+    i, n = 0, len(report.rows)
+    while i < n:
+        skip_to = None
+        for k in sorted(starts.get(i, ()), key=lambda k: tree.blocks[k].depth):
+            if not tree.visible(k):
+                continue
+            if level is not None and tree.ddepth[k] >= level:
+                out.append(_block_line(tree, k, True))
+                skip_to = tree.blocks[k].end
+                break
+            out.append(_block_line(tree, k, False))
+        if skip_to is not None:
+            if part_rows is not None:
+                for _ in range(skip_to - i):
+                    next(part_rows)
+            i = skip_to
+            continue
+        r = report.rows[i]
+        d = tree.row_depth[i]
+        out.append(_row_line(r, d, tree.rel(r.name, tree.row_parent[i])))
+        if part_rows is not None:
+            _, ps = next(part_rows)
+            for p in ps:
+                out.append(_row_line(p, d + 1, p.name[len(r.name) + 1 :], "part"))
+        i += 1
+    return out
+
+
+def top_lines(report: Any, top: int) -> tuple[list[Line], str]:
+    """The ``top`` layers with the most MACs (ties: the earlier layer first), in network
+    order, and one line summing the rest, so the lines add up to the totals."""
+    rows = report.rows
+    n = len(rows)
+    keep = sorted(sorted(range(n), key=lambda i: (-rows[i].macs, i))[:top])
+    out = [_row_line(rows[i], 0, rows[i].name) for i in keep]
+    rest = n - len(keep)
+    if rest:
+        kept = set(keep)
+        others = [rows[i] for i in range(n) if i not in kept]
+        out.append(
+            Line(
+                "more",
+                f"{rest} more layers",
+                f"{rest:,} more layer{'s' if rest != 1 else ''}",
+                0,
+                None,
+                "",
+                None,
+                None,
+                sum(r.params for r in others),
+                sum(r.macs for r in others),
+                sum(r.flops for r in others),
+                sum(r.activations for r in others),
+                None,
+            )
+        )
+    caption = (
+        f"the {len(keep):,} of {n:,} layers with the most MACs (ties: the earlier layer), in network "
+        "order; the last row sums the others"
+    )
+    return out, caption
+
+
+def report_view(
+    report: Any, top: int | None, depth: int | None, max_rows: int | None, parts: bool = True
+) -> tuple[list[Line], str]:
+    """The lines a bounded table shows, and a caption saying how they were chosen."""
+    if top is not None:
+        return top_lines(report, top)
+    tree = Tree(report)
+    if depth is not None:
+        return tree_lines(report, depth, False), (
+            f"blocks at level {depth} and deeper are summarised (block rows show the subtotals of their layers)"
+        )
+    if max_rows is None or tree.full_lines() <= max_rows:
+        return tree_lines(report, None, parts), (
+            "block rows show the subtotals of the layers under them" if tree.blocks else ""
+        )
+    max_level = max(tree.ddepth, default=-1)
+    best = None
+    for level in range(max_level + 1):
+        if tree.lines_at(level) <= max_rows:
+            best = level
+        else:
+            break
+    if best is None:
+        lines, caption = top_lines(report, max_rows // 2)
+        return lines, caption + "; --top N, --depth D or --format json/csv/html for every layer"
+    return tree_lines(report, best, False), (
+        f"{len(report.rows):,} layers: blocks at level {best} and deeper are summarised, block rows "
+        "show their subtotals; --depth D, --top N or --format json/csv/html for every layer"
+    )
+
+
+def _flat_lines(report: Any) -> Iterator[Line]:
+    for r in report.rows:  # full names: no indentation
+        yield _row_line(r, 0, r.name)
+
+
+def layer_table(
+    report: Any,
+    top: int | None = None,
+    depth: int | None = None,
+    max_rows: int | None = MAX_ROWS,
+    sources: tuple[str, str] | None = None,
+) -> Table:
+    """The per-layer table: every leaf layer (``rows``) or, with --top/--depth, their
+    selection; a terminal sees ``report_view``."""
+    total = report.macs
+
+    def cells(lines: Iterable[Line], tree: bool = False) -> Iterator[list[Any]]:
+        for line in lines:
+            yield _cells(line, total, sources, tree)
+
+    if top is None and depth is None:
+
+        def rows() -> Iterator[list[Any]]:
+            return cells(_flat_lines(report))
+
+    else:
+        chosen, _ = report_view(report, top, depth, None, parts=False)
+
+        def rows() -> Iterator[list[Any]]:
+            return cells(chosen)
+
+    def view() -> tuple[list[list[Any]], str]:
+        lines, caption = report_view(report, top, depth, max_rows)
+        return list(cells(lines, tree=True)), caption
+
+    columns = report_columns(bool(sources))
+    base = len(columns) - 11
+    columns[base + 0].header = "layer"
+    footer = [
+        (list(sources) if sources else [])
+        + [
+            Name("total", 0, "total"),
+            None,
+            "",
+            report.input_shape,
+            report.output_shape,
+            report.params,
+            report.macs,
+            report.flops,
+            report.activations,
+            None,
+            Bar(1.0 if report.macs else 0.0),
+        ]
+    ]
+    return Table("Layers", columns, rows, footer=footer, view=view)
 
 
 def report_doc(
-    report,
+    report: Any,
     dtype: str = "fp32",
     top: int | None = None,
     depth: int | None = None,
-    flat: bool = False,
-    max_rows: int = 100,
+    max_rows: int | None = MAX_ROWS,
+    data: bool = True,
 ) -> Doc:
-    """A network report. The Rich view (``flat=False``) is an indented tree with block headers
-    and composite parts, summarised past ``max_rows`` lines; the flat view (CSV, Markdown) has
-    one row per leaf layer, exactly the JSON's ``layers``, unless --top/--depth ask otherwise."""
-    from ..export import memory
+    """A network report: the layer table, totals, totals per type, conventions; for HTML a
+    chart per layer and the graph. ``data``: the JSON report (layers streamed)."""
+    from ..export import memory, report_dict
 
     net = report.network
     outs = getattr(report, "outputs", None) or {}
@@ -163,16 +559,16 @@ def report_doc(
     if report.width_mult != 1:
         extras.append(f"width x{report.width_mult:g}")
     doc = Doc(title + (f" ({', '.join(extras)})" if extras else ""))
-    if net.description:
-        doc.add(Note([net.description], style="italic"))
+    if data:
+        doc.data = report_dict(report, dtype, lazy=True)
+    if getattr(net, "description", ""):
+        doc.add(Note([net.description], tone="info"))
     from ..layers.tensor import zero_cost_warnings
 
     warnings = zero_cost_warnings([r.cost for r in report.rows])
-    if warnings:
-        doc.add(Note(warnings, title="Warning", style="bold yellow"))
-    doc.add(
-        flat_table(report, top, depth) if flat else tree_table(report, top, depth, max_rows), primary=True
-    )
+    if warnings:  # operations counted as zero (--allow-unknown): never a silent zero
+        doc.add(Note(warnings, title="Warning", tone="bad"))
+    doc.add(layer_table(report, top, depth, max_rows), primary=True)
     mem = memory(report, dtype)
     b = DTYPE_BYTES[dtype]
     doc.add(
@@ -192,6 +588,8 @@ def report_doc(
         )
     )
     doc.add(by_type_table(report))
+    doc.add(Lazy(lambda: layer_chart(report)))
+    doc.add(Graph(f"{report.name}: graph", lambda: graph_nodes(report)))
     doc.add(Note([f"{k}: {v}" for k, v in CONVENTIONS.items()], title="Conventions"))
     return doc
 
@@ -200,129 +598,11 @@ def _bytes(n: int) -> str:
     return f"{n:,} B  ({human(n, 'B')})"
 
 
-def tree_table(report, top, depth, max_rows) -> Table:
-    total_macs = report.macs or 1
-    lines, note = _select(report, top, depth, max_rows, with_parts=True)
-    rows = []
-    for kind, obj, d in lines:
-        indent = "  " * d
-        if kind in ("row", "part"):
-            r = obj
-            label = f" ({r.label})" if r.label else ""
-            rows.append(
-                [
-                    indent + r.name + label,
-                    type_text(r.cost),
-                    r.output_shape,
-                    r.params,
-                    r.macs,
-                    r.flops,
-                    r.activations,
-                    _rf_text(r.rf),
-                    Bar(r.macs / total_macs),
-                ]
-            )
-        elif kind == "block":
-            b, agg = obj
-            label = f" ({b.label})" if b.label else ""
-            rows.append(
-                [
-                    indent + b.name + label,
-                    f"{b.kind} ({agg['layers']} layers)",
-                    agg["output"],
-                    agg["params"],
-                    agg["macs"],
-                    agg["flops"],
-                    agg["activations"],
-                    agg["rf"],
-                    Bar(agg["macs"] / total_macs),
-                ]
-            )
-        else:  # the header of an expanded block
-            b = obj
-            label = f" ({b.label})" if b.label else ""
-            rows.append([indent + b.name + label, b.kind, None, None, None, None, None, None, None])
-    footer = [
-        [
-            "total",
-            "",
-            report.output_shape,
-            report.params,
-            report.macs,
-            report.flops,
-            report.activations,
-            None,
-            Bar(1.0 if report.macs else 0.0),
-        ]
-    ]
-    return Table(
-        "Layers", REPORT_COLUMNS, rows, right={3, 4, 5, 6}, footer=footer, indent_col=0, caption=note
-    )
-
-
-def flat_table(report, top, depth) -> Table:
-    total_macs = report.macs or 1
-    if top is None and depth is None:
-        lines, note = [("row", r, 0) for r in report.rows], ""
-    else:
-        lines, note = _select(report, top, depth, None, with_parts=False)
-    rows = []
-    for kind, obj, _ in lines:
-        if kind == "row":
-            r = obj
-            rows.append(
-                [
-                    r.name,
-                    r.label,
-                    r.type,
-                    r.input_shape,
-                    r.output_shape,
-                    r.params,
-                    r.macs,
-                    r.flops,
-                    r.activations,
-                    _rf_text(r.rf),
-                    Bar(r.macs / total_macs),
-                ]
-            )
-        elif kind == "block":
-            b, agg = obj
-            rows.append(
-                [
-                    b.name,
-                    b.label,
-                    b.kind,
-                    agg["input"],
-                    agg["output"],
-                    agg["params"],
-                    agg["macs"],
-                    agg["flops"],
-                    agg["activations"],
-                    agg["rf"],
-                    Bar(agg["macs"] / total_macs),
-                ]
-            )
-    footer = [
-        [
-            "total",
-            None,
-            None,
-            report.input_shape,
-            report.output_shape,
-            report.params,
-            report.macs,
-            report.flops,
-            report.activations,
-            None,
-            Bar(1.0 if report.macs else 0.0),
-        ]
-    ]
-    return Table("Layers", FLAT_COLUMNS, rows, right={5, 6, 7, 8}, footer=footer, caption=note)
-
-
-def by_type_table(report) -> Table:
+def by_type_table(report: Any) -> Table:
     """Totals per layer type, like MobileNet's Table 2. "weights %" is each type's share of the
     conv + linear parameters alone (what the papers count: no batchnorm)."""
+    from .doc import Pct
+
     bt = report.by_type()
     tm, tp = report.macs or 1, report.params or 1
     tw = sum(v["params"] for v in bt.values() if v["macs"]) or 1
@@ -333,121 +613,270 @@ def by_type_table(report) -> Table:
                 t,
                 v["layers"],
                 v["params"],
-                f"{100 * v['params'] / tp:.2f}%",
-                f"{100 * v['params'] / tw:.2f}%" if v["macs"] else None,
+                Pct(100 * v["params"] / tp),
+                Pct(100 * v["params"] / tw) if v["macs"] else None,
                 v["macs"],
-                f"{100 * v['macs'] / tm:.2f}%",
+                Pct(100 * v["macs"] / tm),
                 v["flops"],
             ]
         )
     return Table(
         "By layer type (composites counted by their parts)",
-        ["type", "layers", "params", "params %", "weights %", "MACs", "MACs %", "FLOPs"],
+        [
+            col("type"),
+            col("layers", numeric=True),
+            col("params"),
+            col("params_pct", "params %", numeric=True, optional=True, drop=2),
+            col("weights_pct", "weights %", numeric=True, optional=True, drop=1),
+            col("macs"),
+            col("macs_pct", "MACs %", numeric=True, optional=True, drop=3),
+            col("flops", optional=True, drop=4),
+        ],
         rows,
-        right={1, 2, 3, 4, 5, 6, 7},
         caption="weights %: share of the conv and linear parameters (no batchnorm), as papers count",
     )
 
 
-def _select(report, top, depth, max_rows, with_parts: bool):
-    """Which lines a table shows: ("row"|"part", Row, depth), ("head", Block, depth) or
-    ("block", (Block, aggregate), depth). Returns (lines, caption)."""
-    from ..network import iter_parts
-
-    n = len(report.rows)
-    if top is not None:
-        keep = sorted(sorted(range(n), key=lambda i: -report.rows[i].macs)[:top])
-        return (
-            [("row", report.rows[i], 0) for i in keep],
-            f"the {len(keep)} of {n} layers with the most MACs, in execution order",
-        )
-    parts = iter_parts(report) if with_parts else None
-    if depth is not None:
-        return _expanded(
-            report, None, depth, heads=with_parts
-        ), f"blocks at level {depth} and deeper are summarised"
-    full = n + len(report.blocks) + sum(len(r.cost.parts) for r in report.rows)
-    if max_rows is None or full <= max_rows:
-        return _expanded(report, parts, None, heads=with_parts), ""
-    depth = _fitting_depth(report, max_rows)
-    if depth is None:
-        lines, _ = _select(report, max_rows // 2, None, max_rows, with_parts)
-        return lines, (
-            f"showing the {max_rows // 2} of {n} layers with the most MACs; "
-            "--top N, --depth D or --format json/csv for all"
-        )
-    return (
-        _expanded(report, None, depth, heads=with_parts),
-        f"{n:,} layers: blocks at level {depth} and deeper are summarised; --depth D, --top N "
-        "or --format json/csv for all",
-    )
+MAX_CHART_BARS = 400
 
 
-def _fitting_depth(report, max_rows):
-    best = None
-    max_depth = max((r.depth for r in report.rows), default=0)
-    for d in range(max_depth + 1):
-        if _count_lines(report, d) <= max_rows:
-            best = d
-        else:
-            break
-    return best
+def layer_chart(report: Any) -> Chart:
+    """MACs and params per layer (or per top-level block, or the largest layers, for big nets)."""
+    rows = report.rows
+    if len(rows) <= MAX_CHART_BARS:
+        labels = [r.name + (f" ({r.label})" if r.label else "") for r in rows]
+        macs = [r.macs for r in rows]
+        params = [r.params for r in rows]
+        title = "MACs and params per layer"
+    else:
+        lines, _ = report_view(report, None, None, MAX_CHART_BARS, parts=False)
+        labels = [ln.name for ln in lines]
+        macs = [ln.macs for ln in lines]
+        params = [ln.params for ln in lines]
+        title = "MACs and params per block"
+    return Chart(title, "bar", labels, {"MACs": macs, "params": params})
 
 
-def _count_lines(report, depth) -> int:
-    """Lines of the table at ``depth``: leaves and blocks at that depth or shallower
-    (blocks at ``depth`` are collapsed into one line)."""
-    return sum(1 for r in report.rows if r.depth <= depth) + sum(
-        1 for b in report.blocks if b.depth <= depth and b.end > b.start
-    )
+MAX_GRAPH_NODES = 2000
 
 
-def _expanded(report, with_parts, depth, heads: bool = True):
-    """Lines in execution order: block headers, rows, parts; blocks at ``depth`` collapsed."""
-    rows, blocks = report.rows, report.blocks
-    starts: dict[int, list] = {}
-    for b in blocks:
-        if b.end > b.start:
-            starts.setdefault(b.start, []).append(b)
-    parts_of = {}
-    if with_parts is not None:
-        for i, (_row, parts) in enumerate(with_parts):
-            if parts:
-                parts_of[i] = parts
-    out = []
-    i = 0
-    n = len(rows)
-    while i < n:
-        collapsed = None
-        for b in starts.get(i, []):  # outermost first (blocks were recorded on entry)
-            if depth is not None and b.depth >= depth:
-                collapsed = b
-                break
-            if heads:
-                out.append(("head", b, b.depth))
-        if collapsed is not None:
-            out.append(("block", (collapsed, _aggregate(report, collapsed)), collapsed.depth))
-            i = max(collapsed.end, i + 1)
-            continue
-        r = rows[i]
-        out.append(("row", r, r.depth))
-        for p in parts_of.get(i, ()):
-            out.append(("part", p, r.depth + 1))
-        i += 1
-    return out
+def graph_nodes(report: Any) -> list[GraphNode]:
+    """The network as (node, inputs): from the rows' ``inputs`` when the report has them,
+    else derived from the blocks (a residual's add reads its body and shortcut, a concat its
+    branches). Empty past ``MAX_GRAPH_NODES``."""
+    rows = report.rows
+    if len(rows) > MAX_GRAPH_NODES:
+        return []
+    nodes = [GraphNode("input", (), "input", _shape(report.input_shape), "input")]
+
+    def node(r: Any, inputs: tuple[str, ...]) -> GraphNode:
+        kind = "merge" if len(inputs) > 1 or r.type in ("add", "concat", "mul") else "layer"
+        title = r.name + (f" ({r.label})" if r.label else "")
+        return GraphNode(r.name, inputs, title, f"{type_text(r.cost)} {_shape(r.output_shape)}", kind)
+
+    if rows and all(getattr(r, "inputs", None) is not None for r in rows):
+        known = {r.name for r in rows}
+        for r in rows:
+            ins = tuple(x if x in known else "input" for x in r.inputs)
+            nodes.append(node(r, ins or ("input",)))
+        outs = getattr(report, "outputs", None) or [rows[-1].name]
+        for k, o in enumerate(outs):
+            oid = o if isinstance(o, str) else getattr(o, "name", str(o))
+            nodes.append(
+                GraphNode(f"output{k}", (oid if oid in known else rows[-1].name,), "output", "", "output")
+            )
+        return nodes
+
+    tree = Tree(report)
+    children: dict[int, list[tuple[str, int]]] = {}  # block -> [("row"|"block", index)]
+    top: list[tuple[str, int]] = []
+    for k in range(len(tree.blocks)):
+        p = tree.block_parent_any[k]
+        (children.setdefault(p, []) if p >= 0 else top).append(("block", k))
+    for i in range(len(rows)):
+        p = tree.row_parent_any[i]
+        (children.setdefault(p, []) if p >= 0 else top).append(("row", i))
+
+    def order(items: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        def start(it: tuple[str, int]) -> tuple[int, int]:
+            kind, idx = it
+            return (tree.blocks[idx].start, 0) if kind == "block" else (idx, 1)
+
+        return sorted(items, key=start)
+
+    def chain(items: list[tuple[str, int]], x: str) -> str:
+        for it in order(items):
+            x = emit(it, x)
+        return x
+
+    def emit(it: tuple[str, int], x: str) -> str:
+        kind, idx = it
+        if kind == "row":
+            nodes.append(node(rows[idx], (x,)))
+            return rows[idx].name
+        b = tree.blocks[idx]
+        items = children.get(idx, [])
+        if b.kind in ("residual", "concat"):
+            last = rows[b.end - 1]
+            groups: dict[str, list[tuple[str, int]]] = {}
+            for c in items:
+                cname = rows[c[1]].name if c[0] == "row" else tree.blocks[c[1]].name
+                if c == ("row", b.end - 1):
+                    continue
+                rest = cname[len(b.name) :].lstrip(".")
+                key = rest.split(".")[0].split("[")[0] + (
+                    rest.split("]")[0] if rest.startswith("branches") else ""
+                )
+                groups.setdefault(key, []).append(c)
+            ins = tuple(chain(g, x) for g in groups.values())
+            if b.kind == "residual" and len(ins) < 2:
+                ins = ins + (x,)  # identity shortcut
+            nodes.append(node(last, ins or (x,)))
+            return last.name
+        return chain(items, x)
+
+    last = chain(top, "input")
+    nodes.append(GraphNode("output", (last,), "output", _shape(report.output_shape), "output"))
+    return nodes
 
 
-def _aggregate(report, b) -> dict:
-    rs = report.rows[b.start : b.end]
-    from math import prod
+# -- several reports -----------------------------------------------------------------------------
 
-    return {
-        "layers": len(rs),
-        "input": rs[0].input_shape if rs else None,
-        "output": rs[-1].output_shape if rs else None,
-        "params": sum(r.cost.params for r in rs),
-        "macs": sum(r.cost.macs for r in rs) * report.batch,
-        "flops": sum(r.cost.flops for r in rs) * report.batch,
-        "activations": sum(prod(r.cost.output_shape) for r in rs) * report.batch,
-        "rf": _rf_text(rs[-1].rf) if rs else None,
+
+def summary_columns() -> list[Column]:
+    return [
+        col("spec", optional=True, drop=2),
+        col("network"),
+        col("input_shape", optional=True, drop=3),
+        col("output_shape", optional=True, drop=4),
+        col("params"),
+        col("macs"),
+        col("flops", optional=True, drop=5),
+        col("activations", optional=True, drop=6),
+        col("memory", "memory (B)", unit="B", optional=True, drop=1),
+    ]
+
+
+def summary_dicts(reports: list[Any], dtype: str) -> list[dict[str, Any]]:
+    from ..export import totals
+
+    return [
+        {
+            "name": r.name,
+            "source": r.network.source,
+            "input_shape": list(r.input_shape),
+            "output_shape": list(r.output_shape),
+            **totals(r, dtype),
+        }
+        for r in reports
+    ]
+
+
+def summary_table(reports: list[Any], dtype: str, title: str = "Summary") -> Table:
+    rows = [
+        [
+            source_of(r),
+            s["name"],
+            tuple(s["input_shape"]),
+            tuple(s["output_shape"]),
+            s["params"],
+            s["macs"],
+            s["flops"],
+            s["activations"],
+            s["memory"],
+        ]
+        for r, s in zip(reports, summary_dicts(reports, dtype))
+    ]
+    cols = summary_columns()
+    cols[-1].header = f"memory ({dtype}, B)"
+    return Table(title, cols, rows)
+
+
+def source_of(report: Any) -> str:
+    return str(getattr(report.network, "source", "") or "-")
+
+
+def multi_report_doc(reports: list[Any], dtype: str, top: int | None, depth: int | None) -> Doc:
+    """Several specs: each report's sections under its title, then a summary naming each
+    network by its file and name. CSV: one table of every layer with spec and network first."""
+    from ..export import report_dict
+
+    doc = Doc()
+    doc.data = {
+        "reports": [report_dict(r, dtype) for r in reports],
+        "summary": summary_dicts(reports, dtype),
     }
+    for r in reports:
+        part = report_doc(r, dtype, top, depth, data=False)
+        doc.sections.append(Note([f"{part.title}  [{source_of(r)}]"], tone="bold"))
+        doc.sections.extend(s for s in part.sections if not isinstance(s, Graph))
+    summary = summary_table(reports, dtype)
+    doc.add(summary)
+    tables = [layer_table(r, top, depth, sources=(source_of(r), r.name)) for r in reports]
+
+    def rows() -> Iterator[list[Any]]:
+        for t in tables:
+            yield from t.iter_rows()
+
+    every = Table("Layers of every network", report_columns(True), rows)
+    doc.primary = every  # CSV: every layer; --columns picks from it
+    return doc
+
+
+def sweep_doc(reports: list[Any], dtype: str, widths: list[float], resolutions: list[Any]) -> Doc:
+    """A sweep (--width-mult / --resolution lists): one summary row per variant, and for HTML
+    MACs and params against the multiplier (or resolution)."""
+    from ..export import report_dict
+
+    doc = Doc(f"{len(reports)} variants")
+    doc.data = {
+        "reports": [report_dict(r, dtype) for r in reports],
+        "summary": summary_dicts(reports, dtype),
+    }
+    table = summary_table(reports, dtype, "Summary")
+    for row, r in zip(table.rows if isinstance(table.rows, list) else [], reports):
+        row[1] = r.network.name  # the width and resolution have columns of their own
+    for k, extra in enumerate((col("width_mult", "width", numeric=True), col("resolution", numeric=True))):
+        table.columns.insert(2 + k, extra)
+    for row, r in zip(table.rows if isinstance(table.rows, list) else [], reports):
+        row.insert(2, _fmt_float(r.width_mult))
+        row.insert(3, "x".join(map(str, r.input_shape[1:])) or "-")
+    doc.add(table, primary=True)
+    doc.add(Note(["MACs and params as in the reports; --format json gives every layer of every variant"]))
+    specs = sorted({source_of(r) for r in reports})
+    for spec in specs:
+        mine = [r for r in reports if source_of(r) == spec]
+        if len(widths) > 1:
+            for res in resolutions:
+                sel = [
+                    r
+                    for r in mine
+                    if res is None
+                    or r.input_shape[1:]
+                    == (res if isinstance(res, tuple) else (res,) * (len(r.input_shape) - 1))
+                ]
+                if len(sel) > 1:
+                    doc.add(_sweep_chart(sel, "width multiplier", [_fmt_float(r.width_mult) for r in sel]))
+        if len(resolutions) > 1:
+            for w in widths:
+                sel = [r for r in mine if r.width_mult == w]
+                if len(sel) > 1:
+                    doc.add(
+                        _sweep_chart(sel, "resolution", ["x".join(map(str, r.input_shape[1:])) for r in sel])
+                    )
+    return doc
+
+
+def _sweep_chart(reports: list[Any], x_title: str, xs: list[str]) -> Chart:
+    name = reports[0].network.name
+    return Chart(
+        f"{name}: MACs and params against the {x_title}",
+        "line",
+        xs,
+        {"MACs": [r.macs for r in reports], "params": [r.params for r in reports]},
+        x_title,
+    )
+
+
+def _fmt_float(x: float) -> str:
+    return f"{x:g}"
