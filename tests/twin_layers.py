@@ -433,7 +433,7 @@ TWINS.update(
         "unary": lambda layer, s: PerSample(UNARY[layer.params["fn"]]),
         "binary": lambda layer, *shapes: Aligned(BINARY[layer.params["op"]], shapes),
         "elementwise": lambda layer, s: WithConstant(
-            layer.params["op"], layer.params["shape"], layer.params["learned"]
+            layer.params["op"], layer.params["shape"] or (), layer.params["learned"]
         ),
         "opaque": lambda layer, s: Zeros(layer.params["shape"]),
     }

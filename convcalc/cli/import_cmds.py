@@ -27,10 +27,16 @@ IMPORT_HELP = "\n\n".join(
 
 def import_(
     model: Annotated[
-        str, typer.Argument(help="A model file (.onnx), or a YAML spec to rewrite in graph form.", metavar="MODEL")
+        str,
+        typer.Argument(
+            help="A model file (.onnx), or a YAML spec to rewrite in graph form.", metavar="MODEL"
+        ),
     ],
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write the spec to FILE (atomically) instead of stdout.", metavar="FILE")
+        str | None,
+        typer.Option(
+            "--output", "-o", help="Write the spec to FILE (atomically) instead of stdout.", metavar="FILE"
+        ),
     ] = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,

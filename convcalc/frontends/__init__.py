@@ -36,7 +36,7 @@ class Options:
 class InputFormat:
     name: str
     detect: Callable[[str, bytes], bool]
-    load: Callable[[str, "bytes | None", Options], "Network"]
+    load: Callable[[str, bytes | None, Options], Network]
     model: bool  # a model file (fixed channels, no tree of blocks), not a spec
 
 
@@ -132,7 +132,11 @@ def parse_input(text: str | None, option: str = "--input") -> tuple[int, ...] | 
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:
-        raise ConvcalcError(f"{option} {text!r}: must be sizes like 3x224x224 (channels, then spatial sizes)") from None
+        raise ConvcalcError(
+            f"{option} {text!r}: must be sizes like 3x224x224 (channels, then spatial sizes)"
+        ) from None
     if not 1 <= len(dims) <= 4 or any(d < 1 for d in dims):
-        raise ConvcalcError(f"{option} {text!r}: needs 1 to 4 sizes >= 1 (channels, then up to 3 spatial sizes)")
+        raise ConvcalcError(
+            f"{option} {text!r}: needs 1 to 4 sizes >= 1 (channels, then up to 3 spatial sizes)"
+        )
     return dims

@@ -1406,7 +1406,9 @@ class _Converter:
         initializer read by two layers, or deduplicated by the exporter: counted once)."""
         return isinstance(c, Const) and any(k in self.counted for k in c.sources)
 
-    def affine(self, node: P.Node, y: Act, parts: Sequence[tuple[str, Const | None]], suffix: str = "") -> Act:
+    def affine(
+        self, node: P.Node, y: Act, parts: Sequence[tuple[str, Const | None]], suffix: str = ""
+    ) -> Act:
         """Per-channel multiplies and adds by constants, as ``elementwise`` layers counting only
         the parameters not counted before (a bias or norm weight shared with another layer)."""
         shape = [y.shape[0]] + [1] * (len(y.shape) - 1)
@@ -1418,7 +1420,13 @@ class _Converter:
             if taken:
                 values["learned"] = taken
             tag = ".bias" if op == "add" else ".scale"
-            y = self.emit(node, self.build(node, "elementwise", values), [y], suffix + tag if k or suffix else tag, cl=y.cl)
+            y = self.emit(
+                node,
+                self.build(node, "elementwise", values),
+                [y],
+                suffix + tag if k or suffix else tag,
+                cl=y.cl,
+            )
         return y
 
     def expect(self, consts: Sequence[Const | None], layer: Layer, shape: Shape, node: P.Node) -> None:

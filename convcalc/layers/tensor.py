@@ -184,7 +184,7 @@ class Slice(Layer):
         Field(
             "ends", Ints(min_len=1, max_len=64), help="end index per axis, exclusive (negative from the end)"
         ),
-        Field("steps", Ints(minimum=1, min_len=0, max_len=64), (), help="step per axis (default 1)"),
+        Field("steps", Ints(minimum=1, min_len=1, max_len=64), None, help="step per axis (default: 1 each)"),
     )
 
     def validate(self) -> None:
@@ -441,8 +441,8 @@ class Elementwise(Layer):
         Field(
             "shape",
             Ints(minimum=1, min_len=0),
-            (),
-            help="the constant's shape without the batch, broadcast as PyTorch does ([]: a scalar)",
+            None,
+            help="the constant's shape without the batch, broadcast as PyTorch does (default: a scalar)",
         ),
         Field(
             "learned",
@@ -453,7 +453,7 @@ class Elementwise(Layer):
     )
 
     def cost(self, shape: Shape) -> Cost:
-        out = broadcast(self.op, (shape, tuple(self.shape))) if self.shape else tuple(shape)
+        out = broadcast(self.op, (shape, tuple(self.shape))) if self.shape else tuple(shape)  # None, []: a scalar
         return Cost(
             self.type_name,
             shape,
