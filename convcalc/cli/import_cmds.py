@@ -9,11 +9,14 @@ graph form.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .inputs import AllowUnknownOpt, InputOpt
+
+if TYPE_CHECKING:
+    from ..network import Network
 
 IMPORT_HELP = "\n\n".join(
     [
@@ -49,7 +52,7 @@ def import_(
     emit(spec_text(net, model), output)
 
 
-def spec_text(net, source: str) -> str:
+def spec_text(net: Network, source: str) -> str:
     """The spec of a loaded network (any input format), with a header saying where it came from."""
     from .. import __version__
     from ..layers.tensor import opaque_warnings

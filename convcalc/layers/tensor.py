@@ -453,7 +453,9 @@ class Elementwise(Layer):
     )
 
     def cost(self, shape: Shape) -> Cost:
-        out = broadcast(self.op, (shape, tuple(self.shape))) if self.shape else tuple(shape)  # None, []: a scalar
+        out = (
+            broadcast(self.op, (shape, tuple(self.shape))) if self.shape else tuple(shape)
+        )  # None, []: a scalar
         return Cost(
             self.type_name,
             shape,
