@@ -14,7 +14,6 @@ emitter, so that the layout is stable and every scalar is quoted exactly when YA
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -37,12 +36,29 @@ def scalar(v: Any) -> str:
     if isinstance(v, float):
         return _float(v)
     if isinstance(v, str):
-        return v if _PLAIN.match(v) and v.lower() not in _WORDS else json.dumps(v)
+        return v if _PLAIN.match(v) and v.lower() not in _WORDS else _quoted(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(scalar(x) for x in v) + "]"
     if v is None:
         return "null"
     raise TypeError(f"cannot write {type(v).__name__} as YAML")
+
+
+def _quoted(s: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the others escaped."""
+    out = ['"']
+    for c in s:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable() and c not in "\u2028\u2029\ufeff":
+            out.append(c)
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return "".join(out) + '"'
 
 
 def _float(v: float) -> str:

@@ -237,6 +237,9 @@ class _Converter:
                     f"graph output {v.name!r} is a constant, not computed from the input", where=self.where
                 )
             val = self.cf(val)
+            if val.ref < 0:  # the input itself: a layer passes it on (a spec's outputs are layers)
+                node = P.Node("Identity", v.name, "", [], [v.name], {})
+                val = self.emit(node, REGISTRY["identity"].build({}), [val])
             outputs.append((v.name, val.ref))
             if _readable(v.name) and val.ref >= 0 and val.ref not in self.labels:
                 self.labels[val.ref] = v.name
@@ -415,22 +418,28 @@ class _Converter:
             got = self.cf_views[x.ref] = Act(len(self.pending) - 1, tuple(cost.output_shape))
         return got
 
-    def take(self, consts: Iterable[Const | None], node: P.Node) -> int:
-        """Count the parameters behind these constants that no layer has counted yet."""
+    def take(self, consts: Iterable[Const | None], node: P.Node, weights: bool = True) -> int:
+        """Count the parameters behind these constants that no layer has counted yet: all of
+        them for a layer's weights (a conv of one weight has one parameter), those of more than
+        one element for the constant of an arithmetic op (a scalar is not a parameter)."""
         total = 0
         for c in consts:
             if c is None:
                 continue
             for key, n in c.sources.items():
-                if key not in self.counted:
+                if key not in self.counted and (weights or n > 1):
                     self.counted[key] = node.name
                     total += n
         return total
 
-    def shared(self, c: Value | None) -> bool:
-        """Whether a constant holds parameters that a layer has counted already (one
-        initializer read by two layers, or deduplicated by the exporter: counted once)."""
-        return isinstance(c, Const) and any(k in self.counted for k in c.sources)
+    def shared(self, c: Value | None, *others: Value | None) -> bool:
+        """Whether a constant holds parameters that a layer has counted already, or that one of
+        ``others`` holds too (one initializer read twice, or merged by the exporter from equal
+        values: counted once)."""
+        if not isinstance(c, Const):
+            return False
+        seen = {k for o in others if isinstance(o, Const) for k in o.sources}
+        return any(k in self.counted or k in seen for k in c.sources)
 
     def affine(
         self, node: P.Node, y: Act, parts: Sequence[tuple[str, Const | None]], suffix: str = ""
@@ -456,10 +465,14 @@ class _Converter:
         return y
 
     def expect(self, consts: Sequence[Const | None], layer: Layer, shape: Shape, node: P.Node) -> None:
-        """The parameters behind ``consts`` must be exactly the layer's."""
+        """The parameters behind ``consts`` must be exactly the layer's. Weights kept in
+        Constant nodes (no initializers behind them) are the layer's whatever they hold: a
+        convolution's weight is a parameter wherever the file keeps it."""
         shared = [k for c in consts if c is not None for k in c.sources if k in self.counted]
         got = self.take(consts, node)
         want = layer.cost(shape).params
+        if not any(c.sources for c in consts if c is not None):
+            return
         if shared:
             raise SpecError(
                 f"{self.label(node)}: its weights {shared[0]!r} were already counted for node "

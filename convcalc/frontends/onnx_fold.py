@@ -15,7 +15,7 @@ from .onnx_values import BATCH, MAX_FOLD, Const, Unsupported, bcast, dims_text, 
 
 def _const_of_tensor(t: P.Tensor, key: str) -> Const:
     is_float = t.data_type in P.FLOAT_TYPES
-    sources = {key: t.numel} if is_float and t.numel > 1 else {}
+    sources = {key: t.numel} if is_float and t.numel > 0 else {}
     values = t.values
     if values is not None:
         values = tuple(int(v) if isinstance(v, bool) else v for v in values)
@@ -216,23 +216,18 @@ def _fold_variadic(node: P.Node, ins: list[Const | None]) -> list[Const]:
 
 
 def _fold_constant(node: P.Node, ins: list[Const | None]) -> list[Const]:
-    key = node.outputs[0] if node.outputs else node.name
+    """A Constant node's tensor: not a parameter (the rule counts initializers; exporters put
+    their own constants here: GroupNorm's and InstanceNorm's ones and zeros, eps, shapes)."""
     if "value" in node.attrs and isinstance(node.attrs["value"], P.Tensor):
-        return [_const_of_tensor(node.attrs["value"], key)]
+        c = _const_of_tensor(node.attrs["value"], "")
+        return [Const(c.dims, c.values, c.is_float)]
     for name, is_float in (("value_float", True), ("value_int", False)):
         if name in node.attrs:
             return [Const((), (node.attrs[name],), is_float)]
     for name, is_float in (("value_floats", True), ("value_ints", False)):
         if name in node.attrs:
             vals = tuple(node.attrs[name])
-            return [
-                Const(
-                    (len(vals),),
-                    _keep(vals, len(vals)),
-                    is_float,
-                    {key: len(vals)} if is_float and len(vals) > 1 else {},
-                )
-            ]
+            return [Const((len(vals),), _keep(vals, len(vals)), is_float)]
     raise Unsupported("holds a kind of value convcalc does not read (a sparse tensor or strings)")
 
 
@@ -474,7 +469,10 @@ def _fold_range(node: P.Node, ins: list[Const | None]) -> list[Const]:
     start, limit, delta = (c.scalar() if c is not None else None for c in _need(ins, 3))
     if any(v is None or v is BATCH for v in (start, limit, delta)) or delta == 0:
         raise Unsupported("has bounds that convcalc cannot fold")
-    n = max(math.ceil((limit - start) / delta), 0)
+    if all(isinstance(v, int) for v in (start, limit, delta)):
+        n = max(-((start - limit) // delta), 0)  # exact, however large
+    else:
+        n = max(math.ceil((limit - start) / delta), 0)
     is_float = any(isinstance(v, float) for v in (start, limit, delta))
     values = tuple(start + k * delta for k in range(n)) if n <= MAX_FOLD else None
     return [Const((n,), values, is_float)]

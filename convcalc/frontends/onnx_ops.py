@@ -174,7 +174,9 @@ def _conv(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value |
     s = _spatial_attr(node, "strides", n)
     d = _spatial_attr(node, "dilations", n)
     padding, x = _conv_padding(cv, node, x, k, s, d)
-    shared_bias = cv.shared(b)
+    # a bias whose values are counted elsewhere (shared) or are no parameters (a Constant)
+    # comes after the layer as an element-wise add
+    shared_bias = b is not None and (cv.shared(b, w) or not (isinstance(b, Const) and b.sources))
     bias = b is not None and not shared_bias
     if g == c and c > 1 and m % c == 0:
         values: dict[str, Any] = {"kernel": dimval(k), "stride": dimval(s), "padding": padding}
@@ -241,7 +243,9 @@ def _conv_transpose(cv: _Converter, node: P.Node, ins: list[Value | None]) -> li
     else:
         raise Unsupported(f"has auto_pad {auto!r}")
     p = [min(lo, hi) for lo, hi in zip(begin, end)]
-    shared_bias = cv.shared(b)
+    # a bias whose values are counted elsewhere (shared) or are no parameters (a Constant)
+    # comes after the layer as an element-wise add
+    shared_bias = b is not None and (cv.shared(b, w) or not (isinstance(b, Const) and b.sources))
     bias = b is not None and not shared_bias
     values = {"out_channels": m, "kernel": dimval(k), "stride": dimval(s), "padding": dimval(p)}
     values.update(output_padding=dimval(op), dilation=dimval(d), groups=g, bias=bias)
@@ -288,7 +292,9 @@ def _gemm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value |
             f"{cv.label(node)}: its weight {dims_text(w.dims)} takes {k} features, but its input has {x.shape[0]}",
             where=cv.where,
         )
-    if c is None or (isinstance(c, Const) and c.numel == n and c.dims[-1:] == (n,) and not cv.shared(c)):
+    if c is None or (
+        isinstance(c, Const) and c.numel == n and c.dims[-1:] == (n,) and c.sources and not cv.shared(c, w)
+    ):
         layer = cv.build(node, "linear", {"out_features": n, "bias": c is not None})
         cv.expect([w, c if isinstance(c, Const) else None], layer, x.shape, node)
         return [cv.emit(node, layer, [x])]
@@ -301,7 +307,7 @@ def _gemm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value |
         values = {
             "op": "add",
             "shape": list(c.dims[-1:]) if c.numel > 1 else [],
-            "learned": cv.take([c], node),
+            "learned": cv.take([c], node, weights=False),
         }
         return [cv.emit(node, cv.build(node, "elementwise", values), [y], ".bias")]
     bias = cv.cf(cv.act(c, "its bias"))
@@ -403,9 +409,9 @@ def _binary(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
         x = cv.cf(x)
     c_in = x.shape[0]
     vector = cs == (c_in,) + (1,) * (len(x.shape) - 1) and len(x.shape) > 1
-    learned = sum(v for k, v in c.sources.items() if k not in cv.counted)
+    learned = sum(v for k, v in c.sources.items() if k not in cv.counted and v > 1)
     if op == "mul" and vector and learned == c_in:
-        bias = _scale_bias_after(cv, node, c_in, cs, x.cl)
+        bias = _scale_bias_after(cv, node, c_in, cs, x.cl, c)
         layer = cv.build(node, "scale", {"bias": bias is not None})
         cv.expect([c, bias[1] if bias else None], layer, x.shape, node)
         y = cv.emit(node, layer, [x], cl=cl)
@@ -415,16 +421,17 @@ def _binary(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
     values: dict[str, Any] = {"op": op}
     if cs:
         values["shape"] = list(cs)
-    taken = cv.take([c], node)
+    taken = cv.take([c], node, weights=False)
     if taken:
         values["learned"] = taken
     return [cv.emit(node, cv.build(node, "elementwise", values), [x], cl=cl)]
 
 
 def _scale_bias_after(
-    cv: _Converter, node: P.Node, c_in: int, cs: tuple[int, ...], cl: bool
+    cv: _Converter, node: P.Node, c_in: int, cs: tuple[int, ...], cl: bool, scale: Const
 ) -> tuple[P.Node, Const] | None:
-    """The Add after a layer-scale Mul that adds a learned vector of the same shape."""
+    """The Add after a layer-scale Mul that adds a learned vector of the same shape (not the
+    scale's own values)."""
     out = node.outputs[0]
     add = cv.single(out, "Add")
     if add is None:
@@ -435,14 +442,12 @@ def _scale_bias_after(
     dims = tuple(b.dims)
     while len(dims) > 1 and dims[0] == 1:
         dims = dims[1:]
-    want = (c_in,) if cl else cs
     if (cl and dims != (c_in,)) or (
         not cl and (len(dims) > len(cs) or dims != cs[len(cs) - len(dims) :] or dims[0] != c_in)
     ):
         return None
-    if sum(b.sources.values()) != c_in or any(k in cv.counted for k in b.sources):
+    if sum(b.sources.values()) != c_in or cv.shared(b, scale):
         return None
-    del want
     return add, b
 
 
@@ -466,10 +471,33 @@ def _affine_after(cv: _Converter, out: str, c: int, rank: int) -> tuple[list[P.N
             dims = dims[1:]
         if dims != (c,) + (1,) * (len(dims) - 1) or len(dims) > rank:
             return None
-        if sum(t.sources.values()) != c or any(k in cv.counted for k in t.sources):
+        if sum(t.sources.values()) != c or cv.shared(t, *ok):
             return None
         ok.append(t)
     return [mul, add], ok
+
+
+def _norm(
+    cv: _Converter, node: P.Node, x: Act, kind: str, values: dict[str, Any], scale: Const, bias: Const | None
+) -> Act:
+    """A normalisation whose affine step multiplies by ``scale`` and adds ``bias``: with its
+    own affine parameters when they are the constants' (each counted once); without them when
+    the constants hold none (an exporter's ones and zeros: torch's affine=False); otherwise
+    without, followed by the multiply and add as element-wise layers (a weight shared with an
+    earlier layer, counted there)."""
+    consts = [c for c in (scale, bias) if c is not None]
+    cl = x.cl
+    if not any(c.sources for c in consts):
+        return cv.emit(node, cv.build(node, kind, {**values, "affine": False}), [x], cl=cl)
+    if all(c.sources for c in consts) and not any(cv.shared(c, *consts[:i]) for i, c in enumerate(consts)):
+        extra = {"bias": bias is not None} if kind == "layernorm" else {}
+        layer = cv.build(node, kind, {**values, "affine": True, **extra})
+        cv.expect(consts, layer, x.shape, node)
+        return cv.emit(node, layer, [x], cl=cl)
+    if kind == "batchnorm":  # its multiply and add are all it does: 2 FLOPs per element, as batchnorm
+        return cv.affine(node, x, [("mul", scale), ("add", bias)])
+    y = cv.emit(node, cv.build(node, kind, {**values, "affine": False}), [x], cl=cl)
+    return cv.affine(node, y, [("mul", scale), ("add", bias)])
 
 
 @handles("BatchNormalization")
@@ -485,11 +513,7 @@ def _batchnorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
             f"{cv.label(node)}: scale {dims_text(scale.dims)} and bias {dims_text(bias.dims)} for {c} channels",
             where=cv.where,
         )
-    if cv.shared(scale) or cv.shared(bias):  # as its multiply and add: 2 FLOPs per element too
-        return [cv.affine(node, x, [("mul", scale), ("add", bias)])]
-    layer = cv.build(node, "batchnorm", {"affine": True})
-    cv.expect([scale, bias], layer, x.shape, node)
-    return [cv.emit(node, layer, [x])]
+    return [_norm(cv, node, x, "batchnorm", {}, scale, bias)]
 
 
 @handles("InstanceNormalization")
@@ -499,12 +523,7 @@ def _instancenorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list
     bias = cv.const(ins[2] if len(ins) > 2 else None, "bias")
     if scale.numel != x.shape[0] or bias.numel != x.shape[0]:
         raise SpecError(f"{cv.label(node)}: scale and bias do not have one value per channel", where=cv.where)
-    shared = cv.shared(scale) or cv.shared(bias)
-    layer = cv.build(node, "instancenorm", {"affine": not shared})
-    if shared:
-        return [cv.affine(node, cv.emit(node, layer, [x]), [("mul", scale), ("add", bias)])]
-    cv.expect([scale, bias], layer, x.shape, node)
-    return [cv.emit(node, layer, [x])]
+    return [_norm(cv, node, x, "instancenorm", {}, scale, bias)]
 
 
 @handles("_GroupNorm")
@@ -554,12 +573,7 @@ def _groupnorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
             f"scales per group ({scale.numel} values for {c} channels: opset 18's GroupNormalization), "
             "which convcalc's groupnorm does not"
         )
-    shared = cv.shared(scale) or cv.shared(bias)
-    layer = cv.build(node, "groupnorm", {"groups": g, "affine": not shared})
-    if shared:
-        return [cv.affine(node, cv.emit(node, layer, [x]), [("mul", scale), ("add", bias)])]
-    cv.expect([scale, bias], layer, x.shape, node)
-    return [cv.emit(node, layer, [x])]
+    return [_norm(cv, node, x, "groupnorm", {"groups": g}, scale, bias)]
 
 
 @handles("LayerNormalization")
@@ -582,13 +596,7 @@ def _layernorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
     c = x.shape[0]
     if scale.numel != c or (isinstance(b, Const) and b.numel != c):
         raise SpecError(f"{cv.label(node)}: scale and bias do not have one value per channel", where=cv.where)
-    bc = b if isinstance(b, Const) else None
-    if cv.shared(scale) or cv.shared(bc):
-        y = cv.emit(node, cv.build(node, "layernorm", {"affine": False}), [x], cl=x.cl)
-        return [cv.affine(node, y, [("mul", scale), ("add", bc)])]
-    layer = cv.build(node, "layernorm", {"affine": True, "bias": b is not None})
-    cv.expect([scale, bc], layer, x.shape, node)
-    return [cv.emit(node, layer, [x], cl=x.cl)]
+    return [_norm(cv, node, x, "layernorm", {}, scale, b if isinstance(b, Const) else None)]
 
 
 def _activation(cv: _Converter, node: P.Node, x: Act, fn: str, kind: str = "activation") -> Act:
