@@ -685,7 +685,8 @@ def test_what_convcalc_cannot_map_is_named(nodes, inits, fragment, cli, tmp_path
 def test_not_onnx_and_truncated_files(cli, tmp_path):
     factory, shape = TWINS["lecture_separable"]
     path = export(fast_module(factory), shape, tmp_path / "l.onnx")
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     cut = tmp_path / "cut.onnx"
     cut.write_bytes(data[: len(data) // 2])
     one_line_error(cli("report", str(cut)), str(cut))
@@ -716,11 +717,12 @@ def test_stdin_check_and_diff_take_model_files(cli, tmp_path):
     import io
     import sys
 
-    factory, shape = TWINS["squeezenet1_0"]
+    factory = TWINS["squeezenet1_0"][0]
     path = export(fast_module(factory), (3, 64, 64), tmp_path / "s.onnx")
     want = report_json(cli, path)
     old = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO(open(path, "rb").read()))
+    with open(path, "rb") as fh:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(fh.read()))
     try:
         got = report_json(cli, "-")
     finally:
