@@ -52,21 +52,26 @@ def export(
     ``input`` with a symbolic batch dim (``dynamic``)."""
     module.eval()
     buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (torch.zeros((1, *shape)),),
-            buf,
-            dynamo=False,
-            opset_version=opset,
-            do_constant_folding=fold,
-            export_params=weights,
-            keep_initializers_as_inputs=not weights,
-            input_names=["input"],
-            output_names=output_names,
-            dynamic_axes={"input": {0: "batch"}} if dynamic else None,
-        )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the trace's forward pass: tests run one process per core
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                (torch.zeros((1, *shape)),),
+                buf,
+                dynamo=False,
+                opset_version=opset,
+                do_constant_folding=fold,
+                export_params=weights,
+                keep_initializers_as_inputs=not weights,
+                input_names=["input"],
+                output_names=output_names,
+                dynamic_axes={"input": {0: "batch"}} if dynamic else None,
+            )
+    finally:
+        torch.set_num_threads(threads)
     model = onnx.load_from_string(buf.getvalue())
     if not weights:
         graph = model.graph

@@ -774,3 +774,70 @@ def test_zoo_specs_rewritten_in_graph_form_report_the_same(name, cli, tmp_path):
     ]
     assert [r["name"] for r in got["layers"]] == [r["name"] for r in want["layers"]]
     assert got["totals"] == want["totals"]
+
+
+# -- fuzzing: any mutation of a real export reports or fails with one line, never a crash ----------
+class _Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+        self.bn = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, 1, 1, groups=8)
+        self.fc = nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        y = F.relu(self.bn(self.conv(x)))
+        y = torch.cat([self.dw(y), F.max_pool2d(y, 3, 1, 1)], 1)[:, :8]
+        y = F.interpolate(F.pad(y, [1, 0, 0, 1]), size=(4, 4), mode="bilinear")
+        return torch.softmax(self.fc(y.transpose(2, 3).reshape(y.shape[0], -1)), dim=1)
+
+
+_ATTRS = ["group", "pads", "strides", "kernel_shape", "axis", "perm", "to", "mode", "axes", "dilations", "ceil_mode", "allowzero", "split", "keepdims", "transB", "coordinate_transformation_mode"]
+_OPS = ["Conv", "Relu", "Add", "Mul", "Reshape", "Gather", "Resize", "Pad", "Transpose", "Concat", "MatMul", "Gemm", "Slice", "Split", "BatchNormalization", "Softmax", "Shape", "Unsqueeze", "MaxPool", "_Silu", "_GroupNorm"]
+_VALUES = st.one_of(
+    st.integers(-5, 10**12),
+    st.lists(st.integers(-3, 10**10), max_size=6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "linear", "align_corners", "x" * 300]),
+)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> str:
+    return export(_Small().eval(), (3, 8, 8), tmp_path_factory.mktemp("small") / "s.onnx")
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(data=st.data())
+def test_mutated_models_report_or_fail_in_one_line(small_model, data, cli, tmp_path_factory):
+    model = onnx.load(small_model)
+    graph = model.graph
+    for _ in range(data.draw(st.integers(1, 3))):
+        kind = data.draw(st.sampled_from(["attr", "input", "op", "dims"]))
+        node = graph.node[data.draw(st.integers(0, len(graph.node) - 1))]
+        if kind == "attr":
+            name = data.draw(st.sampled_from(_ATTRS + [a.name for a in node.attribute]))
+            for k, a in enumerate(node.attribute):
+                if a.name == name:
+                    del node.attribute[k]
+                    break
+            value = data.draw(_VALUES)
+            kind = onnx.AttributeProto.INTS if isinstance(value, list) else None
+            node.attribute.append(helper.make_attribute(name, value, attr_type=kind))
+        elif kind == "input" and node.input:
+            k = data.draw(st.integers(0, len(node.input) - 1))
+            others = [n.output[0] for n in graph.node if n.output] + [t.name for t in graph.initializer] + ["", "input"]
+            node.input[k] = data.draw(st.sampled_from(others))
+        elif kind == "op":
+            node.op_type = data.draw(st.sampled_from(_OPS))
+        elif graph.initializer:
+            t = graph.initializer[data.draw(st.integers(0, len(graph.initializer) - 1))]
+            del t.dims[:]
+            t.dims.extend(data.draw(st.lists(st.integers(0, 10**9), max_size=5)))
+    path = tmp_path_factory.mktemp("fuzz") / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    for args in ((), ("--allow-unknown",)):
+        r = cli("report", str(path), *args, "--format", "json")
+        assert r.code in (0, 2), r.err
+        if r.code == 2:
+            one_line_error(r)

@@ -104,7 +104,8 @@ def check_ops(model: P.Model, where: str) -> list[tuple[str, int, str]]:
     found: dict[str, list[Any]] = {}
     for k, node in enumerate(model.graph.nodes):
         key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-        if node.domain in ("", "ai.onnx") and (node.op_type in HANDLERS or node.op_type in FOLDERS):
+        known = node.op_type in HANDLERS or node.op_type in FOLDERS
+        if node.domain in ("", "ai.onnx") and known and not node.op_type.startswith("_"):
             continue
         entry = found.setdefault(key, [0, node.name or f"#{k}"])
         entry[0] += 1
@@ -206,11 +207,14 @@ class _Converter:
         self.outputs_read: set[str] = {v.name for v in self.g.outputs}
         self.labels: dict[int, str] = {}  # ref -> a name for it taken from the graph's outputs
         self.opaque = False
+        self.synthetic: set[int] = set()  # nodes made by folding patterns (private op types)
 
     # -- driving -----------------------------------------------------------------------------
     def run(self) -> Graph:
         order = P.dataflow_order(self.g, self.where)
-        order = Patterns(self.g, order).run()
+        patterns = Patterns(self.g, order)
+        order = patterns.run()
+        self.synthetic = patterns.made
         for node in order:
             for name in node.inputs:
                 if name:
@@ -275,8 +279,8 @@ class _Converter:
             return False
         try:
             outs = folder(node, ins)
-        except Unsupported:
-            return False
+        except (Unsupported, TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError):
+            return False  # mapped (and any problem named) with the other nodes
         self._assign(node, outs)
         return True
 
@@ -303,6 +307,8 @@ class _Converter:
         try:
             if node.domain not in ("", "ai.onnx"):
                 raise Unsupported(f"is an op of domain {node.domain!r}, which {SUPPORTED_NOTE}")
+            if node.op_type.startswith("_") and id(node) not in self.synthetic:
+                raise Unsupported(SUPPORTED_NOTE)  # the private names of folded patterns
             handler = HANDLERS.get(node.op_type)
             if handler is not None:
                 outs = handler(self, node, ins)
@@ -318,6 +324,13 @@ class _Converter:
                 raise Unsupported(SUPPORTED_NOTE)
         except Unsupported as e:
             outs = self._unsupported(node, e.reason, ins)
+        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError) as e:
+            # attributes or inputs of a kind the op never has (a hostile or broken file)
+            raise SpecError(
+                f"{self.label(node)}: its attributes or inputs are not what a {node.op_type} takes "
+                f"({type(e).__name__}: {str(e)[:80]})",
+                where=self.where,
+            ) from None
         self._assign(node, outs)
 
     def _unsupported(self, node: P.Node, reason: str, ins: list[Value | None]) -> list[Value | None]:

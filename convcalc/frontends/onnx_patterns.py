@@ -66,6 +66,7 @@ class Patterns:
                     self.uses[name] = self.uses.get(name, 0) + 1
         for v in graph.outputs:
             self.uses[v.name] = self.uses.get(v.name, 0) + 1
+        self.made: set[int] = set()
 
     def only(self, name: str, op: str) -> P.Node | None:
         """The producer of ``name`` if it is an ``op`` node read only here."""
@@ -78,18 +79,23 @@ class Patterns:
         return _static_scalar(self.graph, self.producers, name)
 
     def run(self) -> list[P.Node]:
+        """The nodes with each pattern replaced by one node (``made`` holds their ids)."""
         removed: set[int] = set()
         replaced: dict[int, P.Node] = {}
         for node in self.nodes:
             if id(node) in removed:
                 continue
             got = None
-            if node.op_type == "Mul":
-                got = self.silu_like(node) or self.gelu(node)
-            elif node.op_type == "Reshape":
-                got = self.group_norm(node)
+            try:
+                if node.op_type == "Mul":
+                    got = self.silu_like(node) or self.gelu(node)
+                elif node.op_type == "Reshape":
+                    got = self.group_norm(node)
+            except IndexError:  # a node without the inputs its op has: not the pattern
+                got = None
             if got is not None:
                 fused, inner = got
+                self.made.add(id(fused))
                 for n in inner:
                     removed.add(id(n))
                 replaced[id(node)] = fused
