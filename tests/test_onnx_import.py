@@ -841,3 +841,13 @@ def test_mutated_models_report_or_fail_in_one_line(small_model, data, cli, tmp_p
         assert r.code in (0, 2), r.err
         if r.code == 2:
             one_line_error(r)
+
+
+def test_fit_scales_a_model_files_input_only(cli, tmp_path):
+    factory = TWINS["squeezenet1_0"][0]
+    path = export(fast_module(factory), (3, 64, 64), tmp_path / "s.onnx")
+    r = cli("fit", path, "--max-macs", "100M", "--vary", "resolution", "--format", "json")
+    assert r.code == 0, r.err
+    best = json.loads(r.out)["best"]["resolution"]
+    assert report_json(cli, path, "--resolution", str(best))["totals"]["macs"] <= 100_000_000
+    one_line_error(cli("fit", path, "--max-macs", "100M"), "--vary width", "model file")

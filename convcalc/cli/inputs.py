@@ -38,13 +38,17 @@ def load_network(ref: str, input: str | None = None, allow_unknown: bool = False
     return load(ref, Options(parse_input(input), allow_unknown))
 
 
+def is_model_network(net: Network) -> bool:
+    """Whether a network was read from a model file (fixed channels, no blocks to repeat)."""
+    return not net.layers and getattr(net, "model", None) is not None
+
+
 def check_width(net: Network, width_mult: float, ref: str) -> None:
     if width_mult == 1:
         return
     from ..errors import ConvcalcError
-    from ..frontends.onnx import OnnxNetwork
 
-    if isinstance(net, OnnxNetwork):
+    if is_model_network(net):
         raise ConvcalcError(
             f"--width-mult: {ref} is a model file, whose channels are fixed (import it as a spec with "
             "`convcalc import` and scale that)"
