@@ -792,8 +792,47 @@ class _Small(nn.Module):
         return torch.softmax(self.fc(y.transpose(2, 3).reshape(y.shape[0], -1)), dim=1)
 
 
-_ATTRS = ["group", "pads", "strides", "kernel_shape", "axis", "perm", "to", "mode", "axes", "dilations", "ceil_mode", "allowzero", "split", "keepdims", "transB", "coordinate_transformation_mode"]
-_OPS = ["Conv", "Relu", "Add", "Mul", "Reshape", "Gather", "Resize", "Pad", "Transpose", "Concat", "MatMul", "Gemm", "Slice", "Split", "BatchNormalization", "Softmax", "Shape", "Unsqueeze", "MaxPool", "_Silu", "_GroupNorm"]
+_ATTRS = [
+    "group",
+    "pads",
+    "strides",
+    "kernel_shape",
+    "axis",
+    "perm",
+    "to",
+    "mode",
+    "axes",
+    "dilations",
+    "ceil_mode",
+    "allowzero",
+    "split",
+    "keepdims",
+    "transB",
+    "coordinate_transformation_mode",
+]
+_OPS = [
+    "Conv",
+    "Relu",
+    "Add",
+    "Mul",
+    "Reshape",
+    "Gather",
+    "Resize",
+    "Pad",
+    "Transpose",
+    "Concat",
+    "MatMul",
+    "Gemm",
+    "Slice",
+    "Split",
+    "BatchNormalization",
+    "Softmax",
+    "Shape",
+    "Unsqueeze",
+    "MaxPool",
+    "_Silu",
+    "_GroupNorm",
+]
 _VALUES = st.one_of(
     st.integers(-5, 10**12),
     st.lists(st.integers(-3, 10**10), max_size=6),
@@ -826,7 +865,11 @@ def test_mutated_models_report_or_fail_in_one_line(small_model, data, cli, tmp_p
             node.attribute.append(helper.make_attribute(name, value, attr_type=kind))
         elif kind == "input" and node.input:
             k = data.draw(st.integers(0, len(node.input) - 1))
-            others = [n.output[0] for n in graph.node if n.output] + [t.name for t in graph.initializer] + ["", "input"]
+            others = (
+                [n.output[0] for n in graph.node if n.output]
+                + [t.name for t in graph.initializer]
+                + ["", "input"]
+            )
             node.input[k] = data.draw(st.sampled_from(others))
         elif kind == "op":
             node.op_type = data.draw(st.sampled_from(_OPS))

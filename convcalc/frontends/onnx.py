@@ -324,7 +324,15 @@ class _Converter:
                 raise Unsupported(SUPPORTED_NOTE)
         except Unsupported as e:
             outs = self._unsupported(node, e.reason, ins)
-        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError) as e:
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            ZeroDivisionError,
+            OverflowError,
+            AttributeError,
+        ) as e:
             # attributes or inputs of a kind the op never has (a hostile or broken file)
             raise SpecError(
                 f"{self.label(node)}: its attributes or inputs are not what a {node.op_type} takes "
