@@ -10,10 +10,11 @@ convcalc's layers, one graph node per layer, with exact counts:
   the batch size kept as a symbol, so that a ``Reshape`` or ``Resize`` fed by a shape
   computation gets static sizes. Their values are decoded only when small (the reader's rule);
   weights are never read, only their dims.
-* **Parameters** are the floating-point initializers (and ``Constant`` tensors) of more than
-  one element that reach a layer as data, each counted once; a constant computed from
-  several of them carries all of them. BatchNorm's running mean and variance and every input
-  that carries shapes, axes, indices, pads or scales are not parameters.
+* **Parameters** are the floating-point initializers that a layer reads as its weights
+  (whatever their size) or an arithmetic op as its constant (of more than one element), each
+  counted once; a constant computed from several of them carries all of them. BatchNorm's
+  running mean and variance, ``Constant`` nodes (an exporter's own ones and zeros) and every
+  input that carries shapes, axes, indices, pads or scales are not parameters.
 * **Layers.** Each op maps onto the convcalc type that computes exactly the same thing (a
   ``Conv`` with ``group`` equal to its channels is ``depthwise``, a 1x1 one ``pointwise``);
   tensor plumbing maps onto the generic types of ``layers/tensor.py``. Patterns that torch
@@ -49,6 +50,8 @@ from .onnx_patterns import Patterns, collapse_squeeze_excite
 from .onnx_values import BATCH, Act, Const, Pending, Unsupported, Value, dims_text
 
 SUPPORTED_NOTE = "convcalc cannot cost it"
+# what a handler raises on attributes or inputs of a kind its op never has (a hostile file)
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError)
 
 
 def input_spec(model: P.Model, where: str, override: Sequence[int] | None) -> tuple[str, Shape, Any]:
@@ -279,7 +282,7 @@ class _Converter:
             return False
         try:
             outs = folder(node, ins)
-        except (Unsupported, TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError):
+        except (Unsupported, *MALFORMED):
             return False  # mapped (and any problem named) with the other nodes
         self._assign(node, outs)
         return True
@@ -324,15 +327,7 @@ class _Converter:
                 raise Unsupported(SUPPORTED_NOTE)
         except Unsupported as e:
             outs = self._unsupported(node, e.reason, ins)
-        except (
-            TypeError,
-            ValueError,
-            KeyError,
-            IndexError,
-            ZeroDivisionError,
-            OverflowError,
-            AttributeError,
-        ) as e:
+        except MALFORMED as e:
             # attributes or inputs of a kind the op never has (a hostile or broken file)
             raise SpecError(
                 f"{self.label(node)}: its attributes or inputs are not what a {node.op_type} takes "

@@ -600,8 +600,8 @@ def _layernorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
 
 
 def _activation(cv: _Converter, node: P.Node, x: Act, fn: str, kind: str = "activation") -> Act:
-    key = "fn"
-    return cv.emit(node, cv.build(node, kind, {key: fn}), [x], cl=x.cl)
+    """An element-wise function: on a channels-last view too (it stays one)."""
+    return cv.emit(node, cv.build(node, kind, {"fn": fn}), [x], cl=x.cl)
 
 
 @handles(*ACTIVATIONS)

@@ -19,7 +19,7 @@ INT64_MAX = 2**63 - 1
 
 
 class _Batch:
-    """The batch size in folded shape values: symbolic, whatever the file says."""
+    """The batch size in folded shape values, when the file leaves it symbolic."""
 
     __slots__ = ()
 
@@ -92,10 +92,9 @@ class Pending:
     op: str
     cost: Cost
     suffix: str = ""
-    label: str = ""
 
 
-# -- the entry points --------------------------------------------------------------------------
+# -- helpers shared by the folding and the handlers ------------------------------------------------
 def dims_text(dims: Sequence[Any]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
