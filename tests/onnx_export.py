@@ -46,10 +46,11 @@ def export(
     weights: bool = False,
     fold: bool = False,
     dynamic: bool = True,
+    batch: int = 1,
     output_names: list[str] | None = None,
 ) -> str:
     """Export ``module`` on an input of ``shape`` (batch-less) to ``path``; the input is named
-    ``input`` with a symbolic batch dim (``dynamic``)."""
+    ``input`` with a symbolic batch dim (``dynamic``), else the file says ``batch``."""
     module.eval()
     buf = io.BytesIO()
     threads = torch.get_num_threads()
@@ -59,7 +60,7 @@ def export(
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
-                (torch.zeros((1, *shape)),),
+                (torch.zeros((batch, *shape)),),
                 buf,
                 dynamo=False,
                 opset_version=opset,

@@ -63,7 +63,7 @@ def assert_matches_torch(cli, module: nn.Module, shape: tuple[int, ...], tmp_pat
         path = export(module, shape, tmp_path / "model.onnx", **kw)
     want = truth(module, shape)
     got = report_json(cli, path)
-    assert got["input_shape"] == list(shape)
+    assert got["input_shape"] == list(shape) and got["batch"] == 1
     assert got["totals"]["params"] == want["params"] + want["buffers"]
     assert got["totals"]["macs"] == want["macs"]
     assert [tuple(s) for s in got["outputs"].values()] == want["outputs"]
@@ -111,6 +111,15 @@ def test_modern_architecture_through_onnx(name, cli, tmp_path):
     if name == "efficientnet_b0":
         fns = {layer.get("fn") for layer in report["layers"] if layer["type"] == "activation"}
         assert "silu" in fns
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("name,shape", [("shufflenet_v1_g3", None), ("tcn", (1, 60)), ("deeplabv3_resnet50", (3, 40, 40))])
+def test_static_batch_exports(name, shape, batch, cli, tmp_path):
+    """A file exported without a symbolic batch holds its batch size in every folded shape
+    (``x.view(-1, C)``, ``y[:, :, -1]``, a resize to ``x.shape[-2:]``): the report is per sample."""
+    factory, default = TWINS[name] if name in TWINS else ARCHITECTURES[name][:2]
+    assert_matches_torch(cli, fast_module(factory), shape or default, tmp_path, dynamic=False, batch=batch)
 
 
 def test_names_come_from_the_model(cli, tmp_path):
@@ -894,3 +903,15 @@ def test_fit_scales_a_model_files_input_only(cli, tmp_path):
     best = json.loads(r.out)["best"]["resolution"]
     assert report_json(cli, path, "--resolution", str(best))["totals"]["macs"] <= 100_000_000
     one_line_error(cli("fit", path, "--max-macs", "100M"), "--vary width", "model file")
+
+
+def test_named_outputs_name_their_layers(cli, tmp_path):
+    factory = ARCHITECTURES["deeplabv3_resnet50"][0]
+    module = fast_module(factory)
+    path = export(module, (3, 32, 32), tmp_path / "d.onnx", output_names=["out", "aux"])
+    got = report_json(cli, path)
+    assert list(got["outputs"]) == ["out", "aux"]
+    assert got["outputs"]["out"] == [21, 32, 32]
+    again, text = import_and_report(cli, path, tmp_path)
+    assert "outputs: [out, aux]" in text
+    assert again["outputs"] == got["outputs"]
