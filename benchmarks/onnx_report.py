@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -98,14 +97,19 @@ def run(ref: str, what: str, runs: int) -> dict[str, float]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH", "")) if p)
 
     def once() -> dict:
-        p = subprocess.run([sys.executable, "-c", CHILD, ref, what], capture_output=True, text=True, env=env, cwd=ROOT)
+        p = subprocess.run(
+            [sys.executable, "-c", CHILD, ref, what], capture_output=True, text=True, env=env, cwd=ROOT
+        )
         if p.returncode:
             raise SystemExit(f"child failed:\n{p.stderr[-2000:]}")
         return json.loads(p.stdout.strip().splitlines()[-1])
 
     once()  # warm-up: bytecode caches, the file in the page cache
     rows = [once() for _ in range(runs)]
-    return {"ms": 1000 * statistics.median(r["s"] for r in rows), "peak_mib": max(r["hwm_kib"] for r in rows) / 1024}
+    return {
+        "ms": 1000 * statistics.median(r["s"] for r in rows),
+        "peak_mib": max(r["hwm_kib"] for r in rows) / 1024,
+    }
 
 
 def main() -> None:
@@ -133,7 +137,10 @@ def main() -> None:
     )
     print("| input | measured | time | ONNX / YAML | peak RSS | peak / ONNX file |")
     print("|---|---|---:|---:|---:|---:|")
-    for what, label in (("command", "`report --format json` (imports included)"), ("work", "load, walk, JSON data")):
+    for what, label in (
+        ("command", "`report --format json` (imports included)"),
+        ("work", "load, walk, JSON data"),
+    ):
         for src in ("ONNX", "YAML"):
             r = results[src, what]
             ratio = r["ms"] / results["YAML", what]["ms"]

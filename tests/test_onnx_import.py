@@ -114,7 +114,9 @@ def test_modern_architecture_through_onnx(name, cli, tmp_path):
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("name,shape", [("shufflenet_v1_g3", None), ("tcn", (1, 60)), ("deeplabv3_resnet50", (3, 40, 40))])
+@pytest.mark.parametrize(
+    "name,shape", [("shufflenet_v1_g3", None), ("tcn", (1, 60)), ("deeplabv3_resnet50", (3, 40, 40))]
+)
 def test_static_batch_exports(name, shape, batch, cli, tmp_path):
     """A file exported without a symbolic batch holds its batch size in every folded shape
     (``x.view(-1, C)``, ``y[:, :, -1]``, a resize to ``x.shape[-2:]``): the report is per sample."""
@@ -915,3 +917,13 @@ def test_named_outputs_name_their_layers(cli, tmp_path):
     again, text = import_and_report(cli, path, tmp_path)
     assert "outputs: [out, aux]" in text
     assert again["outputs"] == got["outputs"]
+
+
+def test_imported_specs_follow_the_spec_schema(cli, tmp_path):
+    import jsonschema
+
+    schema = json.loads(cli("schema").out)
+    for name, shape in (("convnext_tiny", (3, 32, 32)), ("tcn", (1, 40)), ("efficientnet_b0", (3, 32, 32))):
+        path = export(fast_module(ARCHITECTURES[name][0]), shape, tmp_path / f"{name}.onnx")
+        _, text = import_and_report(cli, path, tmp_path)
+        jsonschema.validate(yaml.safe_load(text), schema)

@@ -390,3 +390,12 @@ def test_zero_cost_warnings_name_each_opaque_op():
     assert "3 operations" in line and "TopK x2" in line and "NonMaxSuppression x1" in line
     assert "counted as zero" in line
     assert zero_cost_warnings(costs[3:]) == []
+
+
+def test_docs_have_a_section_per_tensor_type():
+    import os
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "layers.md"), encoding="utf-8") as fh:
+        headings = [line for line in fh.read().splitlines() if line.startswith("### ")]
+    for t in TENSOR_VALID:
+        assert any(f"`{t}`" in h for h in headings), t
