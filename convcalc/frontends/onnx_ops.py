@@ -462,7 +462,7 @@ def _affine_after(cv: _Converter, out: str, c: int, rank: int) -> tuple[list[P.N
     if add is None:
         return None
     b = cv.other(add, mul.outputs[0])
-    ok = []
+    ok: list[Const] = []
     for t in (w, b):
         if not isinstance(t, Const) or t.numel != c:
             return None
