@@ -1,41 +1,65 @@
 """Budgets: parsing limits like ``600M`` and judging totals against them. Pure; no I/O.
 
 Quantities are integers, or a number with an SI suffix (powers of 1000): ``800k``, ``4.5M``,
-``1.2G``, ``2T``, ``1P``. Memory (bytes) also takes binary suffixes ``KiB``, ``MiB``,
-``GiB``, ``TiB`` (powers of 1024) and an optional ``B`` (``16MB``). Values are exact: ``4.5M``
-is 4,500,000; a value that is not a whole number (``1.0000001k``) is an error.
+``1.2G``, ``2T``, ``1P``. Memory and memory traffic (bytes) also take binary suffixes
+``KiB``, ``MiB``, ``GiB``, ``TiB`` (powers of 1024) and an optional ``B`` (``16MB``). Values
+are exact: ``4.5M`` is 4,500,000; a value that is not a whole number (``1.0000001k``) is an
+error. A latency limit is a time (``5ms``, ``250us``): an exact ``Fraction`` of a second,
+judged against the roofline estimate on a device (convcalc.perf).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from .errors import BudgetInputError
+from .numbers import MAX_DECIMAL_DIGITS, exact, non_ascii_digit
+from .numbers import MAX_EXPONENT as NUMBERS_MAX_EXPONENT
 
-METRICS = ("macs", "flops", "params", "activations", "memory")
+METRICS = ("macs", "flops", "params", "activations", "memory")  # counts, named as in report totals
+PERF_METRICS = ("traffic", "latency")  # memory traffic (bytes) and roofline latency (seconds)
+ALL_METRICS = METRICS + PERF_METRICS  # every metric a budget may limit
+BYTE_METRICS = ("memory", "traffic")  # limits in bytes: binary suffixes too
+# metric -> its key in a report's JSON totals, where the two differ
+TOTAL_KEYS = {"traffic": "memory_traffic", "latency": "latency_s"}
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 _NUMBER = re.compile(r"^\s*([0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)\s*$")
-MAX_DIGITS = 40  # "1" followed by 5000 zeros is not a limit anyone means (and int() refuses it)
-MAX_EXPONENT = 30  # Fraction("1e99999999") would build a 400 MB integer: refuse before that
+# Digits and exponent of a quantity: the rule of every decimal (convcalc.numbers).
+MAX_DIGITS = MAX_DECIMAL_DIGITS
+MAX_EXPONENT = NUMBERS_MAX_EXPONENT
 
 
 def parse_quantity(value: Any, metric: str = "") -> int:
-    """An exact non-negative integer from an int, a whole float, or a string like ``4.5M``."""
+    """An exact non-negative integer from an int, a whole number written as a float (YAML's
+    ``4.5e+22``: read from its text, never through a binary float), or a string like ``4.5M``."""
     if isinstance(value, bool):
-        raise BudgetInputError(f"must be a number like 600M, got {value!r}")
+        raise BudgetInputError(f"must be a number like 600M, got {_written(value)}")
     if isinstance(value, int):
         if value < 0:
             raise BudgetInputError(f"must be >= 0, got {value}")
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")) or value < 0 or value != int(value):
-            raise BudgetInputError(f"must be a whole number >= 0, got {value}")
-        return int(value)
+        try:
+            number = exact(value)
+        except ValueError as e:
+            raise BudgetInputError(f"must be a whole number >= 0: {e}") from None
+        if number < 0:
+            raise BudgetInputError(f"must be >= 0, got {_written(value)}")
+        if number.denominator != 1:
+            raise BudgetInputError(f"must be a whole number, got {_written(value)}")
+        return int(number)
     if not isinstance(value, str):
-        raise BudgetInputError(f"must be a number like 600M, got {type(value).__name__}")
+        raise BudgetInputError(f"must be a number like 600M, got {_written(value)}")
+    bad_digit = non_ascii_digit(value)
+    if bad_digit is not None:
+        raise BudgetInputError(
+            f"{_short(value)} has the non-ASCII digit {bad_digit!r} (U+{ord(bad_digit):04X}): "
+            "write numbers with the digits 0-9"
+        )
     if value.strip().startswith("-") and _NUMBER.match(value.strip()[1:]):
         raise BudgetInputError(f"{_short(value)} must be >= 0")
     m = _NUMBER.match(value)
@@ -54,8 +78,27 @@ def parse_quantity(value: Any, metric: str = "") -> int:
         raise BudgetInputError(f"{_short(value)}: unknown suffix {suffix!r} (use {allowed})")
     total = number * scale
     if total.denominator != 1:
-        raise BudgetInputError(f"{_short(value)} is not a whole number ({float(total):.12g})")
+        raise BudgetInputError(f"{_short(value)} is not a whole number ({_decimal_text(total)})")
     return int(total)
+
+
+def _written(value: Any) -> str:
+    """A spec value as the spec writes it: ``null``, ``true``, ``a list [1]``, ``4.5e+22``."""
+    from .layers.fields import got
+
+    return got(value)
+
+
+def _decimal_text(x: Fraction, places: int = 12) -> str:
+    """A fraction as a decimal, exact when it ends within ``places`` digits, else cut with '...'."""
+    whole, rest = divmod(x.numerator, x.denominator)
+    digits = []
+    for _ in range(places):
+        if not rest:
+            break
+        whole_digit, rest = divmod(rest * 10, x.denominator)
+        digits.append(str(whole_digit))
+    return f"{whole}." + "".join(digits) + ("..." if rest else "")
 
 
 def _scale(suffix: str, metric: str) -> int | None:
@@ -74,10 +117,23 @@ def _scale(suffix: str, metric: str) -> int | None:
     return None
 
 
-def parse_limit(value: Any, metric: str) -> int:
-    if metric not in METRICS:
-        raise BudgetInputError(f"unknown metric {metric!r} (use {', '.join(METRICS)})")
-    return parse_quantity(value, metric)
+def parse_limit(value: Any, metric: str) -> int | Fraction:
+    """A limit on ``metric``: an exact count of ops, elements or bytes, or (latency) seconds."""
+    if metric not in ALL_METRICS:
+        raise BudgetInputError(f"unknown metric {metric!r} (use {', '.join(ALL_METRICS)})")
+    if metric == "latency":
+        return parse_latency(value)
+    return parse_quantity(value, "memory" if metric in BYTE_METRICS else metric)
+
+
+def parse_latency(value: Any) -> Fraction:
+    """``5ms`` -> Fraction(1, 200) seconds, exactly (units s, ms, us or µs, ns)."""
+    from .devices import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise BudgetInputError(str(e)) from None
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -122,36 +178,49 @@ def _fraction_text(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
 
 
-def human(n: int | float, unit: str = "") -> str:
-    """1234567 -> '1.23M' (SI, powers of 1000); memory in binary units with unit='B'."""
+def human(n: int, unit: str = "") -> str:
+    """1234567 -> '1.23M' (SI, powers of 1000, up to P); memory in binary units (up to TiB)
+    with unit='B'. Exact: two decimals rounded (half to even) from the integer itself, never
+    through a float; a value beyond the largest suffix (1000P, 1024 TiB) is printed whole."""
     if unit == "B":
-        for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if abs(n) >= scale:
-                return f"{_scaled(n, scale)} {suffix}"
-        return f"{n} B"
-    for suffix, scale in (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if abs(n) >= scale:
-            return f"{_scaled(n, scale)}{suffix}"
-    return str(n)
+        return _with_suffix(
+            n, (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)), 1024, " ", f"{n} B"
+        )
+    return _with_suffix(n, _SI_DOWN, 1000, "", str(n))
 
 
-def _scaled(n: int | float, scale: int) -> str:
-    """n / scale with 2 decimals; exact ints beyond a float's range (1e308) in E notation."""
-    try:
-        return f"{n / scale:.2f}"
-    except OverflowError:
-        from decimal import Decimal
-
-        return f"{Decimal(n) / scale:.2E}"
+_SI_DOWN = (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
 
 
-def percent(part: int | float, whole: int | float) -> float | None:
+def _hundredths(a: int, scale: int) -> int:
+    """a / scale in hundredths, rounded half to even (as Python formats a float: 3.125 is
+    3.12), from the integers: exact for any size."""
+    q, r = divmod(a * 100, scale)
+    return q + 1 if 2 * r > scale or (2 * r == scale and q % 2) else q
+
+
+def _with_suffix(n: int, suffixes: tuple[tuple[str, int], ...], base: int, sep: str, plain: str) -> str:
+    sign, a = ("-", -n) if n < 0 else ("", n)
+    for i, (suffix, scale) in enumerate(suffixes):
+        if a < scale:
+            continue
+        hundredths = _hundredths(a, scale)
+        if hundredths >= base * 100:  # 999.995k rounds to 1000.00k: one suffix up, or none
+            if i == 0:
+                return plain
+            suffix, scale = suffixes[i - 1]
+            hundredths = _hundredths(a, scale)
+        return f"{sign}{hundredths // 100}.{hundredths % 100:02d}{sep}{suffix}"
+    return plain
+
+
+def percent(part: int | float | Fraction, whole: int | float | Fraction) -> float | None:
     """100 * part / whole, or None when whole is 0 or the ratio is beyond a float's range.
     (``100.0 * part`` would first turn a huge exact int into a float, and overflow.)"""
     if not whole:
         return None
     try:
-        return 100 * part / whole
+        return float(100 * part / whole)
     except OverflowError:
         return None
 
@@ -162,40 +231,46 @@ METRIC_LABELS = {
     "params": "params",
     "activations": "activations",
     "memory": "memory",
+    "traffic": "traffic",
+    "latency": "latency",
 }
 
 
+def json_number(x: int | Fraction | None) -> int | float | None:
+    """A value as JSON holds it: counts exact, times (Fractions of a second) as floats."""
+    return float(x) if isinstance(x, Fraction) else x
+
+
+@dataclass(slots=True)
 class Verdict:
     """One metric of one spec against one limit (or a baseline allowance).
 
     ``line``: the spec line of the limit's key in ``budget:`` (0: none). ``allowed``: for a
-    baseline verdict, the allowance as written (``5%``, ``2,000,000``)."""
+    baseline verdict, the allowance as written (``5%``, ``2,000,000``). ``name``: the
+    network's name (default: ``spec``). A latency verdict's values are exact Fractions of a
+    second, estimated on ``device`` (its name)."""
 
-    __slots__ = ("spec", "metric", "value", "limit", "source", "baseline", "line", "allowed", "name")
+    spec: str
+    metric: str
+    value: int | Fraction
+    limit: int | Fraction
+    source: str
+    baseline: int | Fraction | None = None
+    line: int = 0
+    allowed: str | None = None
+    name: str | None = None
+    device: str | None = None
 
-    def __init__(
-        self,
-        spec: str,
-        metric: str,
-        value: int,
-        limit: int,
-        source: str,
-        baseline: int | None = None,
-        line: int = 0,
-        allowed: str | None = None,
-        name: str | None = None,
-    ):
-        self.spec, self.metric, self.value, self.limit = spec, metric, value, limit
-        self.source, self.baseline, self.line = source, baseline, line
-        self.allowed = allowed
-        self.name = name if name is not None else spec
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = self.spec
 
     @property
     def passed(self) -> bool:
         return self.value <= self.limit
 
     @property
-    def excess(self) -> int:
+    def excess(self) -> int | Fraction:
         return self.value - self.limit
 
     @property
@@ -207,7 +282,7 @@ class Verdict:
         return percent(self.value, self.limit)
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> int | Fraction | None:
         return None if self.baseline is None else self.value - self.baseline
 
     @property
@@ -217,72 +292,110 @@ class Verdict:
         return percent(self.value - self.baseline, self.baseline)
 
     def as_dict(self) -> dict:
+        j = json_number
         d = {
             "spec": self.spec,
             "name": self.name,
             "metric": self.metric,
-            "value": self.value,
-            "limit": self.limit,
+            "value": j(self.value),
+            "limit": j(self.limit),
             "passed": self.passed,
-            "excess": max(self.excess, 0),
+            "excess": j(max(self.excess, 0)),
             "excess_percent": (self.excess_percent if self.excess > 0 else 0.0) if self.limit else None,
             "used_percent": self.used_percent,
             "source": self.source,
             "line": self.line or None,
         }
+        if self.metric == "latency":
+            d["unit"] = "s"
+            d["device"] = self.device
         if self.baseline is not None:
-            d["baseline"] = self.baseline
-            d["change"] = self.change
+            d["baseline"] = j(self.baseline)
+            d["change"] = j(self.change)
             d["change_percent"] = self.change_percent
-            d["allowed_increase"] = self.limit - self.baseline
+            d["allowed_increase"] = j(self.limit - self.baseline)
         return d
 
 
 def judge(
     spec: str,
-    totals: dict[str, int],
-    limits: dict[str, int],
+    totals: dict[str, Any],
+    limits: dict[str, Any],
     sources: dict[str, str],
     lines: dict[str, int] | None = None,
     name: str | None = None,
+    device: str | None = None,
 ) -> list[Verdict]:
-    """A verdict per limit. ``totals`` must hold every limited metric. A value equal to its
-    limit passes."""
+    """A verdict per limit. ``totals`` must hold every limited metric (``latency``: exact
+    seconds on ``device``). A value equal to its limit passes."""
     lines = lines or {}
     return [
-        Verdict(spec, m, totals[m], limits[m], sources.get(m, "flag"), line=lines.get(m, 0), name=name)
-        for m in METRICS
+        Verdict(
+            spec,
+            m,
+            totals[m],
+            limits[m],
+            sources.get(m, "flag"),
+            line=lines.get(m, 0),
+            name=name,
+            device=device if m == "latency" else None,
+        )
+        for m in ALL_METRICS
         if m in limits
     ]
 
 
 def judge_baseline(
     spec: str,
-    totals: dict[str, int],
-    baseline: dict[str, int],
+    totals: dict[str, Any],
+    baseline: dict[str, Any],
     allowance: tuple[str, Fraction],
-    metrics=("params", "macs", "flops", "activations"),
+    metrics: tuple[str, ...] = ("params", "macs", "flops", "activations"),
     name: str | None = None,
+    device: str | None = None,
 ) -> list[Verdict]:
     """Each total may grow by at most the allowance over the baseline report's total
-    (a baseline of 0 with a percentage allowance allows no growth)."""
+    (a baseline of 0 with a percentage allowance allows no growth). ``metrics``: those
+    compared, where both carry them. A latency (exact seconds) is compared with a percentage
+    allowance only: an amount like 2M is not a time."""
     kind, amount = allowance
     allowed = allowance_text(allowance)
     out = []
     for m in metrics:
         if m not in baseline or m not in totals:
             continue
-        old = baseline[m]
-        extra = old * amount / 100 if kind == "percent" else amount
-        limit = old + int(extra)  # floor: growing by more than the allowance fails
-        out.append(Verdict(spec, m, totals[m], limit, "baseline", baseline=old, allowed=allowed, name=name))
+        old, new = baseline[m], totals[m]
+        if m == "latency":
+            if kind != "percent":
+                continue
+            # a saved latency is a float: compare this one at the same precision, so that an
+            # unchanged network is unchanged
+            new = Fraction(float(new))
+            limit: int | Fraction = old + old * amount / 100  # exact
+        else:
+            extra = old * amount / 100 if kind == "percent" else amount
+            limit = old + int(extra)  # floor: growing by more than the allowance fails
+        out.append(
+            Verdict(
+                spec,
+                m,
+                new,
+                limit,
+                "baseline",
+                baseline=old,
+                allowed=allowed,
+                name=name,
+                device=device if m == "latency" else None,
+            )
+        )
     return out
 
 
 # -- limits from flags and the spec's budget --------------------------------------------------------
-def merge_limits(budget: dict[str, int], flags: dict[str, int]) -> tuple[dict[str, int], dict[str, str]]:
-    """(limits, sources): the spec's ``budget:`` with each flag overriding its key."""
-    limits = {m: budget[m] for m in METRICS if m in budget}
+def merge_limits(budget: dict[str, Any], flags: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(limits, sources): the spec's ``budget:`` with each flag overriding its key (the
+    budget's ``device`` is not a limit: see ``merge_device``)."""
+    limits = {m: budget[m] for m in ALL_METRICS if m in budget}
     sources = dict.fromkeys(limits, "budget")
     for m, v in flags.items():
         limits[m] = v
@@ -299,76 +412,54 @@ def annotation_line(metric: str, budget_lines: dict[str, int], source: str = "bu
 
 
 # -- baselines: reports saved by `convcalc report --format json` ----------------------------------
+@dataclass(slots=True)
 class BaselineEntry:
     """One saved report's totals and the settings it was computed with."""
 
-    __slots__ = ("name", "source", "totals", "settings")
+    name: str
+    source: str | None
+    totals: dict[str, Any]
+    settings: dict
 
-    def __init__(self, name: str, source: str | None, totals: dict[str, int], settings: dict):
-        self.name, self.source, self.totals, self.settings = name, source, totals, settings
 
-
-SETTINGS = ("batch", "width_mult", "dtype", "input_shape")
+SETTINGS = ("batch", "width_mult", "dtype", "input_shape", "device")
 
 
 def baseline_entries(doc: Any, where: str) -> list[BaselineEntry]:
     """The reports of a saved ``convcalc report --format json`` (one report, or
-    ``{"reports": [...]}``), validated: a clear error rather than a KeyError."""
+    ``{"reports": [...]}``), validated by ``convcalc.saved``: a clear error, never a KeyError."""
+    from . import saved
 
-    def bad(msg: str) -> BudgetInputError:
-        return BudgetInputError(f"{where}: {msg} (expected the output of `convcalc report --format json`)")
-
-    if not isinstance(doc, dict):
-        raise bad(f"a baseline must be a JSON object, got {_json_type(doc)}")
-    if "reports" in doc:
-        reports = doc["reports"]
-        if not isinstance(reports, list) or not reports:
-            raise bad("'reports' must be a non-empty list")
-        summary = doc.get("summary")
-        sources = (
-            [s.get("source") if isinstance(s, dict) else None for s in summary]
-            if isinstance(summary, list) and len(summary) == len(reports)
-            else [None] * len(reports)
+    try:
+        found = saved.reports(doc, where)
+    except saved.SavedReportError as e:
+        raise BudgetInputError(e.message) from None
+    summary = doc.get("summary")
+    sources = (
+        [s.get("source") if isinstance(s, dict) else None for s in summary]
+        if isinstance(summary, list) and len(summary) == len(found)
+        else [None] * len(found)
+    )
+    out = []
+    for (at, r), source in zip(found, sources):
+        totals: dict[str, Any] = {m: r["totals"][m] for m in METRICS if m in r["totals"]}
+        for m, key in TOTAL_KEYS.items():  # saved as memory_traffic and latency_s (checked by saved)
+            v = r["totals"].get(key)
+            if v is not None:
+                totals[m] = Fraction(v) if m == "latency" else v  # a float of seconds, exactly
+        if not totals:
+            place = f"{at}: " if at else ""
+            raise BudgetInputError(
+                f"{where}: {place}'totals' has none of {', '.join(METRICS)}, "
+                f"{', '.join(TOTAL_KEYS.values())} ({saved.HINT})"
+            )
+        settings = {k: r[k] for k in SETTINGS if k in r}
+        if isinstance(settings.get("device"), dict):  # the device a saved report estimated for
+            settings["device"] = settings["device"].get("name")
+        out.append(
+            BaselineEntry(r.get("name") or "", source if isinstance(source, str) else None, totals, settings)
         )
-        return [_entry(r, f"reports[{i}]", sources[i], bad) for i, r in enumerate(reports)]
-    if "totals" in doc:
-        return [_entry(doc, "", None, bad)]
-    raise bad("has neither 'totals' nor 'reports'")
-
-
-def _entry(r: Any, path: str, source, bad) -> BaselineEntry:
-    at = f"{path}: " if path else ""
-    if not isinstance(r, dict):
-        raise bad(f"{at}a report must be an object, got {_json_type(r)}")
-    totals = r.get("totals")
-    if not isinstance(totals, dict):
-        raise bad(f"{at}'totals' must be an object, got {_json_type(totals)}")
-    clean = {}
-    for m in METRICS:
-        if m in totals:
-            v = totals[m]
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise bad(f"{at}totals.{m} must be an integer >= 0, got {_short(v)}")
-            clean[m] = v
-    if not clean:
-        raise bad(f"{at}'totals' has none of {', '.join(METRICS)}")
-    name = r.get("name")
-    if name is not None and not isinstance(name, str):
-        name = str(name)
-    settings = {k: r[k] for k in SETTINGS if k in r}
-    return BaselineEntry(name or "", source if isinstance(source, str) else None, clean, settings)
-
-
-def _json_type(v: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "null",
-        int: "a number",
-        float: "a number",
-    }.get(type(v), type(v).__name__)
+    return out
 
 
 def find_baseline(
@@ -403,6 +494,8 @@ def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
     for k in SETTINGS:
         if k in entry.settings and k in current:
             old, new = entry.settings[k], current[k]
+            if k == "device" and (old is None or new is None):
+                continue  # only latencies depend on it: they are compared when both have one
             if k == "input_shape":
                 old, new = list(old) if isinstance(old, (list, tuple)) else old, list(new)
             if old != new:
@@ -412,38 +505,36 @@ def settings_mismatch(entry: BaselineEntry, current: dict) -> list[str]:
 
 
 # -- a whole check run ---------------------------------------------------------------------------
+@dataclass(slots=True)
 class Note:
     """Something a reader must see that is not a verdict. ``kind``: no_limits,
     baseline_missing, baseline_settings, baseline_name."""
 
-    __slots__ = ("spec", "name", "kind", "message", "line")
+    spec: str
+    kind: str
+    message: str
+    name: str | None = None
+    line: int = 1
 
-    def __init__(self, spec: str, kind: str, message: str, name: str | None = None, line: int = 1):
-        self.spec, self.kind, self.message, self.line = spec, kind, message, line
-        self.name = name if name is not None else spec
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = self.spec
 
     def as_dict(self) -> dict:
         return {"spec": self.spec, "name": self.name, "kind": self.kind, "message": self.message}
 
 
+@dataclass(slots=True)
 class CheckRun:
-    """Every verdict and note of ``convcalc check``; ``passed`` iff no verdict failed."""
+    """Every verdict and note of ``convcalc check``; ``passed`` iff no verdict failed.
+    ``specs``: (spec, name) in order."""
 
-    def __init__(
-        self,
-        verdicts: list[Verdict],
-        notes: list[Note],
-        specs: list[tuple[str, str]],
-        baseline: str | None = None,
-        allowance: tuple[str, Fraction] | None = None,
-        dtype: str = "fp32",
-    ):
-        self.verdicts = verdicts
-        self.notes = notes
-        self.specs = specs  # (spec, name) in order
-        self.baseline = baseline
-        self.allowance = allowance
-        self.dtype = dtype
+    verdicts: list[Verdict]
+    notes: list[Note]
+    specs: list[tuple[str, str]]
+    baseline: str | None = None
+    allowance: tuple[str, Fraction] | None = None
+    dtype: str = "fp32"
 
     @property
     def passed(self) -> bool:

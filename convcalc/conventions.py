@@ -25,3 +25,7 @@ SHORT = (
 )
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}
+
+# Layer types that move no data at inference and launch no kernel (identity, dropout, and
+# flatten: a view of a contiguous tensor): see convcalc.traffic.
+VIEWS = frozenset({"identity", "dropout", "flatten"})

@@ -22,8 +22,10 @@ The answer (``best``) and the next valid setting up the grid (``next``) are both
 exactly; ``best`` meets every limit and ``next`` breaks at least one.
 
 Limits are metric -> maximum. Each metric is computed by an evaluator in ``EVALUATORS``: a
-function of the walked report and a ``Context`` (dtype, batch, device). A new metric (latency
-estimates per device) is one more entry there.
+function of the walked report and a ``Context`` (dtype, batch, device). Memory traffic and the
+roofline latency on a device (convcalc.perf) are two such entries: a latency is an exact
+``Fraction`` of a second (a float in JSON), its limit too. Both grow with the width and the
+resolution (bytes and FLOPs do), so the search below holds for them as well.
 """
 
 from __future__ import annotations
@@ -59,14 +61,33 @@ FRONTIER = 2  # valid settings shown below best and above next
 # -- metrics ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Context:
-    """What an evaluator may need besides the report."""
+    """What an evaluator may need besides the report. ``device``: a ``devices.Profile`` for
+    latency estimates (None: no latency)."""
 
     dtype: str = "fp32"
     batch: int = 1
-    device: str | None = None  # for latency estimates (not implemented yet)
+    device: Any = None
 
 
-Evaluator = Callable[[Report, Context], int]
+Value = int | Fraction  # a count, or (latency) exact seconds
+Evaluator = Callable[[Report, Context], Value]
+
+
+def _traffic(r: Report, ctx: Context) -> int:
+    perf = export.perf_of(r, ctx.dtype)
+    return export.report_tally(r, perf).memory_traffic
+
+
+def _latency(r: Report, ctx: Context) -> Fraction:
+    if ctx.device is None:
+        raise ConvcalcError(
+            "a latency limit needs a device: give --device DEVICE (or budget.device in the spec)"
+        )
+    perf = export.perf_of(r, ctx.dtype, ctx.device)
+    latency = perf.latency(export.report_tally(r, perf))
+    assert latency is not None
+    return latency
+
 
 EVALUATORS: dict[str, Evaluator] = {
     "macs": lambda r, ctx: r.macs,
@@ -74,8 +95,14 @@ EVALUATORS: dict[str, Evaluator] = {
     "params": lambda r, ctx: r.params,
     "activations": lambda r, ctx: r.activations,
     "memory": lambda r, ctx: export.memory(r, ctx.dtype)["memory"],
-    # "latency": an estimate for ctx.device, once convcalc has latency estimates
+    "traffic": _traffic,  # bytes read and written, unfused (convcalc.perf)
+    "latency": _latency,  # the roofline estimate on ctx.device, exact seconds
 }
+
+
+def json_value(v: Any) -> Any:
+    """A total as JSON holds it: exact counts, times as floats."""
+    return float(v) if isinstance(v, Fraction) else v
 
 
 # -- depth scaling: the one traversal of the spec tree ------------------------------------------------
@@ -135,7 +162,7 @@ class Point:
     index: int
     setting: dict[str, Any]
     input_shape: tuple[int, ...] | None = None
-    totals: dict[str, int] | None = None
+    totals: dict[str, Any] | None = None
     exceeded: tuple[str, ...] = ()
     error: str | None = None
 
@@ -150,7 +177,7 @@ class Point:
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.setting)
         d["input_shape"] = list(self.input_shape) if self.input_shape else None
-        d.update(self.totals or {})
+        d.update({k: json_value(v) for k, v in (self.totals or {}).items()})
         d["fits"] = self.fits
         d["exceeded"] = list(self.exceeded)
         return d
@@ -159,7 +186,7 @@ class Point:
 @dataclass
 class FitResult:
     vary: str
-    limits: dict[str, int]
+    limits: dict[str, Value]
     grid: Grid
     best: Point | None  # None: even the smallest valid setting breaks a limit
     next: Point | None  # the next valid setting up the grid (it breaks a limit)
@@ -176,7 +203,7 @@ class FitResult:
         g = self.grid
         return {
             "vary": self.vary,
-            "limits": dict(self.limits),
+            "limits": {m: json_value(v) for m, v in self.limits.items()},
             "step": as_number(g.step),
             "range": [as_number(g.value(g.n_lo)), as_number(g.value(g.n_hi))],
             **self.options,
@@ -200,7 +227,7 @@ def as_number(x: Fraction) -> int | float:
 # -- the problem -----------------------------------------------------------------------------------------
 def fit(
     network: Network,
-    limits: Mapping[str, int],
+    limits: Mapping[str, Value],
     vary: str = "width",
     *,
     step: Fraction | None = None,
@@ -224,14 +251,20 @@ def fit(
         raise ConvcalcError(f"--vary {vary!r}: use {', '.join(VARY)}", field="vary")
     if not limits:
         raise ConvcalcError(
-            "no limits: give --max-macs, --max-flops, --max-params, --max-activations or --max-memory, "
-            "or a budget: section in the spec"
+            "no limits: give --max-macs, --max-flops, --max-params, --max-activations, --max-memory, "
+            "--max-traffic or --max-latency, or a budget: section in the spec"
         )
     for m, v in limits.items():
         if m not in evaluators:
             raise ConvcalcError(f"unknown metric {m!r} (use {', '.join(evaluators)})", field=m)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        kinds = (int, Fraction) if m == "latency" else (int,)
+        if isinstance(v, bool) or not isinstance(v, kinds) or v < 0:
             raise ConvcalcError(f"limit {m}: must be an integer >= 0, got {v!r}", field=m)
+    if "latency" in limits and context.device is None:
+        raise ConvcalcError(
+            "a latency limit needs a device: give --device DEVICE (or budget.device in the spec)",
+            field="latency",
+        )
     if divisor is not None and divisor < 1:
         raise ConvcalcError(f"--divisor {divisor}: must be >= 1", field="divisor")
     problem = _Problem(
@@ -252,7 +285,7 @@ class _Problem:
     def __init__(
         self,
         network: Network,
-        limits: dict[str, int],
+        limits: dict[str, Value],
         vary: str,
         divisor: int | None,
         alpha: float,
@@ -393,10 +426,12 @@ class _Problem:
         except ConvcalcError as e:
             point.error = str(e)
             return point
-        totals = export.totals(report, self.context.dtype)
+        totals: dict[str, Any] = export.totals(report, self.context.dtype)
         for m in self.limits:
             if m not in totals:
                 totals[m] = self.evaluators[m](report, self.context)
+        if self.context.device is not None and "latency" not in totals and "latency" in self.evaluators:
+            totals["latency"] = self.evaluators["latency"](report, self.context)
         point.totals = totals
         point.exceeded = tuple(m for m, limit in self.limits.items() if totals[m] > limit)
         return point
@@ -404,7 +439,7 @@ class _Problem:
 
 # -- the search ----------------------------------------------------------------------------------------
 class _Search:
-    def __init__(self, grid: Grid, evaluate: Callable[[int, Fraction], Point], limits: dict[str, int]):
+    def __init__(self, grid: Grid, evaluate: Callable[[int, Fraction], Point], limits: dict[str, Value]):
         self.grid = grid
         self._evaluate = evaluate
         self.limits = limits
@@ -522,7 +557,9 @@ class _Search:
         g = self.grid
         key = next(iter(top.setting))
         totals = top.totals or {}
-        shown = ", ".join(f"{m} {totals[m]:,} <= {limit:,}" for m, limit in self.limits.items())
+        shown = ", ".join(
+            f"{m} {value_text(totals[m])} <= {value_text(limit)}" for m, limit in self.limits.items()
+        )
         return ConvcalcError(
             f"every valid {key} up to {as_number(g.value(top.index))} (the top of the range) meets the "
             f"limits ({shown} there): no limit binds; raise --to or lower the limits"
@@ -550,3 +587,12 @@ class _Search:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def value_text(v: Any) -> str:
+    """A total or a limit for a message: ``1,234`` (a latency: ``4.213 ms``)."""
+    if isinstance(v, Fraction):
+        from .render.doc import seconds_text
+
+        return seconds_text(v)
+    return f"{v:,}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .budget import METRICS
+from .budget import ALL_METRICS
 from .layers import REGISTRY
 from .layers.base import Layer
 from .spec import BLOCKS
@@ -21,6 +21,20 @@ _LIMIT = {
             r"([kKMGTPB]|KiB|MiB|GiB|TiB|[kKMGTP]?B)?\s*$",
         },
     ]
+}
+
+# a latency limit: a time with its unit (0 alone needs none), as devices.parse_duration reads it
+_LATENCY = {
+    "oneOf": [
+        {"const": 0},
+        {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?\s*(s|ms|us|µs|μs|ns)|0+(\.0+)?)\s*$"},
+    ],
+    "description": "roofline latency limit on budget.device: 5ms, 250us",
+}
+_DEVICE = {
+    "type": "string",
+    "minLength": 1,
+    "description": "the device of the latency limit: a built-in profile (convcalc devices) or a profile file",
 }
 
 _BLOCK_DOCS = {
@@ -141,7 +155,11 @@ def spec_schema() -> dict:
             },
             "budget": {
                 "type": "object",
-                "properties": dict.fromkeys(METRICS, _LIMIT),
+                "properties": {
+                    **{m: _LIMIT for m in ALL_METRICS if m != "latency"},
+                    "latency": _LATENCY,
+                    "device": _DEVICE,
+                },
                 "patternProperties": {"^x-": {}},
                 "additionalProperties": False,
             },

@@ -5,7 +5,8 @@ Spec format (see the README and ``convcalc schema``)::
 
     name: tiny-net
     input: [3, 224, 224]                 # channels, then 0-3 spatial dims
-    budget: {macs: 600M, params: 4.5M}   # optional, for `convcalc check`
+    budget: {macs: 600M, params: 4.5M}   # optional, for `convcalc check` (also memory,
+                                         # traffic, and latency: 5ms with device: orin)
     layers: [ {type: conv, out_channels: 32, kernel: 3}, ... ]
 
 Keys starting with ``x-`` are ignored anywhere (a place to keep YAML anchors).
@@ -21,7 +22,7 @@ from .errors import ConvcalcError, SpecError
 from .graph import Loc
 from .layers import REGISTRY
 from .layers.base import Layer
-from .layers.fields import _show, _type_name
+from .layers.fields import _show, _type_name, got
 from .network import Network
 from .tree import BLOCKS as BLOCK_TYPES
 from .tree import Concat, Item, LayerNode, Repeat, Residual, Sequential
@@ -30,7 +31,7 @@ TOP_KEYS = ("name", "input", "budget", "layers", "outputs", "description")
 BLOCKS: dict[str, tuple[str, ...]] = {name: cls.keys for name, cls in BLOCK_TYPES.items()}
 ITEM_KEYS = ("type", "name", "from")  # every item's keys besides its own
 MERGE_KEY = "inputs"  # a merge layer's operands
-BUDGET_KEYS = ("macs", "flops", "params", "activations", "memory")
+BUDGET_KEYS = ("macs", "flops", "params", "activations", "memory", "traffic", "latency", "device")
 
 
 def load(ref: str) -> Network:
@@ -169,9 +170,16 @@ class _Parser:
         self.check_keys(b, BUDGET_KEYS, "budget", "a budget")
         from .budget import parse_limit
 
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in b.items():
             if k.startswith("x-"):
+                continue
+            if k == "device":  # the device of the latency limit: a name or a profile file
+                if not isinstance(v, str) or not v.strip():
+                    raise self.err(
+                        b, f"budget.device: must be a device name or a profile file, got {_show(v)}", k
+                    )
+                out[k] = v.strip()
                 continue
             try:
                 out[k] = parse_limit(v, k)
@@ -186,7 +194,7 @@ class _Parser:
         if isinstance(v, yamlio.YMap):  # a single layer where a list is expected
             return [self.node(v, f"{path}[0]")]
         if not isinstance(v, list):
-            raise self.err(parent, f"{path}: must be a list of layers, got {_type_name(v)} {_show(v)}", key)
+            raise self.err(parent, f"{path}: must be a list of layers, got {got(v)}", key)
         if not v and not allow_empty:
             raise self.err(parent, f"{path}: needs at least one layer", key)
         out = []
@@ -197,8 +205,7 @@ class _Parser:
             if not isinstance(item, yamlio.YMap):
                 line = v.item_line(i) if isinstance(v, yamlio.YList) else 0
                 raise SpecError(
-                    f"{path}[{i}]: a layer must be a mapping with a 'type', got "
-                    f"{_type_name(item)} {_show(item)}",
+                    f"{path}[{i}]: a layer must be a mapping with a 'type', got {got(item)}",
                     where=f"{self.where}:{line}" if line else self.where,
                 )
             out.append(self.node(item, f"{path}[{i}]"))
@@ -224,7 +231,7 @@ class _Parser:
             raise self.err(m, f"{path}: a layer needs a 'type' (one of {', '.join(all_types())})")
         t = m["type"]
         if not isinstance(t, str):
-            raise self.err(m, f"{path}: type: must be a string, got {_type_name(t)} {_show(t)}", "type")
+            raise self.err(m, f"{path}: type: must be a string, got {got(t)}", "type")
         label = m.get("name")
         if label is not None and not isinstance(label, str):
             label = str(label)

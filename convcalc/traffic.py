@@ -42,15 +42,13 @@ from fractions import Fraction
 from math import prod
 from typing import TYPE_CHECKING
 
+from .conventions import VIEWS  # layer types that move no data: see the module docstring
 from .errors import ConvcalcError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from .layers.base import Cost, Shape
-
-# Layer types that move no data at inference (see the module docstring).
-VIEWS = frozenset({"identity", "dropout", "flatten"})
 
 KEYS = ("bytes_read", "bytes_written", "memory_traffic", "arithmetic_intensity")
 

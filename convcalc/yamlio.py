@@ -1,11 +1,8 @@
 """Safe YAML loading that keeps line numbers, for ``FILE:LINE: message`` errors.
 
-Two readers give the same values and lines. Plain machine-written YAML (block mappings and
-lists, one-line flow collections of plain words and numbers, comments: what big generated
-specs are made of) is read line by line by ``_Fast``, about twice as fast as libyaml's event
-stream can be turned into Python values. Anything else, and every error, goes to libyaml
-(PyYAML's C parser): we build plain Python values from its event stream ourselves, in one
-pass with an explicit stack (no node tree, no recursion), so that:
+One reader: libyaml (PyYAML's C parser) makes the event stream, and we build plain Python
+values from it ourselves, in one pass with an explicit stack (no node tree, no recursion),
+so that:
   * only plain data tags are accepted: a ``!!python/...`` tag is an error, never executed;
   * each mapping and list remembers its line and the line of each key / item;
   * aliases are shared, never expanded: an alias "billion laughs" costs nothing here, and
@@ -14,19 +11,29 @@ pass with an explicit stack (no node tree, no recursion), so that:
   * merge keys (``<<: *base``) work as in YAML 1.1;
   * nesting deeper than MAX_DEPTH is refused, also when aliases nest (libyaml stops at 1000).
 
-Plain scalars are resolved exactly as PyYAML's SafeLoader resolves them (YAML 1.1: ``yes``
-is true, ``1_000`` is 1000), with one cache per document: a spec repeats the same few
-values (``conv``, ``3``, ``true``) thousands of times. The cyclic garbage collector is paused
-while a document is built: everything built here is acyclic, and a 100,000-layer file
-otherwise spends most of its time in collections that free nothing.
+Plain scalars are resolved as PyYAML's SafeLoader resolves them (YAML 1.1: ``1_000`` is
+1000, ``0x1F`` is 31), with one cache per document: a spec repeats the same few values
+(``conv``, ``3``, ``true``) thousands of times. Except:
+  * keys are text as written: ``on: 1`` has the key ``on`` (YAML 1.1 would make it ``True``);
+  * YAML 1.1's surprises are errors naming the line, not silent conversions: ``010`` (octal:
+    8), ``1:30`` (base 60: 90), and ``yes``/``no``/``on``/``off`` (booleans) as values;
+    write what you mean (``10``, ``'1:30'``, ``true``);
+  * integers have at most ``numbers.MAX_INT_DIGITS`` digits (a LimitError, not Python's
+    4,300-digit error);
+  * a float remembers its text (``YFloat.text``), so that limits are read exactly
+    (``4.5e+22`` is 45 followed by 21 zeros, not the nearest binary float).
+The cyclic garbage collector is paused while a document is built: everything built here is
+acyclic, and a 100,000-layer file otherwise spends most of its time in collections that free
+nothing.
 """
 
 from __future__ import annotations
 
-import re as _re
+import re
 from typing import Any
 
 from .errors import LimitError, SpecError
+from .numbers import MAX_INT_DIGITS, too_many_digits
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 # Nesting of YAML collections (through aliases too). Deep enough for network.MAX_NESTING (100)
@@ -39,6 +46,8 @@ class YMap(dict):
     """A mapping with ``line`` (1-based) and ``key_lines`` (key -> line)."""
 
     __slots__ = ("line", "key_lines")
+    line: int
+    key_lines: dict[str, int]
 
     def key_line(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
@@ -48,9 +57,19 @@ class YList(list):
     """A list with ``line`` and ``item_lines`` (index -> line)."""
 
     __slots__ = ("line", "item_lines")
+    line: int
+    item_lines: list[int]
 
     def item_line(self, i: int) -> int:
         return self.item_lines[i] if i < len(self.item_lines) else self.line
+
+
+class YFloat(float):
+    """A float with the ``text`` it was written as (``4.5e+22``, ``.inf``): exact readers
+    (budget limits) and messages use the text."""
+
+    __slots__ = ("text",)
+    text: str
 
 
 def line_of(obj: Any, default: int = 0) -> int:
@@ -61,6 +80,8 @@ def read_text(path: str) -> str:
     """Read a spec file as UTF-8 text, with clear errors for missing, huge or binary files."""
     import os
 
+    if path == "":
+        raise SpecError("'': an empty file name (give a spec file, '-' for stdin, or zoo:NAME)")
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
@@ -96,23 +117,6 @@ def decode(data: bytes, where: str) -> str:
 
 def load(text: str, where: str = "<spec>") -> Any:
     """Parse one YAML document into YMap / YList / scalars (None for an empty document)."""
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        value = _Fast(text).document()
-    except Exception:  # _NotSimple: not plain enough (and, defensively, anything else): libyaml
-        value = _NotSimple
-    finally:
-        if was_enabled:
-            gc.enable()
-    if value is not _NotSimple:
-        return value
-    return _load_libyaml(text, where)
-
-
-def _load_libyaml(text: str, where: str) -> Any:
     import gc
 
     import yaml
@@ -155,16 +159,16 @@ class _Frame:
 
     __slots__ = ("obj", "lines", "anchor", "key", "key_line", "merged", "is_map", "height")
 
-    def __init__(self, obj, lines, anchor, is_map):
+    def __init__(self, obj: Any, lines: Any, anchor: str | None, is_map: bool):
         self.obj, self.lines, self.anchor, self.is_map = obj, lines, anchor, is_map
         self.key = _NOKEY
         self.key_line = 0
-        self.merged = None
+        self.merged: list[YMap] | None = None
         self.height = 0  # levels of collections inside, counting through aliases
 
 
 class _Builder:
-    def __init__(self, where: str, loader):
+    def __init__(self, where: str, loader: Any):
         import yaml
 
         self.where = where
@@ -200,7 +204,10 @@ class _Builder:
             ev = get()
             cls = type(ev)
             if cls is Scalar:
-                value = self.scalar(ev)
+                if stack and stack[-1].is_map and stack[-1].key is _NOKEY:
+                    value = self.key(ev)
+                else:
+                    value = self.scalar(ev)
                 if ev.anchor is not None:
                     self.anchors[ev.anchor] = value
                 root = attach(stack, value, ev, root)
@@ -215,6 +222,7 @@ class _Builder:
                     raise self.fail(line, _bad_tag(tag))
                 if stack and stack[-1].is_map and stack[-1].key is _NOKEY:
                     raise self.fail(line, "mapping keys must be plain strings")
+                obj: Any
                 if is_map:
                     obj = YMap()
                     lines: Any = {}
@@ -277,7 +285,7 @@ class _Builder:
             )
         return root
 
-    def attach(self, stack: list, value: Any, ev, root: Any, line: int = 0) -> Any:
+    def attach(self, stack: list, value: Any, ev: Any, root: Any, line: int = 0) -> Any:
         """Put a finished value in its parent; returns the (possibly new) root."""
         if not stack:
             return value
@@ -293,8 +301,8 @@ class _Builder:
         if key is _NOKEY:  # this value is a key
             if value is _MERGE_KEY:
                 frame.key = _MERGE_KEY
-            elif value is None or isinstance(value, (str, int, float)):
-                k = value if isinstance(value, str) else str(value)
+            elif value is None or isinstance(value, (str, int, float)):  # (an alias: its value)
+                k = value if isinstance(value, str) else "null" if value is None else _text(value)
                 if k in frame.lines:
                     raise self.fail(line, f"duplicate key {k!r} (first on line {frame.lines[k]})")
                 frame.key = k
@@ -322,14 +330,23 @@ class _Builder:
     def merge(frame: _Frame) -> None:
         """Explicit keys win over merged ones; earlier merges win over later ones."""
         out, lines = frame.obj, frame.lines
-        for m in frame.merged:
+        for m in frame.merged or ():
             for k, v in m.items():
                 if k not in out:
                     out[k] = v
                     lines[k] = m.key_line(k)
 
     # -- scalars -----------------------------------------------------------------------------
-    def scalar(self, ev) -> Any:
+    def key(self, ev: Any) -> Any:
+        """A mapping key: its text as written (``on``, ``1``, ``null``), or the merge key."""
+        tag = ev.tag
+        if tag is not None and tag != "!":
+            self.construct(tag, ev.value, ev)  # refuses a tag that is not plain data
+        elif ev.implicit[0] and ev.value == "<<":
+            return _MERGE_KEY
+        return ev.value
+
+    def scalar(self, ev: Any) -> Any:
         tag = ev.tag
         if tag is None or tag == "!":
             if not ev.implicit[0] or tag == "!":  # quoted, block or '!'-tagged: a string
@@ -343,15 +360,21 @@ class _Builder:
             return value
         return self.construct(tag, ev.value, ev)
 
-    def resolve(self, text: str, ev) -> Any:
+    def resolve(self, text: str, ev: Any) -> Any:
         tag = _resolver().resolve(self.yaml.ScalarNode, text, (True, False))
         if tag == _MERGE:
             return _MERGE_KEY
         if tag == _TAG + "value":  # a lone '=' (YAML 1.1's value key): just text here
             return text
-        return self.construct(tag, text, ev)
+        value = self.construct(tag, text, ev)
+        surprise = _yaml11_surprise(tag, text, value) or (
+            _foreign_digits(text) if tag == _STR and not text.isascii() else None
+        )
+        if surprise:
+            raise self.fail(ev.start_mark.line + 1, surprise)
+        return value
 
-    def construct(self, tag: str, text: str, ev) -> Any:
+    def construct(self, tag: str, text: str, ev: Any) -> Any:
         short = tag[len(_TAG) :] if tag.startswith(_TAG) else None
         if short == "str":
             return text
@@ -362,19 +385,88 @@ class _Builder:
         if short in ("int", "float", "bool"):
             ctor = _constructor()
             node = self.yaml.ScalarNode(tag, text)
+            line = ev.start_mark.line + 1
+            if short == "int":
+                digits = sum(c.isdigit() for c in text)
+                if digits > MAX_INT_DIGITS:
+                    raise LimitError(too_many_digits(digits), where=f"{self.where}:{line}")
             try:
                 if short == "int":
-                    return ctor.construct_yaml_int(node)
+                    value = ctor.construct_yaml_int(node)
+                    if not -_INT_LIMIT < value < _INT_LIMIT:  # 0x... or base 60: as many digits
+                        raise LimitError(too_many_digits(None), where=f"{self.where}:{line}")
+                    return value
                 if short == "float":
-                    return ctor.construct_yaml_float(node)
+                    f = YFloat(ctor.construct_yaml_float(node))
+                    f.text = text
+                    return f
                 return ctor.construct_yaml_bool(node)
-            except (ValueError, KeyError, OverflowError) as e:
-                line = ev.start_mark.line + 1
-                if "digits" in str(e):  # Python refuses int(str) past 4,300 digits
-                    raise self.fail(line, f"a number of {len(text):,} characters is too long") from None
+            except (ValueError, KeyError, OverflowError):
                 shown = text if len(text) <= 40 else text[:37] + "..."
                 raise self.fail(line, f"{shown!r} is not a valid {short}") from None
         raise self.fail(ev.start_mark.line + 1, _bad_tag(tag))
+
+
+_INT_LIMIT = 10**MAX_INT_DIGITS
+_OCTAL = re.compile(r"[-+]?0[0-7_]+\Z")  # YAML 1.1: a leading zero means octal
+_BOOL_WORDS = ("yes", "no", "on", "off")
+
+
+def _yaml11_surprise(tag: str, text: str, value: Any) -> str | None:
+    """A message when YAML 1.1 reads ``text`` as something its writer hardly meant."""
+    short = tag[len(_TAG) :]
+    if short in ("int", "float") and ":" in text:
+        return (
+            f"YAML 1.1 reads {text} as the base-60 number {_text(value)}: write the number "
+            f"itself, or quote '{text}' if it is text"
+        )
+    if short == "int" and _OCTAL.match(text) and text.strip("+-0_"):
+        return (
+            f"YAML 1.1 reads {text} as an octal number ({value}): write it without the leading "
+            f"zero ({text[: len(text) - len(text.lstrip('+-'))]}{text.lstrip('+-0_')}), or quote '{text}' if it "
+            "is text"
+        )
+    if short == "bool" and text.lower() in _BOOL_WORDS:
+        return (
+            f"YAML 1.1 reads {text} as {'true' if value else 'false'}: write "
+            f"{'true' if value else 'false'}, or quote '{text}' if it is text"
+        )
+    return None
+
+
+def _foreign_digits(text: str) -> str | None:
+    """A message for a number written with non-ASCII digits (``２２４``): YAML reads it as
+    text, the command line refuses it; both say why. Words that contain such digits stay text."""
+    import unicodedata
+
+    from .numbers import non_ascii_digit
+
+    c = non_ascii_digit(text)
+    if c is None:
+        return None
+    folded = "".join(str(unicodedata.digit(x, "")) if x.isdigit() else x for x in text)
+    tag = _resolver().resolve(_scalar_node(), folded, (True, False))
+    if tag not in (_TAG + "int", _TAG + "float"):
+        return None
+    return (
+        f"{text!r} has the non-ASCII digit {c!r} (U+{ord(c):04X}): write numbers with the digits "
+        "0-9 (or quote it if it is text)"
+    )
+
+
+def _scalar_node() -> Any:
+    import yaml
+
+    return yaml.ScalarNode
+
+
+def _text(value: Any) -> str:
+    """A scalar as a spec would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, YFloat):
+        return value.text
+    return str(value)
 
 
 def _bad_tag(tag: str) -> str:
@@ -385,7 +477,7 @@ def _bad_tag(tag: str) -> str:
 _CACHE: dict[str, Any] = {}
 
 
-def _resolver():
+def _resolver() -> Any:
     r = _CACHE.get("resolver")
     if r is None:
         import yaml.resolver
@@ -394,304 +486,10 @@ def _resolver():
     return r
 
 
-def _constructor():
+def _constructor() -> Any:
     c = _CACHE.get("constructor")
     if c is None:
         import yaml.constructor
 
         c = _CACHE["constructor"] = yaml.constructor.SafeConstructor()
-    return c
-
-
-# -- the fast path -------------------------------------------------------------------------------
-# Big specs are machine-written: block mappings and lists of one-line flow mappings of plain
-# words and numbers. libyaml spends most of its time making Python objects for every event
-# and its two marks; this reads that plain subset of YAML directly, line by line, and gives
-# the same values, lines and errors by giving up (raising _NotSimple) at anything else:
-# quotes, anchors, aliases, tags, block scalars, tabs, multi-line scalars, documents markers,
-# duplicate keys, odd indentation, deep nesting. libyaml then reads the file (and reports its
-# errors). tests/test_fuzz.py checks that both paths agree on every input the fast one takes.
-
-
-class _NotSimple(Exception):
-    """The text is outside the fast path's subset: use libyaml."""
-
-
-_BAD_CHARS = _re.compile("[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|\ufeff")
-_INDICATORS = _re.compile(r"""[&*!|>"'%@`?\\]|^(?:---|\.\.\.)""", _re.M)
-_COMMENT = _re.compile(r"(?:^|[ ])#.*$")
-_MAP_LINE = _re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: +(.*))?$")
-_SEQ_LINE = _re.compile(r"- +(.*)$")
-_PLAIN = _re.compile(r"(?:[A-Za-z0-9_.~+/(]|-(?=[0-9.]))[^:]*$")
-_WORD = r"(?:[A-Za-z0-9_.~+/(]|-(?=[0-9.]))[^\[\]{},: ]*"  # a plain scalar inside [...] or {...}
-_FLOW_TOKEN = _re.compile(r" *(?:([\[\]{},])|(:)(?= )|(" + _WORD + "))")
-_FLOW_ALL = _re.compile(r"(?: *(?:[\[\]{},]|:(?= )|" + _WORD + "))* *")
-# the common case, a flow mapping of plain keys and plain values: {type: conv, kernel: 3}
-_KEY = r"[A-Za-z_][A-Za-z0-9_-]*"
-_FLAT_MAP = _re.compile(r"\{ *(?:" + _KEY + ": +" + _WORD + " *, *)*" + _KEY + ": +" + _WORD + r" *\}")
-_FLAT_PAIR = _re.compile("(" + _KEY + "): +(" + _WORD + ")")
-_FAST_MAX_DEPTH = 64
-
-
-class _Fast:
-    __slots__ = ("lines", "pos", "plain", "keys", "depth")
-
-    def __init__(self, text: str):
-        if _BAD_CHARS.search(text):  # tabs, CR, control characters, BOM: libyaml's business
-            raise _NotSimple
-        lines = []
-        sub = _COMMENT.sub
-        # indicators (quotes, anchors, tags...) may still sit in comments: look line by line
-        # only when the text has any
-        indicator = _INDICATORS.search if _INDICATORS.search(text) or "\n---" in text else None
-        for n, raw in enumerate(text.split("\n"), 1):
-            if "#" in raw:
-                raw = sub("", raw)
-            content = raw.strip(" ")
-            if content:
-                if indicator is not None and indicator(raw):
-                    raise _NotSimple
-                lines.append((len(raw) - len(raw.lstrip(" ")), content, n))
-        self.lines = lines
-        self.pos = 0
-        self.plain: dict[str, Any] = {}
-        self.keys: dict[str, str] = {}
-        self.depth = 0
-
-    def document(self) -> Any:
-        if not self.lines or self.lines[0][0] != 0:
-            raise _NotSimple
-        value = self.block(0)
-        if self.pos != len(self.lines):
-            raise _NotSimple
-        return value
-
-    def block(self, indent: int) -> Any:
-        self.depth += 1
-        if self.depth > _FAST_MAX_DEPTH:
-            raise _NotSimple
-        _, content, _ = self.lines[self.pos]
-        value = self.seq(indent) if content[:1] == "-" else self.map(indent)
-        self.depth -= 1
-        return value
-
-    def seq(self, indent: int) -> YList:
-        lines, n = self.lines, len(self.lines)
-        out = YList()
-        out.line = lines[self.pos][2]
-        item_lines = []
-        while self.pos < n:
-            ind, content, line = lines[self.pos]
-            if ind != indent:
-                if ind > indent:
-                    raise _NotSimple
-                break
-            m = _SEQ_LINE.match(content)
-            if m is None:
-                if content[:1] == "-":
-                    raise _NotSimple
-                break
-            rest = m.group(1)
-            if rest[0] not in "[{" and _MAP_LINE.match(rest):  # "- key: v": keys start at this column
-                col = ind + len(content) - len(rest)
-                lines[self.pos] = (col, rest, line)
-                self.depth += 1
-                value = self.map(col)
-                self.depth -= 1
-            else:
-                value = self.inline(rest, line)
-                self.pos += 1
-            out.append(value)
-            item_lines.append(line)
-        out.item_lines = item_lines
-        return out
-
-    def map(self, indent: int) -> YMap:
-        lines, n = self.lines, len(self.lines)
-        out = YMap()
-        out.line = lines[self.pos][2]
-        key_lines: dict = {}
-        while self.pos < n:
-            ind, content, line = lines[self.pos]
-            if ind != indent:
-                if ind > indent:
-                    raise _NotSimple
-                break
-            m = _MAP_LINE.match(content)
-            if m is None:
-                if content[:1] == "-":
-                    break  # a sequence at this indent belongs to an outer key
-                raise _NotSimple
-            key = self.key(m.group(1))
-            if key in key_lines:
-                raise _NotSimple  # duplicate: libyaml's path reports it
-            key_lines[key] = line
-            rest = m.group(2)
-            self.pos += 1
-            if rest:
-                out[key] = self.inline(rest, line)
-                continue
-            if self.pos < n:
-                nind, ncontent, _ = lines[self.pos]
-                if nind > indent or (nind == indent and ncontent[:1] == "-"):
-                    out[key] = self.block(nind)
-                    continue
-            raise _NotSimple  # an empty value (null): rare in specs, leave it to libyaml
-        out.key_lines = key_lines
-        return out
-
-    def key(self, text: str) -> str:
-        try:
-            return self.keys[text]
-        except KeyError:
-            pass
-        value = self.scalar(text)
-        key = self.keys[text] = value if isinstance(value, str) else str(value)
-        return key
-
-    def scalar(self, text: str) -> Any:
-        try:
-            return self.plain[text]
-        except KeyError:
-            pass
-        tag = _resolver().resolve(_scalar_node_class(), text, (True, False))
-        short = tag[len(_TAG) :]
-        if short == "str":
-            value = text
-        elif short == "null":
-            value = None
-        elif short == "timestamp":
-            value = text
-        elif short in ("int", "float", "bool"):
-            node = _scalar_node_class()(tag, text)
-            ctor = _constructor()
-            try:
-                value = (
-                    ctor.construct_yaml_int(node)
-                    if short == "int"
-                    else ctor.construct_yaml_float(node)
-                    if short == "float"
-                    else ctor.construct_yaml_bool(node)
-                )
-            except (ValueError, KeyError, OverflowError):
-                raise _NotSimple from None
-        else:
-            raise _NotSimple
-        self.plain[text] = value
-        return value
-
-    def inline(self, text: str, line: int) -> Any:
-        """A value written on one line: a plain scalar or a flow collection."""
-        first = text[0]
-        if first != "[" and first != "{":
-            if not _PLAIN.match(text) or text[-1] == ":":
-                raise _NotSimple
-            return self.scalar(text)
-        if first == "{" and _FLAT_MAP.fullmatch(text):
-            out = YMap()
-            out.line = line
-            keys, plain = self.keys, self.plain
-            for k, w in _FLAT_PAIR.findall(text):
-                k = keys.get(k) or self.key(k)
-                if k in out:
-                    raise _NotSimple  # duplicate: libyaml's path reports it
-                v = plain.get(w, _NotSimple)
-                out[k] = self.scalar(w) if v is _NotSimple else v
-            out.key_lines = dict.fromkeys(out, line)
-            return out
-        if not _FLOW_ALL.fullmatch(text):
-            raise _NotSimple  # something that is not a flow token
-        tokens = _FLOW_TOKEN.findall(text)
-        value, i = self.flow(tokens, 0, line)
-        if i != len(tokens):
-            raise _NotSimple
-        return value
-
-    def flow(self, tokens: list, i: int, line: int) -> tuple:
-        self.depth += 1
-        if self.depth > _FAST_MAX_DEPTH:
-            raise _NotSimple
-        punct = tokens[i][0]
-        n = len(tokens)
-        if punct == "[":
-            out = YList()
-            out.line = line
-            i += 1
-            if i < n and tokens[i][0] == "]":
-                out.item_lines = []
-                self.depth -= 1
-                return out, i + 1
-            while True:
-                if i >= n:
-                    raise _NotSimple
-                p, _colon, word = tokens[i]
-                if word:
-                    out.append(self.scalar(word))
-                    i += 1
-                elif p == "[" or p == "{":
-                    v, i = self.flow(tokens, i, line)
-                    out.append(v)
-                else:
-                    raise _NotSimple
-                if i >= n:
-                    raise _NotSimple
-                p = tokens[i][0]
-                if p == "]":
-                    i += 1
-                    break
-                if p != "," or i + 1 >= n or tokens[i + 1][0] == "]":
-                    raise _NotSimple  # also a trailing comma: leave it to libyaml
-                i += 1
-            out.item_lines = [line] * len(out)
-            self.depth -= 1
-            return out, i
-        if punct != "{":
-            raise _NotSimple
-        out = YMap()
-        out.line = line
-        key_lines: dict = {}
-        i += 1
-        if i < n and tokens[i][0] == "}":
-            out.key_lines = key_lines
-            self.depth -= 1
-            return out, i + 1
-        while True:
-            if i + 2 >= n:
-                raise _NotSimple
-            _, _, word = tokens[i]
-            if not word or not tokens[i + 1][1]:
-                raise _NotSimple
-            key = self.key(word)
-            if key in key_lines:
-                raise _NotSimple
-            key_lines[key] = line
-            i += 2
-            p, _, word = tokens[i]
-            if word:
-                out[key] = self.scalar(word)
-                i += 1
-            elif p == "[" or p == "{":
-                out[key], i = self.flow(tokens, i, line)
-            else:
-                raise _NotSimple  # {a: } or {a: ,}: a null value, left to libyaml
-            if i >= n:
-                raise _NotSimple
-            p = tokens[i][0]
-            if p == "}":
-                i += 1
-                break
-            if p != "," or i + 1 >= n or tokens[i + 1][0] == "}":
-                raise _NotSimple
-            i += 1
-        out.key_lines = key_lines
-        self.depth -= 1
-        return out, i
-
-
-def _scalar_node_class():
-    c = _CACHE.get("ScalarNode")
-    if c is None:
-        from yaml.nodes import ScalarNode
-
-        c = _CACHE["ScalarNode"] = ScalarNode
     return c

@@ -8,8 +8,28 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Hypothesis profiles. "ci" (chosen when CONVCALC_CI=1, as .ci/run sets it): derandomized, so
+# the same examples run on every CI run and a failure there is never a coin toss; no example
+# database. "dev" (the default elsewhere): random exploration, a fresh sample each run, with
+# the local database replaying past failures first. HYPOTHESIS_PROFILE=ci|dev overrides.
+# Test modules take their settings from the loaded profile (settings(...) objects inherit it):
+# none of them may set derandomize or database itself.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CONVCALC_CI") == "1" else "dev")
+)
 
 
 class Result:

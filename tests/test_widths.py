@@ -25,7 +25,18 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def _baseline(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("base") / "base.json"
-    r = run_cli("report", "zoo:mobilenet_v1", "--width-mult", "0.75", "-f", "json", "--output", str(path))
+    r = run_cli(
+        "report",
+        "zoo:mobilenet_v1",
+        "--width-mult",
+        "0.75",
+        "--device",
+        "orin",
+        "-f",
+        "json",
+        "--output",
+        str(path),
+    )
     assert r.code == 0, r.err
     return str(path)
 
@@ -65,6 +76,38 @@ COMMANDS = {
     "separable": ["separable", "-c", "3", "--size", "12x12", "-o", "256", "-k", "5", "--explain"],
     "transposed": ["transposed", "-c", "512", "--size", "4x4", "-o", "256", "-k", "4", "-s", "2", "-p", "1"],
     "shuffle": ["shuffle", "-c", "240", "--size", "28x28", "-o", "240", "-g", "3"],
+    # memory traffic and latency (issue 14)
+    "report-device": ["report", "zoo:resnet50", "--device", "h100"],
+    "report-top-device": ["report", "zoo:mobilenet_v1", "--top", "5", "--device", "orin", "--dtype", "fp16"],
+    "report-sweep-device": ["report", "zoo:mobilenet_v1", "--width-mult", "1,0.5", "--device", "rpi5"],
+    "check-latency": [
+        "check",
+        "zoo:resnet50",
+        "--max-latency",
+        "1ms",
+        "--device",
+        "h100",
+        "--max-traffic",
+        "1GiB",
+    ],
+    "check-baseline-device": ["check", "zoo:mobilenet_v1", "--baseline", "BASELINE", "--device", "orin"],
+    "diff-device": ["diff", "zoo:shufflenet_v1_g3", "zoo:shufflenet_v1_g8", "--device", "orin"],
+    "compare-device": [
+        "compare",
+        "-c",
+        "128",
+        "--size",
+        "56x56",
+        "-o",
+        "128",
+        "-k",
+        "3",
+        "-p",
+        "same",
+        "--device",
+        "h100",
+    ],
+    "separable-device": ["separable", "-c", "3", "--size", "12x12", "-o", "256", "-k", "5", "--device", "l4"],
 }
 
 
@@ -195,7 +238,19 @@ def _pipe(monkeypatch: pytest.MonkeyPatch, args: list[str], width: int, tty: boo
 
 
 @pytest.mark.parametrize(
-    "name", ["report-resnet50", "report-sweep", "compare", "check-baseline", "diff", "zoo", "types"]
+    "name",
+    [
+        "report-resnet50",
+        "report-sweep",
+        "compare",
+        "check-baseline",
+        "diff",
+        "zoo",
+        "types",
+        "report-device",
+        "compare-device",
+        "check-latency",
+    ],
 )
 @pytest.mark.parametrize("tty", [False, True], ids=["pipe", "terminal"])
 def test_output_fits_the_width_and_keeps_totals_whole(

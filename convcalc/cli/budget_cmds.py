@@ -6,33 +6,55 @@ and 2 on bad input (an unreadable spec or baseline, a limit like ``lots``), like
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
 from .inputs import AllowUnknownOpt, InputOpt
-from .network_cmds import BatchOpt, ColumnsOpt, Dtype, DtypeOpt, ResOpt, SpecsArg, WideOpt, WidthOpt
+from .network_cmds import (
+    BatchOpt,
+    ColumnsOpt,
+    DeviceOpt,
+    Dtype,
+    DtypeOpt,
+    ResOpt,
+    SpecsArg,
+    WideOpt,
+    WidthOpt,
+)
 
 CheckFormat = Format  # check takes every format (github: the annotations)
 
 
-def _limit(metric: str, what: str, example: str):
-    return Annotated[
-        str | None,
-        typer.Option(
-            f"--max-{metric}",
-            metavar="X",
-            help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.",
-        ),
-    ]
+def _limit_option(metric: str, what: str, example: str) -> Any:
+    return typer.Option(
+        f"--max-{metric}",
+        metavar="X",
+        help=f"Fail when {what} exceed X ({example}); overrides the spec's budget.{metric}.",
+    )
 
 
-MaxMacs = _limit("macs", "the MACs", "600M, 1.2G")
-MaxFlops = _limit("flops", "the FLOPs", "1.2G")
-MaxParams = _limit("params", "the parameters", "4.5M, 800k")
-MaxActivations = _limit("activations", "the activations (elements of every layer's output)", "20M")
-MaxMemory = _limit("memory", "weights + peak activations, in bytes at --dtype", "16MiB, 1.5GiB, 20M")
+MaxMacs = Annotated[str | None, _limit_option("macs", "the MACs", "600M, 1.2G")]
+MaxFlops = Annotated[str | None, _limit_option("flops", "the FLOPs", "1.2G")]
+MaxParams = Annotated[str | None, _limit_option("params", "the parameters", "4.5M, 800k")]
+MaxActivations = Annotated[
+    str | None, _limit_option("activations", "the activations (elements of every layer's output)", "20M")
+]
+MaxMemory = Annotated[
+    str | None,
+    _limit_option("memory", "weights + peak activations, in bytes at --dtype", "16MiB, 1.5GiB, 20M"),
+]
+MaxTraffic = Annotated[
+    str | None,
+    _limit_option(
+        "traffic", "the memory traffic (bytes every layer reads and writes, unfused) at --dtype", "1G, 512MiB"
+    ),
+]
+MaxLatency = Annotated[
+    str | None,
+    _limit_option("latency", "the estimated latency on --device (roofline lower bound)", "5ms, 250us"),
+]
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
 
 
@@ -43,6 +65,9 @@ def check(
     max_params: MaxParams = None,
     max_activations: MaxActivations = None,
     max_memory: MaxMemory = None,
+    max_traffic: MaxTraffic = None,
+    max_latency: MaxLatency = None,
+    device: DeviceOpt = None,
     baseline: Annotated[
         str | None,
         typer.Option(
@@ -75,16 +100,20 @@ def check(
     """Check networks against budgets for CI (help: CHECK_HELP)."""
     from .. import budget as B
     from ..errors import BudgetInputError
+    from ..export import perf_of, report_tally
     from ..export import totals as totals_of
+    from .common import load_device
     from .network_cmds import load_reports
 
-    flags = {}
+    flags: dict[str, Any] = {}
     for metric, text in (
         ("macs", max_macs),
         ("flops", max_flops),
         ("params", max_params),
         ("activations", max_activations),
         ("memory", max_memory),
+        ("traffic", max_traffic),
+        ("latency", max_latency),
     ):
         if text is not None:
             try:
@@ -107,10 +136,11 @@ def check(
         where = f"--baseline {baseline}"
         entries = B.baseline_entries(read_json(baseline, where), where)
 
+    d = dtype.value
+    flag_device = load_device(device, d)
     from .inputs import warnings_of
 
     reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
-    d = dtype.value
     verdicts, notes, names, budget_lines = [], [], [], {}
     for r in reports:
         net = r.network
@@ -118,18 +148,40 @@ def check(
         names.append((ref, name))
         notes += [B.Note(ref, "zero_cost", line, name) for line in warnings_of(r)]
         budget_lines[ref] = net.budget_lines
-        totals = totals_of(r, d)
         limits, sources = B.merge_limits(net.budget, flags)
+        profile = flag_device if flag_device is not None else spec_device(net, d)
+        if "latency" in limits and profile is None:
+            raise no_device(ref, net, sources["latency"], max_latency)
+        perf = perf_of(r, d, profile)
+        whole = report_tally(r, perf)
+        totals = totals_of(r, d, perf=perf)
+        totals["traffic"] = whole.memory_traffic
+        device_name = None
+        if profile is not None:
+            totals["latency"] = perf.latency(whole)
+            device_name = profile.name
         lines = {m: net.budget_lines[m] for m in limits if sources[m] == "budget" and m in net.budget_lines}
-        mine = B.judge(ref, totals, limits, sources, lines, name=name)
+        mine = B.judge(ref, totals, limits, sources, lines, name=name, device=device_name)
         if entries is not None:
             entry, message = B.find_baseline(entries, name, ref, len(reports), f"--baseline {baseline}")
             if message:
                 notes.append(
                     B.Note(ref, "baseline_missing" if entry is None else "baseline_name", message, name)
                 )
-            if entry is not None:
-                mine += B.judge_baseline(ref, totals, entry.totals, allowance, metrics=B.METRICS, name=name)
+            if entry is not None and allowance is not None:
+                mine += B.judge_baseline(
+                    ref, totals, entry.totals, allowance, metrics=B.ALL_METRICS, name=name, device=device_name
+                )
+                if "latency" in entry.totals and "latency" in totals and allowance[0] != "percent":
+                    notes.append(
+                        B.Note(
+                            ref,
+                            "baseline_latency",
+                            f"latency not compared with the baseline: --max-increase {B.allowance_text(allowance)} "
+                            "is an amount, not a share like 5%",
+                            name,
+                        )
+                    )
                 differ = B.settings_mismatch(
                     entry,
                     {
@@ -137,6 +189,7 @@ def check(
                         "width_mult": r.width_mult,
                         "dtype": d,
                         "input_shape": list(r.input_shape),
+                        "device": device_name,
                     },
                 )
                 if differ:
@@ -170,7 +223,52 @@ def check(
     return 0 if run.passed else 1
 
 
-def read_json(path: str, where: str):
+def spec_device(net: Any, dtype: str) -> Any:
+    """The profile a spec's ``budget.device`` names (None without one); a profile file is found
+    relative to the spec's directory. Errors point at the spec line."""
+    import os
+
+    from ..errors import ConvcalcError, SpecError
+    from .common import load_device
+
+    ref = net.budget.get("device")
+    if ref is None:
+        return None
+    source = net.source or ""
+    looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or os.sep in ref
+    if looks_like_path and not os.path.isabs(ref) and os.path.isfile(source):
+        ref = os.path.join(os.path.dirname(source), ref)
+    line = net.budget_lines.get("device") or net.budget_lines.get("")
+    where = f"{source}:{line}" if source and line else source
+    try:
+        return load_device(ref, dtype)
+    except SpecError as e:
+        if e.where and e.where != ref:
+            raise  # an error inside the profile file: its own FILE:LINE
+        raise SpecError(f"budget.device: {e}", where=where) from None  # the file itself
+    except ConvcalcError as e:
+        raise SpecError(f"budget.device: {e.message}", where=where) from None
+
+
+def no_device(ref: str, net: Any, source: str, flag_text: str | None) -> Exception:
+    """A latency limit without a device: the error names the limit and both ways to give one."""
+    from ..devices import duration_text
+    from ..errors import BudgetInputError, SpecError
+
+    if source == "budget":
+        line = net.budget_lines.get("latency") or net.budget_lines.get("")
+        return SpecError(
+            f"budget.latency: {duration_text(net.budget['latency'])} needs a device: add budget.device "
+            "(a name from `convcalc devices`, or a profile file) or give --device",
+            where=f"{ref}:{line}" if line else ref,
+        )
+    return BudgetInputError(
+        f"--max-latency {flag_text} needs a device: give --device DEVICE "
+        f"(`convcalc devices` lists them) or budget.device in {ref}"
+    )
+
+
+def read_json(path: str, where: str) -> Any:
     """Parse a JSON file (``-``: stdin); every failure is one line naming ``where``."""
     from ..errors import BudgetInputError
     from ..yamlio import MAX_FILE_BYTES
@@ -198,7 +296,7 @@ def read_json(path: str, where: str):
     return parse_json(text, where)
 
 
-def parse_json(text: str, where: str):
+def parse_json(text: str, where: str) -> Any:
     import json
 
     from ..errors import BudgetInputError
@@ -231,6 +329,7 @@ def diff(
     width_mult: WidthOpt = 1.0,
     resolution: ResOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
+    device: DeviceOpt = None,
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
@@ -240,13 +339,15 @@ def diff(
     """Per-layer and total changes between two networks (help: DIFF_HELP)."""
     from ..diff import diff_reports
     from ..errors import ConvcalcError
+    from .common import load_device
     from .network_cmds import load_reports
 
     load_reports([], batch, width_mult, resolution)  # validates the options
     if old == "-" and new == "-":
         raise ConvcalcError("OLD and NEW cannot both be '-' (stdin)")
-    a = _load_side(old, batch, width_mult, resolution, dtype.value, input, allow_unknown)
-    b = _load_side(new, batch, width_mult, resolution, dtype.value, input, allow_unknown)
+    profile = load_device(device, dtype.value)
+    a = _load_side(old, batch, width_mult, resolution, dtype.value, profile, input, allow_unknown)
+    b = _load_side(new, batch, width_mult, resolution, dtype.value, profile, input, allow_unknown)
     result = diff_reports(a, b)
     from ..render.budget_view import diff_doc
     from .common import show
@@ -267,6 +368,7 @@ def _load_side(
     width_mult: float,
     resolution: str | None,
     dtype: str,
+    device: Any = None,
     input: str | None = None,
     allow_unknown: bool = False,
 ) -> dict:
@@ -283,7 +385,7 @@ def _load_side(
         from .network_cmds import load_reports
 
         (walked,) = load_reports([ref], batch, width_mult, resolution, input, allow_unknown)
-        return report_dict(walked, dtype)
+        return report_dict(walked, dtype, device=device)
     selector = None
     path = ref
     if ref == "-":
@@ -313,7 +415,7 @@ def _load_side(
         from .network_cmds import with_resolution
 
         net = with_resolution(net, resolution, ref)
-    return report_dict(network.walk(net, batch=batch, width_mult=width_mult), dtype)
+    return report_dict(network.walk(net, batch=batch, width_mult=width_mult), dtype, device=device)
 
 
 # Typer keeps single line breaks of a docstring: the help is written one paragraph a string.
@@ -329,8 +431,10 @@ DIFF_HELP = "\n\n".join(
     [
         "Per-layer and total changes between two networks: which layer made the model grow.",
         "Layers are paired by path; when layers were inserted or removed (paths shift), by their sequence of "
-        "types and output shapes, so an insertion is one added row. --batch, --width-mult, --resolution and "
-        "--dtype apply to specs, not to saved reports.",
+        "types and output shapes, so an insertion is one added row. --batch, --width-mult, --resolution, "
+        "--dtype and --device apply to specs, not to saved reports.",
+        "Memory traffic changes are shown for every spec (and saved report that has them); latency changes "
+        "with --device, or when both saved reports carry a latency.",
     ]
 )
 

@@ -14,6 +14,24 @@ COLUMNS_HELP = (
     "Tables, CSV, Markdown: show only these columns of the main table, in this order (their CSV "
     "names, comma-separated: name,params,macs)."
 )
+DEVICE_HELP = (
+    "Estimate latency on DEVICE: a built-in profile (`convcalc devices` lists them: h100, orin, "
+    "rpi5...) or a profile FILE.yaml. Adds latency and bound per layer and in total: a roofline "
+    "lower bound, unfused (docs: latency)."
+)
+
+
+def load_device(ref: str | None, dtype: str) -> Any:
+    """The profile ``--device`` names (None without one), checked for a peak at ``dtype`` and a
+    bandwidth, so a bad pair is one clear error before any work."""
+    if ref is None:
+        return None
+    from ..devices import load_profile
+    from ..perf import Perf
+
+    profile = load_profile(ref)
+    Perf(dtype, 1, profile)
+    return profile
 
 
 def show(doc: Any, fmt: Any, output: str | None, wide: bool = False, columns: str | None = None) -> None:
@@ -77,10 +95,14 @@ def cli_error(err: ConvcalcError) -> ConvcalcError:
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, ...]:
     """``224`` / ``224x224`` / ``16x112x112`` -> a tuple of 1 to 3 sizes >= 1."""
+    from ..numbers import non_ascii_digit, parse_int
+
     parts = text.strip().lower().replace("×", "x").split("x")
     try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
+        dims = tuple(parse_int(p) for p in parts)
+    except ValueError as e:
+        if non_ascii_digit(text) or "too long" in str(e):  # the rule for every number: say so
+            raise ConvcalcError(f"{option}: {e}") from None
         raise ConvcalcError(f"{option} {text!r}: must be sizes like 224, 224x224 or 16x112x112") from None
     if not 1 <= len(dims) <= 3:
         raise ConvcalcError(f"{option} {text!r}: needs 1 to 3 spatial sizes, got {len(dims)}")

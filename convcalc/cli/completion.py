@@ -1,6 +1,6 @@
 """Shell completion (``convcalc --install-completion``): zoo models after ``zoo:`` (anything
 else falls back to the shell's file completion), zoo names for ``zoo show``, column keys for
-``--columns``. Layer types complete as the commands they are (``convcalc con<TAB>``) and
+``--columns``, device names for ``--device``. Layer types complete as the commands they are (``convcalc con<TAB>``) and
 ``--format`` from its choices."""
 
 from __future__ import annotations
@@ -36,7 +36,21 @@ REPORT_KEYS = (
     "activations",
     "receptive_field",
     "macs_share",
+    "bytes_read",
+    "bytes_written",
+    "memory_traffic",
+    "arithmetic_intensity",
+    "latency_s",
+    "bound",
 )
+
+
+def complete_device(incomplete: str) -> list[str]:
+    """Built-in device ids and aliases (anything else: the shell completes a profile file)."""
+    from ..devices import builtins
+
+    names = [n for p in builtins() for n in (p.key, *p.aliases)]
+    return [n for n in names if n.startswith(incomplete.lower())]
 
 
 def complete_columns(incomplete: str) -> list[str]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from enum import Enum
 from fractions import Fraction
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min, parse_size
 from .inputs import AllowUnknownOpt, InputOpt
-from .network_cmds import BatchOpt, Dtype, DtypeOpt
+from .network_cmds import BatchOpt, DeviceOpt, Dtype, DtypeOpt
 
 if TYPE_CHECKING:
     from ..solve import Constraints, Ranges
@@ -64,6 +64,25 @@ MaxMemory = Annotated[
     ),
 ]
 
+MaxTraffic = Annotated[
+    str | None,
+    typer.Option(
+        "--max-traffic",
+        metavar="X",
+        help=_limit_help(
+            "traffic", "bytes of memory traffic (every layer's reads and writes) at --dtype", "1G"
+        ),
+    ),
+]
+MaxLatency = Annotated[
+    str | None,
+    typer.Option(
+        "--max-latency",
+        metavar="T",
+        help=_limit_help("latency", "seconds of estimated latency on --device (roofline lower bound)", "5ms"),
+    ),
+]
+
 SHOWN = 50  # solutions a table or Markdown shows unless --limit says otherwise
 _DECIMAL = re.compile(r"^\s*[+-]?[0-9]{1,12}(?:\.[0-9]{1,12})?(?:[eE][+-]?[0-9]{1,2})?\s*$")
 
@@ -88,6 +107,9 @@ def fit(
     max_params: MaxParams = None,
     max_activations: MaxActivations = None,
     max_memory: MaxMemory = None,
+    max_traffic: MaxTraffic = None,
+    max_latency: MaxLatency = None,
+    device: DeviceOpt = None,
     vary: Annotated[
         Vary,
         typer.Option(
@@ -164,13 +186,15 @@ def fit(
     from .inputs import check_width, is_model_network, load_network
 
     check_min(batch, "--batch")
-    flags: dict[str, int] = {}
+    flags: dict[str, Any] = {}
     for metric, text in (
         ("macs", max_macs),
         ("flops", max_flops),
         ("params", max_params),
         ("activations", max_activations),
         ("memory", max_memory),
+        ("traffic", max_traffic),
+        ("latency", max_latency),
     ):
         if text is not None:
             try:
@@ -191,6 +215,12 @@ def fit(
         )
     check_width(net, width_mult if width_mult is not None else 1, spec)
     limits, sources = B.merge_limits(net.budget, flags)
+    from .budget_cmds import no_device, spec_device
+    from .common import load_device
+
+    profile = load_device(device, dtype.value) if device is not None else spec_device(net, dtype.value)
+    if "latency" in limits and profile is None:
+        raise no_device(net.source or spec, net, sources["latency"], max_latency)
     result = F.fit(
         net,
         limits,
@@ -204,7 +234,7 @@ def fit(
         gamma=F.GAMMA if gamma is None else gamma,
         width_mult=width_mult,
         resolution=resolution,
-        context=F.Context(dtype=dtype.value, batch=batch),
+        context=F.Context(dtype=dtype.value, batch=batch, device=profile),
     )
     from ..render.design_view import fit_doc
     from .common import show
@@ -213,8 +243,14 @@ def fit(
         m: f"budget, line {net.budget_lines[m]}" if src == "budget" and net.budget_lines.get(m) else src
         for m, src in sources.items()
     }
-    doc = fit_doc(result, net.name, net.source or spec, shown)
-    doc.data = {"spec": net.source or spec, "name": net.name, **result.as_dict(), "limit_sources": sources}
+    doc = fit_doc(result, net.name, net.source or spec, shown, profile)
+    doc.data = {
+        "spec": net.source or spec,
+        "name": net.name,
+        **result.as_dict(),
+        "limit_sources": sources,
+        "device": profile.name if profile is not None else None,
+    }
     show(doc, format, output, wide, columns)
     return 0 if result.fits else 1
 

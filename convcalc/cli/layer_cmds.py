@@ -4,6 +4,8 @@ a layer type's fields are its options, so adding a type adds its command."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -12,6 +14,7 @@ from ..layers import REGISTRY, Layer
 from ..layers.fields import Bool
 from .common import (
     COLUMNS_HELP,
+    DEVICE_HELP,
     FORMAT_HELP,
     OUTPUT_HELP,
     WIDE_HELP,
@@ -24,7 +27,7 @@ from .common import (
 _KW = inspect.Parameter.KEYWORD_ONLY
 
 
-def _param(name: str, annotation, option) -> inspect.Parameter:
+def _param(name: str, annotation: Any, option: Any) -> inspect.Parameter:
     return inspect.Parameter(name, _KW, default=option, annotation=annotation)
 
 
@@ -54,6 +57,17 @@ def common_tail() -> list[inspect.Parameter]:
             typer.Option(1, "--batch", help="Batch size (multiplies MACs, FLOPs, activations).", metavar="N"),
         ),
         _param(
+            "dtype",
+            _dtype_type(),
+            typer.Option(
+                "fp32",
+                "--dtype",
+                help="Element type for memory traffic and latency figures.",
+                show_default=True,
+            ),
+        ),
+        _param("device", str | None, typer.Option(None, "--device", help=DEVICE_HELP, metavar="DEVICE")),
+        _param(
             "explain",
             bool,
             typer.Option(False, "--explain", help="Show the formulas with the numbers substituted."),
@@ -63,6 +77,12 @@ def common_tail() -> list[inspect.Parameter]:
         _param("wide", bool, typer.Option(False, "--wide", help=WIDE_HELP)),
         _param("columns", str | None, typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="KEYS")),
     ]
+
+
+def _dtype_type() -> type:
+    from .network_cmds import Dtype
+
+    return Dtype
 
 
 def field_params(cls: type[Layer]) -> list[inspect.Parameter]:
@@ -110,6 +130,8 @@ def run_layer(cls: type[Layer], kw: dict) -> None:
     in_channels, size = kw.pop("in_channels"), kw.pop("size")
     batch, explain, fmt, output = kw.pop("batch"), kw.pop("explain"), kw.pop("format"), kw.pop("output")
     wide, columns = kw.pop("wide"), kw.pop("columns")
+    dtype, device = kw.pop("dtype"), kw.pop("device")
+    dtype = getattr(dtype, "value", dtype)
     check_min(batch, "--batch")
     shape = input_shape(in_channels, size)
     layer = build_layer(cls, kw)
@@ -123,17 +145,19 @@ def run_layer(cls: type[Layer], kw: dict) -> None:
             f"batch {batch}: MACs, FLOPs and activations above are per sample; x {batch} "
             f"= {cost.macs * batch:,} MACs, {cost.flops * batch:,} FLOPs"
         )
+    from ..perf import Perf
     from ..render.views import layer_doc
-    from .common import show
+    from .common import load_device, show
 
-    show(layer_doc(cost, batch, lines, config=layer.params), fmt, output, wide, columns)
+    perf = Perf(dtype, batch, load_device(device, dtype))
+    show(layer_doc(cost, batch, lines, config=layer.params, perf=perf), fmt, output, wide, columns)
 
 
-def make_command(cls: type[Layer]):
-    def command(**kw):
+def make_command(cls: type[Layer]) -> Callable[..., None]:
+    def command(**kw: Any) -> None:
         run_layer(cls, kw)
 
-    command.__signature__ = inspect.Signature(common_head() + field_params(cls) + common_tail())
+    command.__signature__ = inspect.Signature(common_head() + field_params(cls) + common_tail())  # type: ignore[attr-defined]
     command.__name__ = cls.type_name
     command.__doc__ = cls.summary[:1].upper() + cls.summary[1:] + "."
     return command

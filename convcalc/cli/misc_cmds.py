@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from ..layers.base import Layer
+    from ..layers.fields import Kind
+
 from .common import (
     COLUMNS_HELP,
+    DEVICE_HELP,
     FORMAT_HELP,
     OUTPUT_HELP,
     WIDE_HELP,
@@ -16,6 +21,7 @@ from .common import (
     cli_error,
     parse_size,
 )
+from .network_cmds import Dtype, DtypeOpt
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")]
@@ -101,18 +107,17 @@ def size(
         [i + 1, dims[i], k[i], s[i], _pad_text(layer, i, len(dims), shape), d_[i], out[i]]
         for i in range(len(dims))
     ]
-    numeric = dict(numeric=True)
     doc.add(
         Table(
             "",
             [
-                col("dim", **numeric),
-                col("input", **numeric),
-                col("kernel", **numeric),
-                col("stride", **numeric),
+                col("dim", numeric=True),
+                col("input", numeric=True),
+                col("kernel", numeric=True),
+                col("stride", numeric=True),
                 col("padding"),
-                col("dilation", **numeric),
-                col("output", **numeric),
+                col("dilation", numeric=True),
+                col("output", numeric=True),
             ],
             rows,
         ),
@@ -123,7 +128,7 @@ def size(
     show(doc, format, output, wide, columns)
 
 
-def _dims(layer, n):
+def _dims(layer: Layer, n: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     from ..layers.base import per_dim
 
     k = per_dim(layer, "kernel", n)
@@ -131,7 +136,7 @@ def _dims(layer, n):
     return k, s, per_dim(layer, "dilation", n)
 
 
-def _pad_text(layer, i, n, shape):
+def _pad_text(layer: Layer, i: int, n: int, shape: tuple[int, ...]) -> str:
     p = layer.params["padding"]
     if isinstance(p, str):
         from ..layers.conv import resolve_padding
@@ -178,12 +183,15 @@ def compare(
         typer.Option("--bias/--no-bias", help="Biases. Default: on, as `convcalc conv`.", show_default=False),
     ] = None,
     batch: Annotated[int, typer.Option("--batch", help="Batch size.", metavar="N")] = 1,
+    dtype: DtypeOpt = Dtype.fp32,
+    device: Annotated[str | None, typer.Option("--device", help=DEVICE_HELP, metavar="DEVICE")] = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side."""
+    """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side;
+    with --device, each one's estimated latency beside its MACs."""
     from .. import compare as cmp
     from ..errors import ConvcalcError
     from ..layers.fields import Dims, Padding
@@ -202,13 +210,16 @@ def compare(
         result = cmp.compare(shape, out_channels, k, s, p, groups, dilation, bias)
     except ConvcalcError as e:
         raise cli_error(e) from None
+    from ..perf import Perf
     from ..render.compare_view import comparison_doc
-    from .common import show
+    from .common import load_device, show
 
-    show(comparison_doc(result, batch), format, output, wide, columns)
+    d = dtype.value
+    perf = Perf(d, batch, load_device(device, d))
+    show(comparison_doc(result, batch, perf), format, output, wide, columns)
 
 
-def _opt(kind, text: str, option: str):
+def _opt(kind: Kind, text: str, option: str) -> Any:
     from ..errors import ConvcalcError
 
     try:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
+if TYPE_CHECKING:
+    from ..network import Network, Report
+
+from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
 from .inputs import AllowUnknownOpt, InputOpt
 
 
@@ -56,7 +60,20 @@ ResOpt = Annotated[
         metavar="R|DxHxW",
     ),
 ]
-DtypeOpt = Annotated[Dtype, typer.Option("--dtype", help="Element type for memory figures.")]
+DtypeOpt = Annotated[
+    Dtype, typer.Option("--dtype", help="Element type for memory, memory traffic and latency figures.")
+]
+
+
+def _complete_device(incomplete: str) -> list[str]:
+    from .completion import complete_device
+
+    return complete_device(incomplete)
+
+
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help=DEVICE_HELP, metavar="DEVICE", autocompletion=_complete_device)
+]
 WideOpt = Annotated[bool, typer.Option("--wide", help=WIDE_HELP)]
 ColumnsOpt = Annotated[
     str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS", autocompletion=_complete_columns)
@@ -82,7 +99,7 @@ ResListOpt = Annotated[
 ]
 
 
-def _values(text, parse, option: str) -> list:
+def _values(text: Any, parse: Callable[[str], Any], option: str) -> list[Any]:
     from ..errors import ConvcalcError
 
     if not isinstance(text, str):
@@ -91,8 +108,8 @@ def _values(text, parse, option: str) -> list:
     for part in text.split(","):
         try:
             out.append(parse(part.strip()))
-        except ValueError:
-            raise ConvcalcError(f"{option} {text!r}: {part.strip()!r} is not a number") from None
+        except ValueError as e:  # "must be an integer, got '1e30'", "'２' is a non-ASCII digit"...
+            raise ConvcalcError(f"{option} {text!r}: {e}") from None
     return out
 
 
@@ -104,7 +121,7 @@ def parse_resolution(text: str) -> int | tuple[int, ...]:
     return dims[0] if len(dims) == 1 else dims
 
 
-def with_resolution(net, r, ref: str):
+def with_resolution(net: Network, r: int | tuple[int, ...] | str, ref: str) -> Network:
     """The network at resolution ``r`` (an int or a tuple from parse_resolution)."""
     from ..errors import ConvcalcError
 
@@ -116,16 +133,22 @@ def with_resolution(net, r, ref: str):
 
 
 def load_reports(
-    specs: list[str], batch: int = 1, width_mult=1.0, resolution=None, input=None, allow_unknown=False
-):
+    specs: list[str],
+    batch: int = 1,
+    width_mult: Any = 1.0,
+    resolution: Any = None,
+    input: str | None = None,
+    allow_unknown: bool = False,
+) -> list[Report]:
     """Load and walk each spec or model file, once per width multiplier and resolution (a
     value or a comma-separated list); errors carry FILE:LINE."""
     from .. import network
     from ..errors import ConvcalcError
+    from ..numbers import ExactFloat
     from .inputs import check_width, load_network, warn
 
     check_min(batch, "--batch")
-    widths = _values(width_mult, float, "--width-mult")
+    widths = _values(width_mult, ExactFloat, "--width-mult")  # exact: 0.1 is 1/10
     for w in widths:
         if not (w > 0) or w == float("inf"):
             raise ConvcalcError(f"--width-mult {w}: must be a number > 0")
@@ -155,6 +178,7 @@ def report(
     width_mult: WidthListOpt = "1",
     resolution: ResListOpt = None,
     dtype: DtypeOpt = Dtype.fp32,
+    device: DeviceOpt = None,
     top: Annotated[
         int | None, typer.Option("--top", help="Show only the N layers with the most MACs.", metavar="N")
     ] = None,
@@ -172,24 +196,26 @@ def report(
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
 ) -> None:
-    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields."""
+    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, memory traffic,
+    receptive fields; with --device, a roofline latency estimate."""
     from ..render import views
-    from .common import show
+    from .common import load_device, show
 
     if top is not None:
         check_min(top, "--top")
     if depth is not None:
         check_min(depth, "--depth", 0)
-    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
     d = dtype.value
+    profile = load_device(device, d)
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
     if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
         widths = _values(width_mult, float, "--width-mult")
         resolutions = _values(resolution, parse_resolution, "--resolution")
-        doc = views.sweep_doc(reports, d, widths, resolutions)
+        doc = views.sweep_doc(reports, d, widths, resolutions, profile)
     elif len(reports) == 1:
-        doc = views.report_doc(reports[0], d, top, depth)
+        doc = views.report_doc(reports[0], d, top, depth, device=profile)
     else:
-        doc = views.multi_report_doc(reports, d, top, depth)
+        doc = views.multi_report_doc(reports, d, top, depth, profile)
     show(doc, format, output, wide, columns)
 
 

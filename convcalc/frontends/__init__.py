@@ -78,9 +78,20 @@ FORMATS: list[InputFormat] = [
 
 
 def _head(ref: str) -> bytes:
-    if ref.startswith("zoo:"):
+    """The first bytes of a file, to tell its format by content. Not for a file larger than a
+    spec may be (refused by the spec loader from its size alone, never opened: an ONNX model
+    that large is named ``.onnx``), nor for anything but a regular file."""
+    import os
+    import stat
+
+    if ref.startswith("zoo:") or ref.lower().endswith(".onnx"):
         return b""
+    from ..yamlio import MAX_FILE_BYTES
+
     try:
+        info = os.stat(ref)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return b""
         with open(ref, "rb") as fh:
             return fh.read(HEAD_BYTES)
     except (OSError, ValueError):

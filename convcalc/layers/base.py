@@ -233,8 +233,9 @@ class Layer:
         return type(self)(**{**self.params, **changes})
 
     def scaled(self, width_mult: float, divisor: int | None = None) -> Layer:
-        """The layer under MobileNet's width multiplier: int(c * alpha), at least 1. With
-        ``divisor``: torchvision's ``_make_divisible(c * alpha, divisor)`` (MobileNetV2,
+        """The layer under MobileNet's width multiplier: floor(c * alpha), at least 1, exactly
+        (``alpha`` as the decimal it is written as: a float 0.7 is 7/10; see convcalc.numbers).
+        With ``divisor``: torchvision's ``_make_divisible(c * alpha, divisor)`` (MobileNetV2,
         EfficientNet), applied at alpha = 1 too."""
         if (
             self.width_field is None
@@ -247,13 +248,9 @@ class Layer:
             return self
         if divisor is not None:
             return self.replace(**{self.width_field: make_divisible(c, width_mult, divisor)})
-        try:
-            scaled = int(c * width_mult)
-        except OverflowError:  # c is an exact int beyond a float's range
-            from fractions import Fraction
+        from ..numbers import floor_times
 
-            scaled = int(Fraction(c) * Fraction(width_mult))
-        return self.replace(**{self.width_field: max(1, scaled)})
+        return self.replace(**{self.width_field: max(1, floor_times(c, width_mult))})
 
     # -- what it does ----------------------------------------------------------------------
     def cost(self, shape: Shape) -> Cost:  # pragma: no cover - abstract

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..numbers import ExactFloat, check_int_size, parse_int, refuse_non_ascii_digits
+
 _MISSING = object()
 
 
@@ -21,6 +23,8 @@ def _type_name(v: Any) -> str:
         return "a boolean"
     if isinstance(v, float):
         return "a float"
+    if isinstance(v, int):
+        return "an integer"
     if isinstance(v, str):
         return "a string"
     if isinstance(v, (list, tuple)):
@@ -29,7 +33,7 @@ def _type_name(v: Any) -> str:
         return "a mapping"
     if v is None:
         return "null"
-    return type(v).__name__
+    return "a value"
 
 
 def _show(v: Any) -> str:
@@ -39,12 +43,18 @@ def _show(v: Any) -> str:
         return "true" if v else "false"
     if v is None:
         return "null"
+    if isinstance(v, float):
+        return getattr(v, "text", None) or repr(v)  # as written in a spec (yamlio.YFloat)
     return str(v)
 
 
-def _got(v: Any) -> str:
-    """What a value is, for "must be ..., got X": ``a string 'eight'``, ``null``."""
+def got(v: Any) -> str:
+    """What a value is, for "must be ..., got X": ``a string 'eight'``, ``a boolean true``,
+    ``null`` (as a spec writes it, never a Python type name)."""
     return "null" if v is None else f"{_type_name(v)} {_show(v)}"
+
+
+_got = got
 
 
 class Kind:
@@ -61,9 +71,6 @@ class Kind:
     def schema(self) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def describe(self) -> str:
-        return self.metavar
-
 
 class Int(Kind):
     metavar = "N"
@@ -74,22 +81,16 @@ class Int(Kind):
     def parse(self, value: Any) -> int:
         if not _is_int(value):
             raise ValueError(f"must be an integer, got {_got(value)}")
+        check_int_size(value)
         if value < self.minimum:
             raise ValueError(f"must be >= {self.minimum}, got {value}")
         return value
 
     def parse_text(self, text: str) -> int:
-        try:
-            value = int(text.strip().replace("_", ""))
-        except ValueError:
-            raise ValueError(f"must be an integer, got {text!r}") from None
-        return self.parse(value)
+        return self.parse(parse_int(text))
 
     def schema(self) -> dict:
         return {"type": "integer", "minimum": self.minimum}
-
-    def describe(self) -> str:
-        return f"int >= {self.minimum}"
 
 
 class Dims(Kind):
@@ -103,6 +104,7 @@ class Dims(Kind):
     def _one(self, v: Any) -> int:
         if not _is_int(v):
             raise ValueError(f"must be an integer or a list of integers, got {_got(v)}")
+        check_int_size(v)
         if v < self.minimum:
             raise ValueError(f"must be >= {self.minimum}, got {v}")
         return v
@@ -115,19 +117,19 @@ class Dims(Kind):
         return self._one(value)
 
     def parse_text(self, text: str) -> int | tuple[int, ...]:
+        refuse_non_ascii_digits(text)
         parts = text.strip().lower().split("x")
         try:
-            values = [int(p) for p in parts]
-        except ValueError:
+            values = [parse_int(p) for p in parts]
+        except ValueError as e:
+            if "too long" in str(e):
+                raise
             raise ValueError(f"must be an integer or one per dim like 3x5, got {text!r}") from None
         return self.parse(values[0] if len(values) == 1 else values)
 
     def schema(self) -> dict:
         one = {"type": "integer", "minimum": self.minimum}
         return {"oneOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": 3}]}
-
-    def describe(self) -> str:
-        return f"int >= {self.minimum} or one per dim"
 
 
 class Padding(Dims):
@@ -164,9 +166,6 @@ class Padding(Dims):
             base["oneOf"].append({"enum": list(self.WORDS)})
         return base
 
-    def describe(self) -> str:
-        return "int >= 0 or one per dim" + (", or same/valid" if self.words else "")
-
 
 class Bool(Kind):
     metavar = "BOOL"
@@ -186,9 +185,6 @@ class Bool(Kind):
 
     def schema(self) -> dict:
         return {"type": "boolean"}
-
-    def describe(self) -> str:
-        return "true/false"
 
 
 class Choice(Kind):
@@ -213,9 +209,6 @@ class Choice(Kind):
     def schema(self) -> dict:
         return {"enum": list(self.options) + sorted(self.aliases)}
 
-    def describe(self) -> str:
-        return " | ".join(self.options)
-
 
 class Float(Kind):
     metavar = "X"
@@ -227,27 +220,25 @@ class Float(Kind):
     def parse(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"must be a number, got {_got(value)}")
-        if value != value or value < self.minimum or (self.maximum is not None and value > self.maximum):
+        if isinstance(value, int):
+            check_int_size(value)
+        elif value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"must be a finite number, got {_show(value)}")
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
             top = f" and <= {self.maximum}" if self.maximum is not None else ""
             raise ValueError(f"must be >= {self.minimum}{top}, got {value}")
         return value
 
     def parse_text(self, text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"must be a number, got {text!r}") from None
-        return self.parse(value)
+        """Read exactly (``0.1`` is 1/10; see convcalc.numbers); the value is a float that
+        remembers its decimal."""
+        return self.parse(ExactFloat(text))
 
     def schema(self) -> dict:
         s: dict = {"type": "number", "minimum": self.minimum}
         if self.maximum is not None:
             s["maximum"] = self.maximum
         return s
-
-    def describe(self) -> str:
-        top = f", <= {self.maximum}" if self.maximum is not None else ""
-        return f"number >= {self.minimum}{top}"
 
 
 class Text(Kind):
@@ -260,9 +251,6 @@ class Text(Kind):
 
     def schema(self) -> dict:
         return {"type": "string"}
-
-    def describe(self) -> str:
-        return "string"
 
 
 class Field:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
-from .doc import Annotation, Column, Delta, Doc, Mark, Name, Note, Pct, Table, col
+from .doc import Annotation, Column, Delta, Doc, Mark, Name, Note, Pct, Seconds, Table, col, seconds_text
 from .formats.github import escape_data, escape_property  # noqa: F401  (tests import them here)
 
 if TYPE_CHECKING:
@@ -18,37 +18,63 @@ if TYPE_CHECKING:
 
 
 def _unit(metric: str) -> str:
-    return "B" if metric == "memory" else ""
+    return "B" if metric in ("memory", "traffic") else ""
 
 
-def _h(n: int, metric: str) -> str:
-    """1234567 -> '1,234,567 (1.23M)'."""
+def _h(n: Any, metric: str) -> str:
+    """1234567 -> '1,234,567 (1.23M)'; a latency (seconds) -> '4.213 ms'."""
+    if metric == "latency":
+        return seconds_text(n)
     short = human(n, _unit(metric))
     return f"{n:,}" + (f" ({short})" if short != str(n) and short != f"{n} B" else "")
+
+
+def _times(*values: Any, signed: tuple[bool, ...] = ()) -> list[str]:
+    """Times as text with enough significant digits (4 to 15) that different values never read
+    the same: a latency just over its limit must not print as equal to it."""
+    signs = signed or (False,) * len(values)
+    for digits in range(4, 16):
+        texts = [seconds_text(x, s, digits) for x, s in zip(values, signs)]
+        if all(texts[i] != texts[j] for i in range(len(values)) for j in range(i) if values[i] != values[j]):
+            return texts
+    return texts
+
+
+def _n(n: Any, metric: str) -> str:
+    """A change or an excess: '1,234' (a latency: a time)."""
+    return seconds_text(n) if metric == "latency" else f"{n:,}"
 
 
 def verdict_summary(v: Verdict) -> str:
     """One line naming the spec, the metric, the value, the limit and the excess."""
     label = METRIC_LABELS[v.metric]
+    on = f" on {v.device}" if v.metric == "latency" and v.device else ""
+    if v.metric == "latency":
+        value, limit = _times(v.value, v.limit)
+        if v.baseline is not None:
+            value, base, limit = _times(v.value, v.baseline, v.limit)
+    else:
+        value, limit = _h(v.value, v.metric), _h(v.limit, v.metric)
+        base = _h(v.baseline, v.metric) if v.baseline is not None else ""
     if v.source == "baseline" and v.baseline is not None:
         pct = v.change_percent
-        grew = f"{v.change:+,}" + (f" ({pct:+.2f}%)" if pct is not None else "")
+        change = _times(v.change, signed=(True,))[0] if v.metric == "latency" else f"{v.change:+,}"
+        grew = change + (f" ({pct:+.2f}%)" if pct is not None else "")
+        upto = limit if v.metric == "latency" else f"{v.limit:,}"
         head = (
-            f"{v.spec}: {label} {_h(v.value, v.metric)} vs baseline {_h(v.baseline, v.metric)}: "
-            f"{grew}; allowed +{v.allowed} (up to {v.limit:,})"
+            f"{v.spec}: {label}{on} {value} vs baseline {base}: {grew}; allowed +{v.allowed} (up to {upto})"
         )
         if v.passed:
             return head
-        return head + f": over by {v.excess:,}"
+        return head + f": over by {_n(v.excess, v.metric)}"
     if v.passed:
         used = v.used_percent
-        return f"{v.spec}: {label} {_h(v.value, v.metric)} within the limit {_h(v.limit, v.metric)}" + (
+        return f"{v.spec}: {label}{on} {value} within the limit {limit}" + (
             f" ({used:.2f}% used)" if used is not None else ""
         )
     pct = v.excess_percent
-    return (
-        f"{v.spec}: {label} {_h(v.value, v.metric)} exceeds the limit {_h(v.limit, v.metric)} by "
-        f"{v.excess:,}" + (f" (+{pct:,.2f}%)" if pct is not None else "")
+    return f"{v.spec}: {label}{on} {value} exceeds the limit {limit} by {_n(v.excess, v.metric)}" + (
+        f" (+{pct:,.2f}%)" if pct is not None else ""
     )
 
 
@@ -97,11 +123,15 @@ def check_doc(run: CheckRun, budget_lines: dict[str, dict] | None = None) -> Doc
         keep = [i for i, c in enumerate(columns) if c.key not in ("baseline", "change", "change_pct")]
         columns = [columns[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
-    caption = (
-        f"memory: weights + peak activations at {run.dtype}, in bytes"
-        if any(v.metric == "memory" for v in run.verdicts)
-        else ""
-    )
+    said = []
+    if any(v.metric == "memory" for v in run.verdicts):
+        said.append(f"memory: weights + peak activations at {run.dtype}, in bytes")
+    if any(v.metric == "traffic" for v in run.verdicts):
+        said.append(f"traffic: bytes every layer reads and writes at {run.dtype} (unfused)")
+    devices = sorted({v.device for v in run.verdicts if v.metric == "latency" and v.device})
+    if devices:
+        said.append(f"latency: roofline lower bound (unfused) on {', '.join(devices)} at {run.dtype}")
+    caption = "; ".join(said)
     table = Table("", columns, rows, caption=caption)
     if rows:
         doc.add(table, primary=True)
@@ -123,6 +153,22 @@ def _check_row(v: Verdict) -> list:
     source = f"baseline +{v.allowed}" if v.source == "baseline" else v.source
     vs = percent(v.value - v.limit, v.limit)
     tone = "good" if v.passed else "bad"
+    if v.metric == "latency":  # times: cells that read as times (seconds in CSV)
+        t = Seconds
+        return [
+            v.spec,
+            v.name,
+            label,
+            source,
+            t(v.value),
+            t(v.limit),
+            Pct(vs, signed=True),
+            t(v.excess) if not v.passed else None,
+            t(v.baseline) if v.baseline is not None else None,
+            t(v.change, signed=True) if v.change is not None else None,
+            Pct(v.change_percent, signed=True) if v.baseline is not None else None,
+            _verdict_mark(v, tone),
+        ]
     return [
         v.spec,
         v.name,
@@ -133,12 +179,16 @@ def _check_row(v: Verdict) -> list:
         Pct(vs, signed=True),
         v.excess if not v.passed else None,
         v.baseline,
-        Delta(v.change) if v.change is not None else None,
+        Delta(int(v.change)) if v.change is not None else None,
         Pct(v.change_percent, signed=True) if v.baseline is not None else None,
-        Mark(
-            "PASS" if v.passed else "FAIL", tone, "✅" if v.passed else "❌", "pass" if v.passed else "fail"
-        ),
+        _verdict_mark(v, tone),
     ]
+
+
+def _verdict_mark(v: Verdict, tone: str) -> Mark:
+    return Mark(
+        "PASS" if v.passed else "FAIL", tone, "✅" if v.passed else "❌", "pass" if v.passed else "fail"
+    )
 
 
 # -- GitHub Actions workflow commands ----------------------------------------------------------------
@@ -185,7 +235,9 @@ def _shape(s: Any) -> str:
     return "x".join(map(str, s)) if s else "-"
 
 
-def diff_columns() -> list[Column]:
+def diff_columns(latency: bool = False) -> list[Column]:
+    """The layer table's columns (``latency``: a Δ latency column, when the reports have one)."""
+    timed = [col("latency_s_change", "Δ latency", numeric=True, optional=True, drop=0)] if latency else []
     return [
         col("status", ""),
         col("name", "layer"),
@@ -197,7 +249,13 @@ def diff_columns() -> list[Column]:
         col("old_macs", "old MACs", numeric=True, optional=True, drop=1),
         col("new_macs", "new MACs", numeric=True, optional=True, drop=2),
         col("macs_change", "Δ MACs", numeric=True),
+        col("memory_traffic_change", "Δ traffic", numeric=True, unit="B", optional=True, drop=1),
+        *timed,
     ]
+
+
+def _seconds_or_none(v: Any, signed: bool = False) -> Seconds | None:
+    return None if v is None else Seconds(v, signed)
 
 
 def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_label: str = "") -> Doc:
@@ -206,6 +264,7 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
     old_label, new_label = old_label or d.old_name, new_label or d.new_name
     doc = Doc(f"convcalc diff: {old_label} -> {new_label}")
     doc.data = {"old_source": old_label, "new_source": new_label, **d.as_dict(include_unchanged)}
+    timed = any(t.metric == "latency_s" for t in d.totals)
     rows = []
     for r in d.rows if include_unchanged else d.changed_rows():
         o, n = r.old or {}, r.new or {}
@@ -233,6 +292,8 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
                 o.get("macs"),
                 n.get("macs"),
                 Delta(r.delta("macs")),
+                _delta_or_none(r.perf_delta("memory_traffic")),
+                *([_seconds_or_none(r.perf_delta("latency_s"), signed=True)] if timed else []),
             ]
         )
     totals = Table(
@@ -244,16 +305,8 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
             col("change", numeric=True),
             col("change_pct", "change %", numeric=True),
         ],
-        [
-            [
-                METRIC_LABELS.get(t.metric, t.metric),
-                t.old,
-                t.new,
-                Delta(t.change),
-                Pct(t.change_percent, signed=True),
-            ]
-            for t in d.totals
-        ],
+        [_total_row(t) for t in d.totals],
+        caption=_totals_caption(d),
     )
     c = d.counts()
     summary = [
@@ -266,13 +319,23 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
             "layer paths shifted (layers inserted or removed): layers were paired by their "
             "sequence of types and output shapes, not by path"
         )
-    for metric in ("macs", "params"):
+    for metric in ("memory_traffic", "latency_s"):
+        side = d.missing(metric)
+        if side is not None:
+            what = "memory traffic" if metric == "memory_traffic" else "latency"
+            why = (
+                "saved without --device; give --device to estimate specs, or save both with it"
+                if metric == "latency_s"
+                else "saved by an older convcalc"
+            )
+            summary.append(f"{what}: not compared, the {side} report has none ({why})")
+    for metric in ("macs", "params", "memory_traffic"):
         top = d.largest(metric)
         total = next((t for t in d.totals if t.metric == metric), None)
         if top is not None:
             whole = f" (the total: {total.change:+,})" if total is not None else ""
             summary.append(
-                f"largest {METRIC_LABELS[metric]} growth: {top.name} ({top.type}), "
+                f"largest {_LABELS.get(metric, metric)} growth: {top.name} ({top.type}), "
                 f"{top.delta(metric):+,}{whole}"
             )
     for k, a, b in d.settings:
@@ -281,7 +344,7 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
             f"warning: {k.replace('_', ' ')} differs ({show(a)} vs {show(b)}): the numbers are "
             "not like for like"
         )
-    layers = Table("Layers", diff_columns(), rows)
+    layers = Table("Layers", diff_columns(timed), rows)
     tp = next((t for t in d.totals if t.metric == "params"), None)
     tm = next((t for t in d.totals if t.metric == "macs"), None)
     if tp is not None and tm is not None:  # the totals, in the layer columns
@@ -297,6 +360,8 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
                 tm.old,
                 tm.new,
                 Delta(tm.change),
+                _delta_or_none(_total_change(d, "memory_traffic")),
+                *([_seconds_or_none(_total_change(d, "latency_s"), signed=True)] if timed else []),
             ]
         ]
     doc.add(Note(summary, tone="info"))
@@ -307,3 +372,37 @@ def diff_doc(d: Diff, include_unchanged: bool = False, old_label: str = "", new_
         doc.primary = layers
     doc.add(totals)
     return doc
+
+
+_LABELS = {**METRIC_LABELS, "memory_traffic": "memory traffic", "latency_s": "latency"}
+
+
+def _delta_or_none(v: Any) -> Delta | None:
+    return None if v is None else Delta(v)
+
+
+def _total_change(d: Diff, metric: str) -> Any:
+    t = next((t for t in d.totals if t.metric == metric), None)
+    return None if t is None else t.change
+
+
+def _total_row(t: Any) -> list[Any]:
+    label = _LABELS.get(t.metric, t.metric)
+    if t.metric == "latency_s":
+        return [
+            label,
+            Seconds(t.old),
+            Seconds(t.new),
+            Seconds(t.change, True),
+            Pct(t.change_percent, signed=True),
+        ]
+    return [label, t.old, t.new, Delta(t.change), Pct(t.change_percent, signed=True)]
+
+
+def _totals_caption(d: Diff) -> str:
+    said = []
+    if any(t.metric == "memory_traffic" for t in d.totals):
+        said.append("memory traffic: bytes every layer reads and writes (unfused)")
+    if any(t.metric == "latency_s" for t in d.totals):
+        said.append("latency: the roofline lower bound of the reports' device")
+    return "; ".join(said)

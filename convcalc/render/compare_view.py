@@ -4,11 +4,14 @@ from the numbers."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..budget import human
 from ..compare import Comparison, Variant
-from .doc import Doc, Name, Note, Table, col
+from .doc import Doc, Name, Note, Seconds, Table, col, seconds_text
+
+if TYPE_CHECKING:
+    from ..perf import Perf, Tally
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -28,15 +31,55 @@ def conventions(c: Comparison) -> str:
     )
 
 
-def comparison_doc(c: Comparison, batch: int = 1) -> Doc:
+def comparison_doc(c: Comparison, batch: int = 1, perf: Perf | None = None) -> Doc:
+    """One row per variant (and the parts of the separable one); with ``perf`` (at this batch)
+    each variant's memory traffic and intensity, and with a device its estimated latency
+    beside its MACs; the footer says what follows from the numbers."""
+    from ..perf import Perf
+
+    perf = perf or Perf("fp32", batch)
     std = c.standard
+    std_t = perf.tally(std)
+    std_lat = perf.latency(std_t)
+    device = perf.device is not None
     shape = "x".join(map(str, c.shape))
     k = "x".join(map(str, c.kernel))
     doc = Doc(
         f"{shape} -> {c.out_channels} channels, kernel {k}, {conventions(c)}: "
         "what each kind of convolution costs"
     )
-    doc.data = comparison_dict(c, batch)
+    doc.data = comparison_dict(c, batch, perf)
+
+    def perf_cells(t: Tally | None) -> list[Any]:
+        if t is None:
+            return [None] * (5 if device else 2)
+        from ..perf import intensity
+
+        out: list[Any] = [t.read + t.written, intensity(t)]
+        if device:
+            lat = perf.latency(t)
+            ratio = f"{float(lat / std_lat):.4f}" if lat is not None and std_lat else None
+            out = [Seconds(lat), ratio, *out, perf.bound(t)]
+        return out
+
+    def row(name: Name, shape: Any, cost: Any, t: Tally | None, rf: Any, note: str) -> list[Any]:
+        cells = perf_cells(t)
+        lead = cells[:2] if device else []
+        rest = cells[2:] if device else cells
+        return [
+            name,
+            shape,
+            cost.params,
+            cost.macs * batch,
+            *lead,
+            f"{_ratio(cost.params, std.params):.4f}" if std.params else None,
+            f"{_ratio(cost.macs, std.macs):.4f}" if std.macs else None,
+            *rest,
+            rf,
+            note,
+        ]
+
+    width = 5 if device else 2
     rows: list[list[Any]] = []
     omitted = []
     for v in c.variants:
@@ -45,37 +88,31 @@ def comparison_doc(c: Comparison, batch: int = 1) -> Doc:
             continue
         if v.cost is None:
             note = f"impossible: {v.error}" + (f"; {v.hint}" if v.hint else "")
-            rows.append([Name(v.name), "impossible", None, None, None, None, None, note])
+            rows.append([Name(v.name), "impossible", None, None, *([None] * width), None, None, None, note])
             continue
         cost = v.cost
-        rows.append(
-            [
-                Name(v.name),
-                cost.output_shape,
-                cost.params,
-                cost.macs * batch,
-                f"{_ratio(cost.params, std.params):.4f}" if std.params else None,
-                f"{_ratio(cost.macs, std.macs):.4f}" if std.macs else None,
-                "x".join(map(str, v.receptive_field)) if v.receptive_field else None,
-                v.config,
-            ]
-        )
+        rf = "x".join(map(str, v.receptive_field)) if v.receptive_field else None
+        rows.append(row(Name(v.name), cost.output_shape, cost, perf.tally(cost), rf, v.config))
         if cost.parts and cost.type == "separable":
-            for p in cost.parts:
-                rows.append(
-                    [
-                        Name(p.label or p.type, 1, "part", full=f"{v.name}.{p.label}"),
-                        p.output_shape,
-                        p.params,
-                        p.macs * batch,
-                        f"{_ratio(p.params, std.params):.4f}" if std.params else None,
-                        f"{_ratio(p.macs, std.macs):.4f}" if std.macs else None,
-                        None,
-                        "",
-                    ]
-                )
+            for p, t in zip(cost.parts, perf.parts(cost)):
+                name = Name(p.label or p.type, 1, "part", full=f"{v.name}.{p.label}")
+                rows.append(row(name, p.output_shape, p, t, None, ""))
     notes = col("notes", "notes", optional=True, drop=1)
     notes.wrap = True
+    lead_cols = (
+        [
+            col("latency_s", optional=True, drop=0),
+            col("latency_ratio", "time / std", numeric=True, optional=True, drop=0),
+        ]
+        if device
+        else []
+    )
+    traffic_cols = [
+        col("memory_traffic", f"traffic ({perf.dtype})", unit="B", optional=True, drop=4),
+        col("arithmetic_intensity", optional=True, drop=5),
+    ]
+    if device:
+        traffic_cols.append(col("bound", optional=True, drop=3))
     doc.add(
         Table(
             "",
@@ -84,8 +121,10 @@ def comparison_doc(c: Comparison, batch: int = 1) -> Doc:
                 col("output_shape"),
                 col("params"),
                 col("macs"),
+                *lead_cols,
                 col("params_ratio", "params / std", numeric=True, optional=True, drop=3),
                 col("macs_ratio", "MACs / std", numeric=True),
+                *traffic_cols,
                 col("receptive_field", optional=True, drop=2),
                 notes,
             ],
@@ -93,8 +132,75 @@ def comparison_doc(c: Comparison, batch: int = 1) -> Doc:
         ),
         primary=True,
     )
-    doc.add(Note(statements(c, batch) + omitted, tone="info"))
+    doc.add(Note(statements(c, batch) + time_statements(c, perf) + omitted, tone="info"))
     return doc
+
+
+def time_statements(c: Comparison, perf: Perf) -> list[str]:
+    """Where a MAC saving stops being a time saving (ShuffleNet v2's point): for each variant
+    with fewer MACs than the standard conv and the same output, its MAC ratio beside its
+    traffic ratio, and with a device beside its estimated time ratio. Every number is computed
+    here."""
+    from ..perf import intensity
+
+    std = c.standard
+    st = perf.tally(std)
+    std_lat = perf.latency(st)
+    device = perf.device
+    out = []
+    for v in c.variants:
+        cost = v.cost
+        if cost is None or v.repeats or v is c.variants[0] or not cost.macs or cost.macs >= std.macs:
+            continue
+        if cost.output_shape != std.output_shape:  # not the same job: the dilated conv at padding 0
+            continue
+        t = perf.tally(cost)
+        fewer = std.macs / cost.macs
+        if device is not None and std_lat:
+            lat = perf.latency(t)
+            assert lat is not None
+            faster = float(std_lat / lat)
+            e = perf.estimate(t)
+            share = e.memory_bound_share if e is not None else None
+            if share is None:
+                mem = ""
+            elif share == 0:
+                mem = "it is compute-bound"
+            elif share == 1:
+                mem = "it is memory-bound"
+            else:
+                mem = f"{100 * float(share):.0f}% of its time is memory-bound"
+            if faster >= fewer * 0.95:
+                how = f"and {faster:.2f}x less estimated time"
+            elif faster >= 1:
+                how = f"but only {faster:.2f}x less estimated time"
+            else:
+                how = f"yet {1 / faster:.2f}x more estimated time"
+            out.append(
+                f"{v.name} on {device.name} at {perf.dtype}: {fewer:.2f}x fewer MACs than the standard conv "
+                f"{how} ({seconds_text(lat)} vs {seconds_text(std_lat)})" + (f"; {mem}" if mem else "") + "."
+            )
+        else:
+            if not t.memory_traffic or not st.memory_traffic:
+                continue
+            less = st.memory_traffic / t.memory_traffic
+            if less >= fewer * 0.95:
+                how = f"and {less:.2f}x less memory traffic"
+            elif less >= 1:
+                how = f"but only {less:.2f}x less memory traffic"
+            else:
+                how = f"yet {1 / less:.2f}x more memory traffic"
+            ai, std_ai = intensity(t), intensity(st)
+            out.append(
+                f"{v.name}: {fewer:.2f}x fewer MACs than the standard conv {how} at {perf.dtype} "
+                f"({ai:.3g} vs {std_ai:.3g} FLOP/byte)."
+            )
+    if out and device is None:
+        out.append(
+            "Where memory bounds the time, it falls with the traffic, not the MACs: --device DEVICE "
+            "estimates each variant's latency."
+        )
+    return out
 
 
 def statements(c: Comparison, batch: int = 1) -> list[str]:
@@ -165,11 +271,12 @@ def _kk(kernel: tuple[int, ...]) -> str:
     return str(prod(kernel))
 
 
-def comparison_dict(c: Comparison, batch: int = 1) -> dict[str, Any]:
+def comparison_dict(c: Comparison, batch: int = 1, perf: Perf | None = None) -> dict[str, Any]:
     from ..export import cost_dict
     from ..receptive import initial
 
     std = c.standard
+    std_lat = perf.latency(perf.tally(std)) if perf is not None else None
     out = []
     for v in c.variants:
         d: dict[str, Any] = {"variant": v.name, "config": v.config}
@@ -178,9 +285,15 @@ def comparison_dict(c: Comparison, batch: int = 1) -> dict[str, Any]:
             if v.hint:
                 d["possible_with"] = v.hint
         else:
-            d.update(cost_dict(v.cost, batch, initial(len(c.shape) - 1)))
+            d.update(cost_dict(v.cost, batch, initial(len(c.shape) - 1), perf=perf))
             d["params_ratio"] = _ratio(v.cost.params, std.params)
             d["macs_ratio"] = _ratio(v.cost.macs, std.macs)
+            if perf is not None:
+                t = perf.tally(v.cost)
+                d["traffic_ratio"] = _ratio(t.memory_traffic, perf.tally(std).memory_traffic)
+                lat = perf.latency(t)
+                if lat is not None:
+                    d["latency_ratio"] = float(lat / std_lat) if std_lat else None
         if v.repeats:
             d["repeats"] = v.repeats
         out.append(d)
@@ -195,6 +308,8 @@ def comparison_dict(c: Comparison, batch: int = 1) -> dict[str, Any]:
         "groups": c.groups,
         "dilation": c.dilation,
         "batch": batch,
+        "dtype": perf.dtype if perf is not None else None,
+        "device": perf.device_dict() if perf is not None else None,
         "variants": out,
         "mobilenet_ratio": {
             "formula": "1/C_out + 1/k^2",

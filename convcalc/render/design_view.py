@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..budget import METRIC_LABELS
-from ..fit import SETTING_KEY, FitResult, Point, as_number
+from ..fit import SETTING_KEY, FitResult, Point, as_number, value_text
 from ..solve import Geometry, Solution, forward
-from .doc import Column, Doc, KeyValue, Mark, Note, Table, col
+from .doc import Column, Doc, KeyValue, Mark, Note, Seconds, Table, col
 
 SETTING_COLUMNS = {
     "width": [("width_mult", "width")],
@@ -27,6 +27,7 @@ TOTAL_COLUMNS = [
     ("flops", "FLOPs"),
     ("activations", "activations"),
     ("memory", "memory"),
+    ("memory_traffic", "traffic"),
 ]
 
 
@@ -45,10 +46,13 @@ def _value(v: Any) -> str:
 
 def _exceeded_text(result: FitResult, p: Point) -> str:
     totals = p.totals or {}
-    return "; ".join(f"{METRIC_LABELS.get(m, m)} {totals[m]:,} > {result.limits[m]:,}" for m in p.exceeded)
+    return "; ".join(
+        f"{METRIC_LABELS.get(m, m)} {value_text(totals[m])} > {value_text(result.limits[m])}"
+        for m in p.exceeded
+    )
 
 
-def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) -> Doc:
+def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str], device: Any = None) -> Doc:
     key = SETTING_KEY[result.vary]
     doc = Doc(f"fit {name}: the largest {key} within the limits")
     g = result.grid
@@ -56,7 +60,9 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
     grid_text = f"{key} = {as_number(g.base)} + n x {as_number(g.step)}, from {as_number(g.value(g.n_lo))} to {as_number(g.value(g.n_hi))}"
     items.append(("varied", grid_text))
     for m, limit in result.limits.items():
-        items.append((f"limit: {METRIC_LABELS.get(m, m)}", f"{limit:,} ({sources.get(m, 'flag')})"))
+        items.append((f"limit: {METRIC_LABELS.get(m, m)}", f"{value_text(limit)} ({sources.get(m, 'flag')})"))
+    if device is not None:
+        items.append(("latency", f"estimated on {device.name} (roofline lower bound, unfused)"))
     opts = result.options
     if opts.get("divisor") is not None:
         items.append(
@@ -84,9 +90,16 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
     dtype = opts.get("dtype", "fp32")
     header: list[Column] = [col(k, label, numeric=True) for k, label in cols] + [col("input_shape")]
     header += [
-        col(k, f"memory ({dtype}, B)", numeric=True) if k == "memory" else col(k, label, numeric=True)
+        col(k, f"memory ({dtype}, B)", numeric=True)
+        if k == "memory"
+        else col(k, f"traffic ({dtype}, B)", numeric=True, optional=True, drop=1)
+        if k == "memory_traffic"
+        else col(k, label, numeric=True)
         for k, label in TOTAL_COLUMNS
     ]
+    timed = device is not None
+    if timed:
+        header.append(col("latency_s"))
     header += [col("fits"), col("role")]
     rows = []
     for p in result.frontier:
@@ -107,6 +120,7 @@ def fit_doc(result: FitResult, name: str, source: str, sources: dict[str, str]) 
             [p.setting[k] for k, _ in cols]
             + [tuple(p.input_shape or ())]
             + [totals.get(k) for k, _ in TOTAL_COLUMNS]
+            + ([Seconds(totals.get("latency"))] if timed else [])
             + [fits, mark]
         )
     doc.add(Table("Frontier", header, rows), primary=True)

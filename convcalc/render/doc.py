@@ -106,6 +106,15 @@ class Delta:
 
 
 @record(frozen=True)
+class Seconds:
+    """A time in seconds (an estimate, exact or a float): ``4.213 ms`` in tables (4 significant
+    digits, the unit chosen to show it), seconds in CSV; ``signed`` shows the + of a growth."""
+
+    value: Any
+    signed: bool = False
+
+
+@record(frozen=True)
 class Mark:
     """A verdict or status word with a tone: ``good``, ``bad``, ``info`` or ``dim``.
 
@@ -173,6 +182,12 @@ _VOCAB: dict[str, tuple[str, bool]] = {
     "memory": ("memory", True),
     "spec": ("spec", False),
     "network": ("network", False),
+    "bytes_read": ("bytes read", True),
+    "bytes_written": ("bytes written", True),
+    "memory_traffic": ("traffic", True),
+    "arithmetic_intensity": ("FLOP/byte", True),
+    "latency_s": ("latency", True),
+    "bound": ("bound", False),
 }
 
 
@@ -368,9 +383,34 @@ def cell_text(v: Any, csv: bool = False) -> str:
         return f"{v.value:.4f}" if csv else (f"{v.value:+,.2f}%" if v.signed else f"{v.value:,.2f}%")
     if isinstance(v, Delta):
         return str(v.value) if csv else ("0" if v.value == 0 else f"{v.value:+,}")
+    if isinstance(v, Seconds):
+        if v.value is None:
+            return "" if csv else "-"
+        return repr(float(v.value)) if csv else seconds_text(v.value, v.signed)
     if isinstance(v, Mark):
         return (v.plain or v.text) if csv else v.text
     return str(v)
+
+
+_TIME_UNITS = (("s", 1), ("ms", 10**3), ("µs", 10**6), ("ns", 10**9))
+
+
+def seconds_text(value: Any, signed: bool = False, digits: int = 4) -> str:
+    """A time for people: ``4.213 ms``, ``812.5 µs``, ``+1.5 ms`` (``digits`` significant
+    digits, the largest unit that shows it as at least 1)."""
+    x = float(value)
+    if x == 0:
+        return "0 s"
+    a = abs(x)
+    unit, scale = _TIME_UNITS[-1]
+    for u, k in _TIME_UNITS:
+        if a * k >= 1:
+            unit, scale = u, k
+            break
+    v = x * scale
+    sign = "+" if signed else ""
+    text = f"{v:{sign},.0f}" if abs(v) >= 10**digits else f"{v:{sign}.{digits}g}"
+    return f"{text} {unit}"
 
 
 def bar_text(share: float, width: int = 12) -> str:

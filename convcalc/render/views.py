@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from math import prod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import receptive
 from ..conventions import CONVENTIONS, DTYPE_BYTES, SHORT
@@ -27,11 +27,17 @@ from .doc import (
     Lazy,
     Name,
     Note,
+    Seconds,
     Table,
     col,
     human,
     record,
+    seconds_text,
 )
+
+if TYPE_CHECKING:
+    from ..devices import Profile
+    from ..perf import Perf, Tally
 
 MAX_ROWS = 100  # lines of a report's terminal table before blocks are collapsed
 # Shown as their contents, not as a level: a repeat whose copies hold blocks (so its copies look
@@ -57,7 +63,40 @@ def _num(n: int) -> str:
 # -- one layer -----------------------------------------------------------------------------------
 
 
-def layer_columns() -> list[Column]:
+def perf_columns(perf: Perf | None, drop: int = 0) -> list[Column]:
+    """The traffic columns (bytes read and written, traffic, intensity), and with a device the
+    latency estimate and its bound. Without a device the traffic columns are the first optional
+    ones to go; with one, latency and bound are the last (``drop``: the others' base)."""
+    if perf is None:
+        return []
+    device = perf.device is not None
+    base = drop if not device else drop + 2
+    cols = [
+        col("bytes_read", unit="B", optional=True, drop=base + 4),
+        col("bytes_written", unit="B", optional=True, drop=base + 3),
+        col("memory_traffic", unit="B", optional=True, drop=base + 1),
+        col("arithmetic_intensity", optional=True, drop=base + 2),
+    ]
+    if device:
+        cols += [col("latency_s", optional=True, drop=0), col("bound", optional=True, drop=1)]
+    return cols
+
+
+def perf_cells(perf: Perf | None, t: Tally | None) -> list[Any]:
+    """The cells of ``perf_columns`` for one line."""
+    if perf is None:
+        return []
+    if t is None:
+        return [None] * len(perf_columns(perf))
+    from ..perf import intensity
+
+    out: list[Any] = [t.read, t.written, t.read + t.written, intensity(t)]
+    if perf.device is not None:
+        out += [Seconds(perf.latency(t)), perf.bound(t)]
+    return out
+
+
+def layer_columns(perf: Perf | None = None) -> list[Column]:
     return [
         col("name", "layer"),
         col("type"),
@@ -68,7 +107,51 @@ def layer_columns() -> list[Column]:
         col("flops", optional=True, drop=3),
         col("activations", optional=True, drop=2),
         col("receptive_field", optional=True, drop=1),
+        *perf_columns(perf, 4),
     ]
+
+
+def perf_items(perf: Perf, t: Tally) -> list[tuple[str, Any]]:
+    """Key/value lines of traffic and, with a device, the latency estimate and its bound."""
+    from ..perf import intensity
+
+    ai = intensity(t)
+    items: list[tuple[str, Any]] = [
+        (f"memory traffic ({perf.dtype}, unfused)", _bytes(t.read + t.written)),
+        ("  read (inputs + weights)", _bytes(t.read)),
+        ("  written (outputs)", _bytes(t.written)),
+        ("arithmetic intensity", "- (nothing moves)" if ai is None else f"{ai:,.4g} FLOP/byte"),
+    ]
+    if perf.device is not None:
+        device = perf.device
+        items.append(
+            (
+                "estimated latency",
+                f"{seconds_text(perf.latency(t))} on {device.name} (roofline lower bound, unfused)",
+            )
+        )
+        bound = perf.bound(t)
+        ridge = f"the ridge point of {device.name} at {perf.dtype} is {_ridge(perf)} FLOP/byte"
+        if bound is None:
+            items.append(("bound", "- (no kernel runs)"))
+        elif t.kernels == 1:
+            items.append(("bound", f"{bound} ({ridge})"))
+        else:
+            items.append(("bound", f"{bound} ({_share(perf, t)} of the time memory-bound; {ridge})"))
+    return items
+
+
+def _share(perf: Perf, t: Tally) -> str:
+    e = perf.estimate(t)
+    share = None if e is None else e.memory_bound_share
+    return "-" if share is None else f"{100 * float(share):.1f}%"
+
+
+def _ridge(perf: Perf) -> str:
+    """peak / bandwidth: the intensity above which a kernel is compute-bound."""
+    p = perf.device
+    assert p is not None
+    return f"{p.peak_for(perf.dtype) / p.require_bandwidth():,.4g}"
 
 
 def layer_doc(
@@ -77,9 +160,11 @@ def layer_doc(
     explain: list[str] | None = None,
     name: str = "",
     config: dict | None = None,
+    perf: Perf | None = None,
 ) -> Doc:
     """A single layer (and its parts): a summary, the parts of a composite, the formulas when
-    asked, the conventions. The primary table is the layer row (and its parts)."""
+    asked, the conventions. The primary table is the layer row (and its parts). ``perf`` (at
+    this batch): memory traffic, and with a device the latency estimate."""
     from ..export import cost_dict
 
     name = name or cost.type
@@ -91,8 +176,11 @@ def layer_doc(
         f"{cost.type}{dims}: {_shape(cost.input_shape)} -> {_shape(cost.output_shape)}"
         + (f", batch {batch}" if batch != 1 else "")
     )
-    data = cost_dict(cost, batch, rf_in)
+    data = cost_dict(cost, batch, rf_in, perf=perf)
     data["batch"] = batch
+    if perf is not None:
+        data["dtype"] = perf.dtype
+        data["device"] = perf.device_dict()
     if config is not None:
         data["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}
     if explain is not None:
@@ -115,18 +203,22 @@ def layer_doc(
         z = cost.extra["zero_insertion_macs"] * batch
         ratio = z / max(cost.macs * batch, 1)
         items.append((f"MACs of the zero-insertion view ({ratio:.2f}x)", _num(z)))
+    whole = perf.tally(cost) if perf is not None else None
+    if perf is not None and whole is not None:  # (both or neither)
+        items += perf_items(perf, whole)
     rows = []
     if cost.parts:
         states = receptive.fold_parts(rf_in, cost.parts)
+        tallies: list[Any] = perf.parts(cost) if perf is not None else [None] * len(cost.parts)
         rows = [
-            _cost_row(Name(p.label or p.type, 1, "part", full=f"{name}.{p.label}"), p, batch, s)
-            for p, s in zip(cost.parts, states)
+            _cost_row(Name(p.label or p.type, 1, "part", full=f"{name}.{p.label}"), p, batch, s, perf, t)
+            for p, s, t in zip(cost.parts, states, tallies)
         ]
     table = Table(
         "Parts" if rows else "",
-        layer_columns(),
+        layer_columns(perf),
         rows,
-        footer=[_cost_row(Name(name, 0, "total"), cost, batch, rf_out)],
+        footer=[_cost_row(Name(name, 0, "total"), cost, batch, rf_out, perf, whole)],
     )
     doc.add(KeyValue("", items))
     if rows:
@@ -139,7 +231,9 @@ def layer_doc(
     return doc
 
 
-def _cost_row(name: Name, cost: Cost, batch: int, rf_state: Any) -> list[Any]:
+def _cost_row(
+    name: Name, cost: Cost, batch: int, rf_state: Any, perf: Perf | None = None, t: Tally | None = None
+) -> list[Any]:
     return [
         name,
         cost.type,
@@ -150,6 +244,7 @@ def _cost_row(name: Name, cost: Cost, batch: int, rf_state: Any) -> list[Any]:
         cost.flops * batch,
         cost.activations * batch,
         _rf_text(rf_state),
+        *perf_cells(perf, t),
     ]
 
 
@@ -166,8 +261,9 @@ def type_text(cost: Cost) -> str:
 # -- network reports -----------------------------------------------------------------------------
 
 
-def report_columns(sources: bool = False) -> list[Column]:
-    """The per-layer columns of a report (with ``sources``: spec and network first)."""
+def report_columns(sources: bool = False, perf: Perf | None = None) -> list[Column]:
+    """The per-layer columns of a report (with ``sources``: spec and network first; with
+    ``perf``: traffic, and with a device latency and bound, last)."""
     head = [col("spec", optional=True, drop=1), col("network")] if sources else []
     return head + [
         col("name", "layer"),
@@ -181,6 +277,7 @@ def report_columns(sources: bool = False) -> list[Column]:
         col("activations", optional=True, drop=4),
         col("receptive_field", optional=True, drop=2),
         col("macs_share", optional=True, drop=3),
+        *perf_columns(perf, 7),
     ]
 
 
@@ -201,6 +298,7 @@ class Line:
     flops: int
     activations: int
     rf: str | None
+    tally: Any = None  # a perf.Tally when the report shows traffic
 
 
 def _shown_label(name: str, label: str | None) -> str | None:
@@ -213,7 +311,7 @@ def _shown_label(name: str, label: str | None) -> str | None:
     return label
 
 
-def _row_line(r: Any, depth: int, text: str, kind: str = "layer") -> Line:
+def _row_line(r: Any, depth: int, text: str, kind: str = "layer", tally: Tally | None = None) -> Line:
     return Line(
         kind,
         r.name,
@@ -228,11 +326,16 @@ def _row_line(r: Any, depth: int, text: str, kind: str = "layer") -> Line:
         r.flops,
         r.activations,
         _rf_text(r.rf),
+        tally,
     )
 
 
 def _cells(
-    line: Line, total_macs: int, sources: tuple[str, str] | None = None, tree: bool = False
+    line: Line,
+    total_macs: int,
+    sources: tuple[str, str] | None = None,
+    tree: bool = False,
+    perf: Perf | None = None,
 ) -> list[Any]:
     """A line's cells; in a ``tree`` (a terminal) the label follows the name, as written."""
     head: list[Any] = list(sources) if sources else []
@@ -250,6 +353,7 @@ def _cells(
         line.activations,
         line.rf,
         Bar(line.macs / total_macs) if total_macs else Bar(0.0),
+        *perf_cells(perf, line.tally),
     ]
 
 
@@ -337,9 +441,10 @@ class Tree:
         return len(self.report.rows) + sum(1 for k in range(len(self.blocks)) if self.visible(k)) + parts
 
 
-def aggregate(report: Any, start: int, end: int) -> dict[str, Any]:
+def aggregate(report: Any, start: int, end: int, perf: Perf | None = None) -> dict[str, Any]:
     rs = report.rows[start:end]
     return {
+        "tally": perf.totals(r.cost for r in rs) if perf is not None else None,
         "layers": len(rs),
         "input": rs[0].input_shape if rs else None,
         "output": rs[-1].output_shape if rs else None,
@@ -351,9 +456,9 @@ def aggregate(report: Any, start: int, end: int) -> dict[str, Any]:
     }
 
 
-def _block_line(tree: Tree, k: int, collapsed: bool) -> Line:
+def _block_line(tree: Tree, k: int, collapsed: bool, perf: Perf | None = None) -> Line:
     b = tree.blocks[k]
-    agg = aggregate(tree.report, b.start, b.end)
+    agg = aggregate(tree.report, b.start, b.end, perf)
     n = agg["layers"]
     return Line(
         "block",
@@ -369,10 +474,11 @@ def _block_line(tree: Tree, k: int, collapsed: bool) -> Line:
         agg["flops"],
         agg["activations"],
         agg["rf"],
+        agg["tally"],
     )
 
 
-def tree_lines(report: Any, level: int | None, parts: bool) -> list[Line]:
+def tree_lines(report: Any, level: int | None, parts: bool, perf: Perf | None = None) -> list[Line]:
     """The tree in execution order; blocks at display depth ``level`` collapsed (None: none)."""
     from ..network import iter_parts
 
@@ -389,10 +495,10 @@ def tree_lines(report: Any, level: int | None, parts: bool) -> list[Line]:
             if not tree.visible(k):
                 continue
             if level is not None and tree.ddepth[k] >= level:
-                out.append(_block_line(tree, k, True))
+                out.append(_block_line(tree, k, True, perf))
                 skip_to = tree.blocks[k].end
                 break
-            out.append(_block_line(tree, k, False))
+            out.append(_block_line(tree, k, False, perf))
         if skip_to is not None:
             if part_rows is not None:
                 for _ in range(skip_to - i):
@@ -401,22 +507,27 @@ def tree_lines(report: Any, level: int | None, parts: bool) -> list[Line]:
             continue
         r = report.rows[i]
         d = tree.row_depth[i]
-        out.append(_row_line(r, d, tree.rel(r.name, tree.row_parent[i])))
+        out.append(_row_line(r, d, tree.rel(r.name, tree.row_parent[i]), tally=_tally(perf, r)))
         if part_rows is not None:
             _, ps = next(part_rows)
-            for p in ps:
-                out.append(_row_line(p, d + 1, p.name[len(r.name) + 1 :], "part"))
+            tallies: list[Any] = perf.parts(r.cost) if perf is not None and ps else [None] * len(ps)
+            for p, t in zip(ps, tallies):
+                out.append(_row_line(p, d + 1, p.name[len(r.name) + 1 :], "part", t))
         i += 1
     return out
 
 
-def top_lines(report: Any, top: int) -> tuple[list[Line], str]:
+def _tally(perf: Perf | None, r: Any) -> Tally | None:
+    return perf.tally(r.cost) if perf is not None else None
+
+
+def top_lines(report: Any, top: int, perf: Perf | None = None) -> tuple[list[Line], str]:
     """The ``top`` layers with the most MACs (ties: the earlier layer first), in network
     order, and one line summing the rest, so the lines add up to the totals."""
     rows = report.rows
     n = len(rows)
     keep = sorted(sorted(range(n), key=lambda i: (-rows[i].macs, i))[:top])
-    out = [_row_line(rows[i], 0, rows[i].name) for i in keep]
+    out = [_row_line(rows[i], 0, rows[i].name, tally=_tally(perf, rows[i])) for i in keep]
     rest = n - len(keep)
     if rest:
         kept = set(keep)
@@ -436,6 +547,7 @@ def top_lines(report: Any, top: int) -> tuple[list[Line], str]:
                 sum(r.flops for r in others),
                 sum(r.activations for r in others),
                 None,
+                perf.totals(r.cost for r in others) if perf is not None else None,
             )
         )
     caption = (
@@ -446,18 +558,23 @@ def top_lines(report: Any, top: int) -> tuple[list[Line], str]:
 
 
 def report_view(
-    report: Any, top: int | None, depth: int | None, max_rows: int | None, parts: bool = True
+    report: Any,
+    top: int | None,
+    depth: int | None,
+    max_rows: int | None,
+    parts: bool = True,
+    perf: Perf | None = None,
 ) -> tuple[list[Line], str]:
     """The lines a bounded table shows, and a caption saying how they were chosen."""
     if top is not None:
-        return top_lines(report, top)
+        return top_lines(report, top, perf)
     tree = Tree(report)
     if depth is not None:
-        return tree_lines(report, depth, False), (
+        return tree_lines(report, depth, False, perf), (
             f"blocks at level {depth} and deeper are summarised (block rows show the subtotals of their layers)"
         )
     if max_rows is None or tree.full_lines() <= max_rows:
-        return tree_lines(report, None, parts), (
+        return tree_lines(report, None, parts, perf), (
             "block rows show the subtotals of the layers under them" if tree.blocks else ""
         )
     max_level = max(tree.ddepth, default=-1)
@@ -468,17 +585,17 @@ def report_view(
         else:
             break
     if best is None:
-        lines, caption = top_lines(report, max_rows // 2)
+        lines, caption = top_lines(report, max_rows // 2, perf)
         return lines, caption + "; --top N, --depth D or --format json/csv/html for every layer"
-    return tree_lines(report, best, False), (
+    return tree_lines(report, best, False, perf), (
         f"{len(report.rows):,} layers: blocks at level {best} and deeper are summarised, block rows "
         "show their subtotals; --depth D, --top N or --format json/csv/html for every layer"
     )
 
 
-def _flat_lines(report: Any) -> Iterator[Line]:
+def _flat_lines(report: Any, perf: Perf | None = None) -> Iterator[Line]:
     for r in report.rows:  # full names: no indentation
-        yield _row_line(r, 0, r.name)
+        yield _row_line(r, 0, r.name, tally=_tally(perf, r))
 
 
 def layer_table(
@@ -487,33 +604,38 @@ def layer_table(
     depth: int | None = None,
     max_rows: int | None = MAX_ROWS,
     sources: tuple[str, str] | None = None,
+    perf: Perf | None = None,
+    whole: Tally | None = None,
 ) -> Table:
     """The per-layer table: every leaf layer (``rows``) or, with --top/--depth, their
-    selection; a terminal sees ``report_view``."""
+    selection; a terminal sees ``report_view``. ``perf``: traffic columns (and latency with
+    a device); ``whole``: the report's sums, when already known."""
     total = report.macs
+    if perf is not None and whole is None:
+        from ..export import report_tally
+
+        whole = report_tally(report, perf)
 
     def cells(lines: Iterable[Line], tree: bool = False) -> Iterator[list[Any]]:
         for line in lines:
-            yield _cells(line, total, sources, tree)
+            yield _cells(line, total, sources, tree, perf)
 
     if top is None and depth is None:
 
         def rows() -> Iterator[list[Any]]:
-            return cells(_flat_lines(report))
+            return cells(_flat_lines(report, perf))
 
     else:
-        chosen, _ = report_view(report, top, depth, None, parts=False)
+        chosen, _ = report_view(report, top, depth, None, parts=False, perf=perf)
 
         def rows() -> Iterator[list[Any]]:
             return cells(chosen)
 
     def view() -> tuple[list[list[Any]], str]:
-        lines, caption = report_view(report, top, depth, max_rows)
+        lines, caption = report_view(report, top, depth, max_rows, perf=perf)
         return list(cells(lines, tree=True)), caption
 
-    columns = report_columns(bool(sources))
-    base = len(columns) - 11
-    columns[base + 0].header = "layer"
+    columns = report_columns(bool(sources), perf)
     footer = [
         (list(sources) if sources else [])
         + [
@@ -528,6 +650,7 @@ def layer_table(
             report.activations,
             None,
             Bar(1.0 if report.macs else 0.0),
+            *perf_cells(perf, whole),
         ]
     ]
     return Table("Layers", columns, rows, footer=footer, view=view)
@@ -540,10 +663,12 @@ def report_doc(
     depth: int | None = None,
     max_rows: int | None = MAX_ROWS,
     data: bool = True,
+    device: Profile | None = None,
 ) -> Doc:
     """A network report: the layer table, totals, totals per type, conventions; for HTML a
-    chart per layer and the graph. ``data``: the JSON report (layers streamed)."""
-    from ..export import memory, report_dict
+    chart per layer and the graph. ``data``: the JSON report (layers streamed). Memory traffic
+    at ``dtype`` per layer and in total; with a ``device`` the latency estimate too."""
+    from ..export import memory, perf_of, report_dict, report_tally
 
     net = report.network
     outs = getattr(report, "outputs", None) or {}
@@ -559,8 +684,10 @@ def report_doc(
     if report.width_mult != 1:
         extras.append(f"width x{report.width_mult:g}")
     doc = Doc(title + (f" ({', '.join(extras)})" if extras else ""))
+    perf = perf_of(report, dtype, device)
+    whole = report_tally(report, perf)
     if data:
-        doc.data = report_dict(report, dtype, lazy=True)
+        doc.data = report_dict(report, dtype, lazy=True, device=device, whole=whole)
     if getattr(net, "description", ""):
         doc.add(Note([net.description], tone="info"))
     from ..layers.tensor import zero_cost_warnings
@@ -568,7 +695,9 @@ def report_doc(
     warnings = zero_cost_warnings([r.cost for r in report.rows])
     if warnings:  # operations counted as zero (--allow-unknown): never a silent zero
         doc.add(Note(warnings, title="Warning", tone="bad"))
-    doc.add(layer_table(report, top, depth, max_rows), primary=True)
+    if device is not None:
+        doc.add(Note([latency_headline(perf, whole)], tone="bold"))
+    doc.add(layer_table(report, top, depth, max_rows, perf=perf, whole=whole), primary=True)
     mem = memory(report, dtype)
     b = DTYPE_BYTES[dtype]
     doc.add(
@@ -584,6 +713,7 @@ def report_doc(
                 (f"all activations ({dtype})", _bytes(mem["activation_bytes"])),
                 (f"peak live activations ({dtype})", _bytes(mem["peak_activation_bytes"])),
                 ("memory (weights + peak)", _bytes(mem["memory"])),
+                *perf_items(perf, whole),
             ],
         )
     )
@@ -595,7 +725,20 @@ def report_doc(
 
 
 def _bytes(n: int) -> str:
-    return f"{n:,} B  ({human(n, 'B')})"
+    short = human(n, "B")
+    return f"{n:,} B" + (f"  ({short})" if short != f"{n} B" else "")
+
+
+def latency_headline(perf: Perf, t: Tally) -> str:
+    """``estimated latency on DEVICE (roofline lower bound, unfused): 1.234 ms, ...``."""
+    from ..perf import share_text
+
+    share = share_text(perf, t)
+    return (
+        f"{perf.headline()}: {seconds_text(perf.latency(t))} at {perf.dtype}"
+        + (f", batch {perf.batch}" if perf.batch != 1 else "")
+        + (f"; {share}" if share else "")
+    )
 
 
 def by_type_table(report: Any) -> Table:
@@ -743,7 +886,8 @@ def graph_nodes(report: Any) -> list[GraphNode]:
 # -- several reports -----------------------------------------------------------------------------
 
 
-def summary_columns() -> list[Column]:
+def summary_columns(device: bool = False) -> list[Column]:
+    latency = [col("latency_s", optional=True, drop=0)] if device else []
     return [
         col("spec", optional=True, drop=2),
         col("network"),
@@ -754,10 +898,12 @@ def summary_columns() -> list[Column]:
         col("flops", optional=True, drop=5),
         col("activations", optional=True, drop=6),
         col("memory", "memory (B)", unit="B", optional=True, drop=1),
+        col("memory_traffic", unit="B", optional=True, drop=7),
+        *latency,
     ]
 
 
-def summary_dicts(reports: list[Any], dtype: str) -> list[dict[str, Any]]:
+def summary_dicts(reports: list[Any], dtype: str, device: Profile | None = None) -> list[dict[str, Any]]:
     from ..export import totals
 
     return [
@@ -766,13 +912,15 @@ def summary_dicts(reports: list[Any], dtype: str) -> list[dict[str, Any]]:
             "source": r.network.source,
             "input_shape": list(r.input_shape),
             "output_shape": list(r.output_shape),
-            **totals(r, dtype),
+            **totals(r, dtype, device),
         }
         for r in reports
     ]
 
 
-def summary_table(reports: list[Any], dtype: str, title: str = "Summary") -> Table:
+def summary_table(
+    reports: list[Any], dtype: str, title: str = "Summary", device: Profile | None = None
+) -> Table:
     rows = [
         [
             source_of(r),
@@ -784,56 +932,80 @@ def summary_table(reports: list[Any], dtype: str, title: str = "Summary") -> Tab
             s["flops"],
             s["activations"],
             s["memory"],
+            s["memory_traffic"],
+            *([Seconds(s["latency_s"])] if device is not None else []),
         ]
-        for r, s in zip(reports, summary_dicts(reports, dtype))
+        for r, s in zip(reports, summary_dicts(reports, dtype, device))
     ]
-    cols = summary_columns()
-    cols[-1].header = f"memory ({dtype}, B)"
-    return Table(title, cols, rows)
+    cols = summary_columns(device is not None)
+    for c in cols:
+        if c.key == "memory":
+            c.header = f"memory ({dtype}, B)"
+        elif c.key == "memory_traffic":
+            c.header = f"traffic ({dtype}, B)"
+    caption = f"latency: {perf_headline_of(device)}" if device is not None else ""
+    return Table(title, cols, rows, caption=caption)
+
+
+def perf_headline_of(device: Profile) -> str:
+    from ..perf import HEADLINE
+
+    return HEADLINE.format(device=device.name)
 
 
 def source_of(report: Any) -> str:
     return str(getattr(report.network, "source", "") or "-")
 
 
-def multi_report_doc(reports: list[Any], dtype: str, top: int | None, depth: int | None) -> Doc:
+def multi_report_doc(
+    reports: list[Any], dtype: str, top: int | None, depth: int | None, device: Profile | None = None
+) -> Doc:
     """Several specs: each report's sections under its title, then a summary naming each
     network by its file and name. CSV: one table of every layer with spec and network first."""
-    from ..export import report_dict
+    from ..export import perf_of, report_dict
 
     doc = Doc()
     doc.data = {
-        "reports": [report_dict(r, dtype) for r in reports],
-        "summary": summary_dicts(reports, dtype),
+        "reports": [report_dict(r, dtype, device=device) for r in reports],
+        "summary": summary_dicts(reports, dtype, device),
     }
     for r in reports:
-        part = report_doc(r, dtype, top, depth, data=False)
+        part = report_doc(r, dtype, top, depth, data=False, device=device)
         doc.sections.append(Note([f"{part.title}  [{source_of(r)}]"], tone="bold"))
         doc.sections.extend(s for s in part.sections if not isinstance(s, Graph))
-    summary = summary_table(reports, dtype)
+    summary = summary_table(reports, dtype, device=device)
     doc.add(summary)
-    tables = [layer_table(r, top, depth, sources=(source_of(r), r.name)) for r in reports]
+    perfs = [perf_of(r, dtype, device) for r in reports]
+    tables = [
+        layer_table(r, top, depth, sources=(source_of(r), r.name), perf=p) for r, p in zip(reports, perfs)
+    ]
 
     def rows() -> Iterator[list[Any]]:
         for t in tables:
             yield from t.iter_rows()
 
-    every = Table("Layers of every network", report_columns(True), rows)
+    every = Table("Layers of every network", report_columns(True, perfs[0] if perfs else None), rows)
     doc.primary = every  # CSV: every layer; --columns picks from it
     return doc
 
 
-def sweep_doc(reports: list[Any], dtype: str, widths: list[float], resolutions: list[Any]) -> Doc:
+def sweep_doc(
+    reports: list[Any],
+    dtype: str,
+    widths: list[float],
+    resolutions: list[Any],
+    device: Profile | None = None,
+) -> Doc:
     """A sweep (--width-mult / --resolution lists): one summary row per variant, and for HTML
     MACs and params against the multiplier (or resolution)."""
     from ..export import report_dict
 
     doc = Doc(f"{len(reports)} variants")
     doc.data = {
-        "reports": [report_dict(r, dtype) for r in reports],
-        "summary": summary_dicts(reports, dtype),
+        "reports": [report_dict(r, dtype, device=device) for r in reports],
+        "summary": summary_dicts(reports, dtype, device),
     }
-    table = summary_table(reports, dtype, "Summary")
+    table = summary_table(reports, dtype, "Summary", device)
     for row, r in zip(table.rows if isinstance(table.rows, list) else [], reports):
         row[1] = r.network.name  # the width and resolution have columns of their own
     for k, extra in enumerate((col("width_mult", "width", numeric=True), col("resolution", numeric=True))):

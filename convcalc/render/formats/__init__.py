@@ -32,8 +32,19 @@ _MODULES = {
 }
 NAMES: tuple[str, ...] = tuple(_MODULES)
 
-# The --format choices of every command (Typer needs an Enum).
-Format = Enum("Format", {n: n for n in NAMES}, type=str)  # type: ignore[misc]
+
+class Format(str, Enum):
+    """The --format choices of every command (Typer needs an Enum): the modules above."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    html = "html"
+    github = "github"
+
+
+assert tuple(f.value for f in Format) == NAMES, "Format and _MODULES list the same formats"
 
 FORMAT_HELP = (
     "Output format: table (a terminal), json, csv, markdown (a pull-request comment), "

@@ -24,6 +24,7 @@ from ..doc import (
     Name,
     Note,
     Pct,
+    Seconds,
     Table,
     cell_text,
     human,
@@ -107,6 +108,8 @@ def _sort_value(v: Any) -> str:
         return repr(v.share)
     if isinstance(v, Pct):
         return "" if v.value is None else repr(v.value)
+    if isinstance(v, Seconds):
+        return "" if v.value is None else repr(float(v.value))
     return ""
 
 

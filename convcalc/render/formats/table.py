@@ -23,6 +23,7 @@ from ..doc import (
     Mark,
     Name,
     Note,
+    Seconds,
     Table,
     bar_text,
     cell_text,
@@ -96,10 +97,15 @@ def render(doc: Doc, target: Target) -> Iterator[str]:
             rows = [(safe(k), safe(cell_text(v))) for k, v in sec.items]
             kw = max((len(k) for k, _ in rows), default=0)
             for k, v in rows:
+                # a long value wraps between words, under its column
+                room = None if width is None else max(width - kw - 2, WRAP_MIN)
+                pieces = wrap_words(v, room)
                 t = Text()
                 t.append(k.ljust(kw), style="cyan")
-                t.append("  " + v)
+                t.append("  " + pieces[0])
                 line(t)
+                for piece in pieces[1:]:
+                    line(" " * (kw + 2) + piece)
             line("")
         elif isinstance(sec, Note):
             if sec.title:
@@ -350,6 +356,8 @@ def _style(v: Any) -> str:
         return _TONE.get(v.tone, "")
     if isinstance(v, Delta):
         return "red" if v.value > 0 else ("green" if v.value < 0 else "")
+    if isinstance(v, Seconds) and v.signed and v.value:
+        return "red" if v.value > 0 else "green"
     if isinstance(v, Bar):
         return "magenta"
     if isinstance(v, Name):
