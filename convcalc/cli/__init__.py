@@ -48,8 +48,18 @@ _MODULES = {
     "fit": "design_cmds",
     "solve": "design_cmds",
     "devices": "device_cmds",
+    "import": "import_cmds",
 }
-_ALL = ("layer_cmds", "misc_cmds", "network_cmds", "budget_cmds", "zoo_cmds", "design_cmds", "device_cmds")
+_ALL = (
+    "layer_cmds",
+    "misc_cmds",
+    "network_cmds",
+    "budget_cmds",
+    "zoo_cmds",
+    "design_cmds",
+    "device_cmds",
+    "import_cmds",
+)
 
 
 def _version(value: bool) -> None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..network import Network, Report
 
 from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
+from .inputs import AllowUnknownOpt, InputOpt
 
 
 class Dtype(str, Enum):
@@ -37,7 +38,7 @@ def _complete_columns(incomplete: str) -> list[str]:
 SpecsArg = Annotated[
     list[str],
     typer.Argument(
-        help="Spec files (YAML), '-' for stdin, or zoo:NAME.",
+        help="Spec files (YAML), model files (.onnx), '-' for stdin, or zoo:NAME.",
         metavar="SPEC...",
         autocompletion=_complete_spec,
     ),
@@ -132,13 +133,19 @@ def with_resolution(net: Network, r: int | tuple[int, ...] | str, ref: str) -> N
 
 
 def load_reports(
-    specs: list[str], batch: int = 1, width_mult: Any = 1.0, resolution: Any = None
+    specs: list[str],
+    batch: int = 1,
+    width_mult: Any = 1.0,
+    resolution: Any = None,
+    input: str | None = None,
+    allow_unknown: bool = False,
 ) -> list[Report]:
-    """Load and walk each spec, once per width multiplier and resolution (a value or a
-    comma-separated list); errors carry FILE:LINE."""
-    from .. import network, spec
+    """Load and walk each spec or model file, once per width multiplier and resolution (a
+    value or a comma-separated list); errors carry FILE:LINE."""
+    from .. import network
     from ..errors import ConvcalcError
     from ..numbers import ExactFloat
+    from .inputs import check_width, load_network, warn
 
     check_min(batch, "--batch")
     widths = _values(width_mult, ExactFloat, "--width-mult")  # exact: 0.1 is 1/10
@@ -149,13 +156,15 @@ def load_reports(
     sweep = len(widths) * len(resolutions) > 1
     reports = []
     for ref in specs:
-        base = spec.load(ref)
+        base = load_network(ref, input, allow_unknown)
         for r in resolutions:
             net = base
             if r is not None:
                 net = with_resolution(net, r, ref)
             for w in widths:
+                check_width(net, w, ref)
                 report = network.walk(net, batch=batch, width_mult=w)
+                warn(report)
                 if sweep:
                     report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
                 reports.append(report)
@@ -184,6 +193,8 @@ def report(
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, memory traffic,
     receptive fields; with --device, a roofline latency estimate."""
@@ -196,7 +207,7 @@ def report(
         check_min(depth, "--depth", 0)
     d = dtype.value
     profile = load_device(device, d)
-    reports = load_reports(specs, batch, width_mult, resolution)
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
     if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
         widths = _values(width_mult, float, "--width-mult")
         resolutions = _values(resolution, parse_resolution, "--resolution")
