@@ -139,4 +139,13 @@ def report_dict(
         "totals": totals(report, dtype, perf=perf, whole=whole),
         "by_type": report.by_type(),
         "conventions": CONVENTIONS,
+        **_warnings(report),
     }
+
+
+def _warnings(report: Report) -> dict:
+    """``{"warnings": [...]}`` when the report counts operations as zero (never silently)."""
+    from .layers.tensor import zero_cost_warnings
+
+    lines = zero_cost_warnings([r.cost for r in report.rows])
+    return {"warnings": lines} if lines else {}

@@ -1,165 +1,153 @@
-"""A graph as an editable spec: the graph form of docs/graphs.md, one layer per line.
+"""A graph as an editable YAML spec in graph form (docs/graphs.md): the inverse of spec.py.
 
-``graph_spec(graph, ...)`` writes YAML that ``convcalc.spec`` reads back to the same graph: the
-same layers with the same parameters, names, wiring and outputs, so ``convcalc report`` of the
-written spec gives exactly the numbers of the graph. Each layer is a flow mapping on one line
-(``- {type: conv, name: layer1.0.conv1, out_channels: 64, kernel: 1, bias: false}``) with only
-the keys that differ from their defaults; ``from:`` when a layer does not read the previous
-one's output, ``inputs:`` for merges, ``outputs:`` when the network's outputs are not simply the
-last layer. Scalars are written by hand (no emitter quirks): plain where YAML 1.1 reads them
-back as the same string, double-quoted otherwise.
+One flow mapping per layer, in the graph's order::
+
+    - {type: conv, name: layer1.0.conv1, out_channels: 64, kernel: 3, padding: 1, bias: false}
+    - {type: add, name: layer1.0.add, inputs: [layer1.0.bn3, layer1.0.downsample.1]}
+
+Every layer gets ``name:`` (the graph node's name, so that a report of the spec names its rows
+as the graph does); ``from:`` only where a layer does not read the previous one's output; keys
+only where they differ from the layer type's default. Written by hand rather than by PyYAML's
+emitter, so that the layout is stable and every scalar is quoted exactly when YAML needs it
+(names like ``1`` or ``yes``, floats that YAML 1.1 would read as strings).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import ConvcalcError
-from .graph import Graph
-from .layers.fields import MISSING
-from .tree import INPUT_NAME
+from .graph import Graph, Node
 
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]*$")
-# words YAML 1.1 reads as booleans or null (PyYAML's resolver), in any of their spellings
-_RESERVED = {
-    w
-    for base in ("y", "yes", "n", "no", "true", "false", "on", "off", "null", "~")
-    for w in (base, base.capitalize(), base.upper())
-}
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*\Z")
+# YAML 1.1 words that a plain scalar would turn into a boolean or null
+_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "nan", "inf"}
 
 
 def scalar(v: Any) -> str:
-    """A YAML scalar that reads back as ``v`` (bool, int, float, str, None)."""
-    if v is None:
-        return "null"
+    """One YAML value, in flow style."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ConvcalcError(f"cannot write the number {v} in a spec")
-        text = repr(v)
-        if "." not in text and "e" in text:  # YAML 1.1 wants a dot: 1e-06 -> 1.0e-06
-            mantissa, exp = text.split("e")
-            text = f"{mantissa}.0e{exp if exp[0] in '+-' else '+' + exp}"
-        elif "e" in text and text.split("e")[1][0] not in "+-":
-            mantissa, exp = text.split("e")
-            text = f"{mantissa}e+{exp}"
-        return text
+        return _float(v)
     if isinstance(v, str):
-        if _PLAIN.match(v) and v not in _RESERVED and not _looks_numeric(v):
-            return v
-        return _quoted(v)
+        return v if _PLAIN.match(v) and v.lower() not in _WORDS else _quoted(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(scalar(x) for x in v) + "]"
-    raise ConvcalcError(f"cannot write a {type(v).__name__} value in a spec")
+    if v is None:
+        return "null"
+    raise TypeError(f"cannot write {type(v).__name__} as YAML")
 
 
-def _looks_numeric(v: str) -> bool:
-    try:
-        float(v.replace("_", ""))
-    except ValueError:
-        return v.startswith(("0x", "0o", "0b", ".")) or ":" in v
-    return True
-
-
-def _quoted(v: str) -> str:
+def _quoted(s: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the others escaped."""
     out = ['"']
-    for c in v:
-        if c == '"':
-            out.append('\\"')
-        elif c == "\\":
-            out.append("\\\\")
-        elif c.isprintable():
+    for c in s:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c.isprintable() and c not in "\u2028\u2029\ufeff":
             out.append(c)
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
         else:
-            code = ord(c)
-            out.append(
-                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-            )
-    out.append('"')
-    return "".join(out)
+            out.append(f"\\U{ord(c):08x}")
+    return "".join(out) + '"'
 
 
-def layer_values(layer: Any) -> dict[str, Any]:
-    """A layer's keys as a spec writes them: only those that differ from their defaults."""
+def _float(v: float) -> str:
+    if math.isnan(v):
+        return ".nan"
+    if math.isinf(v):
+        return ".inf" if v > 0 else "-.inf"
+    text = repr(v)
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa:  # YAML 1.1 reads 1e-06 as a string, 1.0e-06 as a float
+        mantissa += ".0"
+    if e and exponent[:1] not in "+-":
+        exponent = "+" + exponent
+    return mantissa + (f"e{exponent}" if e else "")
+
+
+def layer_values(node: Node) -> dict[str, Any]:
+    """The keys a spec needs for this node's layer: the fields that differ from their default
+    (a field naming another tensor is written by the caller)."""
+    layer = node.layer
     out: dict[str, Any] = {}
-    fields = {f.name: f for f in layer.fields}
-    for k, v in layer.params.items():
-        f = fields.get(k)
-        if f is None:
-            raise ConvcalcError(f"layer type {layer.type_name}: {k!r} is not one of its keys")
-        if f.default is not MISSING and v == f.default and type(v) is type(f.default):
+    refs = set(type(layer).ref_fields)
+    for f in type(layer).fields:
+        if f.name in refs:
             continue
-        if v is None:
+        v = layer.params.get(f.name, f.default)
+        if not f.required and _same(v, f.default):
             continue
-        out[k] = list(v) if isinstance(v, tuple) else v
+        out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return type(a) is type(b) and a == b
 
 
 def graph_spec(
     graph: Graph,
+    *,
     name: str | None = None,
     description: str = "",
-    comments: list[str] | None = None,
+    header: Iterable[str] = (),
 ) -> str:
-    """The spec text of ``graph`` (see the module docstring)."""
-    return "".join(_lines(graph, name or graph.name, description, comments or []))
-
-
-def _lines(graph: Graph, name: str, description: str, comments: list[str]) -> Iterator[str]:
-    from .layers import REGISTRY
-
+    """The YAML text of a graph-form spec equal to ``graph`` (one input). Raises
+    ConvcalcError for a graph that a spec cannot express (several inputs, a layer whose output
+    nothing reads)."""
     if len(graph.inputs) != 1:
-        raise ConvcalcError(f"{name}: a spec has one input; this graph has {len(graph.inputs)}")
-    labels = _labels(graph)
+        raise ConvcalcError(f"a spec has one input; the graph has {len(graph.inputs)}")
+    names = {i: node.name for i, node in enumerate(graph.nodes)}
+    if "input" in names.values():
+        raise ConvcalcError("a layer is named 'input', the name of the network's input in a spec")
 
-    def ref_name(r: int) -> str:
-        return labels[r] if r >= 0 else INPUT_NAME
+    def tensor(r: int) -> str:
+        return names[r] if r >= 0 else "input"
 
-    for c in comments:
-        yield f"# {c}\n" if c else "#\n"
-    yield f"name: {scalar(name)}\n"
-    if description:
-        yield f"description: {scalar(description)}\n"
-    yield f"input: {scalar(list(graph.inputs[0].shape))}\n"
-    last = len(graph.nodes) - 1
-    outputs = [r for _, r in graph.outputs]
-    if outputs != [last]:
-        yield f"outputs: {scalar([ref_name(r) for r in outputs])}\n"
-    yield "layers:\n"
-    for i, node in enumerate(graph.nodes):
-        layer = node.layer
-        if REGISTRY.get(layer.type_name) is not type(layer):
-            raise ConvcalcError(
-                f"{node.name}: {layer.type_name} is not a layer type a spec can hold "
-                f"({(layer.params or {}).get('op', '')}); see --allow-unknown in docs/torch.md"
-            )
-        items: list[tuple[str, Any]] = [("type", layer.type_name), ("name", labels[i])]
-        if layer.arity == 0:
-            items.append(("inputs", [ref_name(r) for r in node.inputs]))
-        elif node.inputs[0] != i - 1:
-            items.append(("from", ref_name(node.inputs[0])))
-        values = layer_values(layer)
-        for f, r in node.refs:
-            values[f] = ref_name(r)
-        items += list(values.items())
-        yield "  - {" + ", ".join(f"{k}: {scalar(v)}" for k, v in items) + "}\n"
-
-
-def _labels(graph: Graph) -> list[str]:
-    """Each node's name in the spec: its graph name, unique, never the input's."""
-    used = {INPUT_NAME}
-    out = []
+    read = [False] * len(graph.nodes)
     for node in graph.nodes:
-        base = node.name or node.layer.type_name
-        label, k = base, 2
-        while label in used:
-            label, k = f"{base}_{k}", k + 1
-        used.add(label)
-        out.append(label)
-    return out
+        for r in Graph.reads(node):
+            if r >= 0:
+                read[r] = True
+    for _, r in graph.outputs:
+        if r >= 0:
+            read[r] = True
+    for i, node in enumerate(graph.nodes):
+        if not read[i]:
+            raise ConvcalcError(
+                f"the output of layer {node.name!r} is never used (only its shape is read, or nothing): "
+                "a spec cannot express it"
+            )
+    lines = [f"# {h}" if h else "#" for h in header]
+    lines.append(f"name: {scalar(name if name is not None else graph.name)}")
+    if description:
+        lines.append(f"description: {scalar(description)}")
+    lines.append(f"input: {scalar(list(graph.inputs[0].shape))}")
+    last = len(graph.nodes) - 1
+    if [r for _, r in graph.outputs] != [last] or graph.outputs[0][0] != tensor(last):
+        lines.append(f"outputs: {scalar([tensor(r) for _, r in graph.outputs])}")
+    lines.append("layers:")
+    for i, node in enumerate(graph.nodes):
+        items: list[tuple[str, Any]] = [("type", node.layer.type_name), ("name", node.name)]
+        if node.layer.arity == 0:
+            items.append(("inputs", [tensor(r) for r in node.inputs]))
+        elif node.inputs[0] != i - 1:
+            items.append(("from", tensor(node.inputs[0])))
+        items += [(f, tensor(r)) for f, r in node.refs]
+        items += list(layer_values(node).items())
+        lines.append("  - {" + ", ".join(f"{k}: {scalar(v)}" for k, v in items) + "}")
+    return "\n".join(lines) + "\n"

@@ -337,19 +337,21 @@ class SelfAttention(nn.Module):
     softmax(q k^T / sqrt(d)) v per head; the output projection), so that every matrix product
     is visible to torch's FlopCounterMode."""
 
-    def __init__(self, embed_dim, heads, bias=True):
+    def __init__(self, embed_dim, heads, size, bias=True):
         super().__init__()
-        self.heads = heads
+        self.heads, self.size = heads, tuple(size)  # the spatial size (of INPUT_SHAPE's layer input)
         self.in_proj = nn.Linear(embed_dim, 3 * embed_dim, bias=bias)
         self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
 
     def forward(self, x):
-        b, e, size = x.shape[0], x.shape[1], x.shape[2:]
-        t = x.flatten(2).transpose(1, 2)
-        n, h = t.shape[1], self.heads
-        q, k, v = (z.reshape(b, n, h, e // h).transpose(1, 2) for z in self.in_proj(t).split(e, dim=-1))
+        e, h = self.in_proj.in_features, self.heads
+        n = 1
+        for s in self.size:
+            n *= s
+        qkv = self.in_proj(x.flatten(2).transpose(1, 2))  # (B, N tokens, 3E)
+        q, k, v = (qkv[:, :, i * e : (i + 1) * e].reshape(-1, n, h, e // h).transpose(1, 2) for i in range(3))
         y = ((q @ k.transpose(-2, -1)) / (e // h) ** 0.5).softmax(dim=-1) @ v
-        return self.out_proj(y.transpose(1, 2).reshape(b, n, e)).transpose(1, 2).reshape(b, e, *size)
+        return self.out_proj(y.transpose(1, 2).reshape(-1, n, e)).transpose(1, 2).reshape((-1, e) + self.size)
 ''',
 )
 
@@ -795,8 +797,15 @@ def _pixel(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
 
 @emitter("attention")
 def _attention(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    shape = shapes[0]
     return Emit(
-        call("SelfAttention", shapes[0][0], layer.params["heads"], bias=kw(layer.params["bias"], True)),
+        call(
+            "SelfAttention",
+            shape[0],
+            layer.params["heads"],
+            tuple(shape[1:]),
+            bias=kw(layer.params["bias"], True),
+        ),
         ("SelfAttention",),
     )
 

@@ -8,6 +8,7 @@ import re
 from math import prod
 
 import pytest
+import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -296,17 +297,66 @@ def test_peak_of_a_hand_built_graph_with_two_inputs():
 
 
 # -- random DAGs against torch -------------------------------------------------------------------
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@st.composite
+def new_layer(draw, c: int, h: int, w: int, tensors: dict) -> tuple[dict, tuple]:
+    """One of issue 9's layer types on a (c, h, w) tensor, and its output shape."""
+    kind = draw(st.sampled_from([
+        "layernorm", "groupnorm", "instancenorm", "scale", "squeeze_excite", "attention",
+        "resize", "resize_like", "pad", "crop", "pixel_shuffle", "pixel_unshuffle",
+    ]))  # fmt: skip
+    same = (c, h, w)
+    if kind == "layernorm":
+        return {"type": kind, "affine": draw(st.booleans())}, same
+    if kind == "groupnorm" and c * h * w // 1 > 1:
+        return {"type": kind, "groups": draw(st.sampled_from(_divisors(c)))}, same
+    if kind == "instancenorm" and h * w > 1:
+        return {"type": kind, "affine": draw(st.booleans())}, same
+    if kind == "scale":
+        return {"type": kind, "bias": draw(st.booleans())}, same
+    if kind == "squeeze_excite":
+        gate = draw(st.sampled_from(["sigmoid", "hardsigmoid"]))
+        return {"type": kind, "squeeze_channels": draw(st.integers(1, max(1, c))), "gate": gate}, same
+    if kind == "attention":
+        return {"type": kind, "heads": draw(st.sampled_from(_divisors(c))), "bias": draw(st.booleans())}, same
+    if kind == "resize":
+        mode = draw(st.sampled_from(["nearest", "bilinear", "bicubic"]))
+        f = draw(st.sampled_from([2, 1.5, 0.5]))
+        out = (c, int(h * f), int(w * f))
+        if min(out[1:]) >= 1:
+            return {"type": kind, "scale": f, "mode": mode}, out
+    if kind == "resize_like":
+        other = draw(st.sampled_from(sorted(tensors)))
+        if len(tensors[other]) == 3:
+            return {"type": "resize", "like": other, "mode": "nearest"}, (c, *tensors[other][1:])
+    if kind == "pad":
+        b, e = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        mode = draw(st.sampled_from(["zeros", "replicate"]))
+        return {"type": kind, "begin": b, "end": e, "mode": mode}, (c, h + b + e, w + b + e)
+    if kind == "crop" and min(h, w) >= 3:
+        return {"type": kind, "begin": 1, "end": 1}, (c, h - 2, w - 2)
+    if kind == "pixel_shuffle" and c % 4 == 0:
+        return {"type": kind, "factor": 2}, (c // 4, 2 * h, 2 * w)
+    if kind == "pixel_unshuffle" and h % 2 == 0 and w % 2 == 0:
+        return {"type": kind, "factor": 2}, (4 * c, h // 2, w // 2)
+    return {"type": "layernorm"}, same
+
+
 @st.composite
 def dags(draw):
-    """A random DAG spec: convs and pools on a growing pool of named tensors, merges (add with
-    broadcast gates, mul gates, concat) of earlier tensors, several outputs."""
+    """A random DAG spec: convs, pools and the layer types of issue 9 on a growing pool of named
+    tensors, merges (add with broadcast gates, mul gates, concat) of earlier tensors, several
+    outputs."""
     c0 = draw(st.integers(1, 4))
     size = draw(st.integers(6, 12))
     tensors = {"input": (c0, size, size)}
     layers = []
     for n in range(1, draw(st.integers(1, 7)) + 1):
         name = f"t{n}"
-        kind = draw(st.sampled_from(["conv", "conv", "pool", "gate", "add", "concat", "act"]))
+        kind = draw(st.sampled_from(["conv", "conv", "pool", "gate", "add", "concat", "act", "new", "new"]))
         src = draw(st.sampled_from(sorted(tensors)))
         c, h, w = tensors[src]
         if kind == "conv":
@@ -332,6 +382,10 @@ def dags(draw):
             ins = [src, *others]
             layers.append({"type": kind, "name": name, "inputs": ins})
             tensors[name] = (c if kind == "add" else sum(tensors[i][0] for i in ins), h, w)
+        elif kind == "new":  # the layer types of modern convnets
+            layer, shape = draw(new_layer(c, h, w, tensors))
+            layers.append({"name": name, "from": src, **layer})
+            tensors[name] = shape
         else:
             layers.append({"type": "activation", "name": name, "from": src, "fn": "relu"})
             tensors[name] = (c, h, w)
@@ -439,3 +493,35 @@ def test_repeat_with_a_different_first_copy():
     assert report.rows[0].path == "layers[0].first[0].body[0]"
     assert report.rows[3].path == "layers[0][1].layers[0].body[0]"
     assert_matches_torch(text)
+
+
+def test_receptive_field_through_a_gate_and_global_pooling_is_the_whole_input_by_gradient():
+    """An SE-style gate (global pool, 1x1 conv, sigmoid, mul) makes every output pixel depend on
+    every input pixel: torch's input gradient of one output pixel is non-zero everywhere, and
+    convcalc says the field is the whole input (not the conv stack's 5x5, nor more than the
+    input). A global pool then an upsample stays the whole input too."""
+    from test_oracle_networks import make_positive
+
+    for layers in (
+        [
+            {"type": "conv", "name": "x", "out_channels": 2, "kernel": 3, "padding": 1},
+            {"type": "global_pool"},
+            {"type": "pointwise", "out_channels": 2},
+            {"type": "activation", "fn": "sigmoid", "name": "gate"},
+            {"type": "mul", "inputs": ["x", "gate"]},
+            {"type": "conv", "out_channels": 1, "kernel": 3, "padding": 1},
+        ],
+        [
+            {"type": "global_pool"},
+            {"type": "upsample", "scale": 20},
+            {"type": "conv", "out_channels": 1, "kernel": 3},
+        ],
+    ):
+        text = spec(layers, shape=(2, 20, 20))
+        net = parse_text(text)
+        assert walk(net).rows[-1].receptive_field == (20, 20)
+        module = make_positive(network_module(net)).double()
+        x = torch.ones((1, 2, 20, 20), dtype=torch.float64, requires_grad=True)
+        y = module(x)
+        y[0, :, y.shape[2] // 2, y.shape[3] // 2].sum().backward()
+        assert bool((x.grad[0].abs().sum(0) > 0).all())  # every input pixel reaches it

@@ -326,8 +326,9 @@ VALID = {
 
 def test_every_registered_layer_type_has_a_strategy_and_a_twin():
     from test_oracle_new_layers import NEW_VALID  # the types of issue 9, tested there
+    from test_oracle_tensor_layers import TENSOR_VALID  # the tensor operations of imported models
 
-    assert set(VALID) | set(NEW_VALID) == set(REGISTRY)
+    assert set(VALID) | set(NEW_VALID) | set(TENSOR_VALID) == set(REGISTRY)
 
 
 # -- valid configurations: convcalc == torch --------------------------------------------------

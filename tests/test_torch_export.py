@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from test_graph import SETTINGS, dags
 from test_oracle_layers import VALID
 from test_oracle_new_layers import NEW_VALID
+from test_oracle_tensor_layers import TENSOR_VALID
 
 from convcalc import zoo
 from convcalc.graph import Graph, GraphInput, Node, input_ref
@@ -88,13 +89,13 @@ def case_graph(case) -> Graph:
     return single_layer_graph(case.values, case.shapes, getattr(case, "like", None))
 
 
-@pytest.mark.parametrize("t", sorted({**VALID, **NEW_VALID}))
+@pytest.mark.parametrize("t", sorted({**VALID, **NEW_VALID, **TENSOR_VALID}))
 @settings(max_examples=5, **SETTINGS)
 @given(data=st.data())
 def test_every_layer_type_exports_to_what_torch_measures_alike(t, data):
     """The oracle tests' random valid configurations of each type: the exported layer's output
     shape, params and FlopCounterMode MACs equal convcalc's (verify runs it on the CPU)."""
-    case = data.draw({**VALID, **NEW_VALID}[t])
+    case = data.draw({**VALID, **NEW_VALID, **TENSOR_VALID}[t])
     graph = case_graph(case)
     report = walk(Network("one", graph.inputs[0].shape, []), graph=graph)
     result = verify_report(report, "cpu")

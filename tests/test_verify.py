@@ -175,7 +175,7 @@ def test_verify_option_errors(cli, spec_file):
     path = spec_file(small())
     for args, message in (
         (("--against", path, "--torch", "a:b"), "not both"),
-        (("--input", "3x8x8"), "--input and --allow-unknown go with --torch"),
+        (("--input", "3x8x8"), "--input and --allow-unknown go with --against or --torch"),
         (("--torch", "nocolon"), "expected package.module:factory"),
         (("--torch", "no_such_module_xyz:f"), "cannot import 'no_such_module_xyz'"),
     ):

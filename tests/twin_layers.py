@@ -13,6 +13,7 @@ takes several inputs.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -277,3 +278,163 @@ def torch_counts_multi(module: nn.Module, input_shapes, batch: int = 1):
     total = counter.get_total_flops()
     assert total % 2 == 0, f"FlopCounterMode total {total} is odd"
     return tuple(y.shape[1:]), sum(p.numel() for p in module.parameters()), total // 2
+
+
+# -- the tensor operations of imported models (convcalc/layers/tensor.py) -------------------------
+def _dim(axis: int, shape) -> int:
+    """A batch-less axis of ``shape`` as a dim of the batched tensor (negative axes count from
+    the end of the sample's shape: they never reach the batch)."""
+    rank = len(shape)
+    if not -rank <= axis < rank:
+        raise IndexError(f"axis {axis} out of range for a sample of {rank} dims")
+    return axis % rank + 1
+
+
+class PerSample(nn.Module):
+    """A function of one tensor, applied to the batch (``fn(x)`` sees (B, *shape))."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+class Aligned(nn.Module):
+    """A function of several tensors with torch's broadcasting applied to each sample (as
+    ``Elementwise``): every input is viewed with 1s inserted after the batch to the same rank."""
+
+    def __init__(self, fn, shapes):
+        super().__init__()
+        self.fn = fn
+        self.rank = max(len(s) for s in shapes)
+
+    def forward(self, *xs):
+        xs = [x.reshape(x.shape[:1] + (1,) * (self.rank + 1 - x.dim()) + x.shape[1:]) for x in xs]
+        return self.fn(*xs)
+
+
+class WithConstant(nn.Module):
+    """x op c for a constant c of ``shape`` (a buffer: not a parameter), and ``learned``
+    parameters behind it (the values the constant was computed from)."""
+
+    OPS: ClassVar[dict] = {
+        "add": torch.add,
+        "sub": torch.sub,
+        "mul": torch.mul,
+        "div": torch.div,
+        "pow": torch.pow,
+        "max": torch.maximum,
+        "min": torch.minimum,
+    }
+
+    def __init__(self, op: str, shape, learned: int):
+        super().__init__()
+        self.op = self.OPS[op]
+        self.register_buffer("c", torch.full(tuple(shape), 0.5))
+        self.learned = nn.Parameter(torch.zeros(learned)) if learned else None
+
+    def forward(self, x):
+        # per sample: the sample's shape and the constant's, aligned on the right
+        r = max(x.dim() - 1, self.c.dim())
+        x = x.reshape(x.shape[:1] + (1,) * (r + 1 - x.dim()) + x.shape[1:])
+        c = self.c.reshape((1,) * (r + 1 - self.c.dim()) + tuple(self.c.shape))
+        return self.op(x, c)
+
+
+def _reduce(layer, shape):
+    p = layer.params
+    dims = [_dim(a, shape) for a in p["axes"]]
+    op, keep = p["op"], p["keepdims"]
+    if op == "mean":
+        return PerSample(lambda x: x.mean(dim=dims, keepdim=keep))
+    if op == "sum":
+        return PerSample(lambda x: x.sum(dim=dims, keepdim=keep))
+    if op == "max":
+        return PerSample(lambda x: x.amax(dim=dims, keepdim=keep))
+    if op == "min":
+        return PerSample(lambda x: x.amin(dim=dims, keepdim=keep))
+
+    def prod_all(x):  # torch.prod reduces one dim at a time: the highest first
+        rank = x.dim()
+        for d in sorted((d % rank for d in dims), reverse=True):
+            x = x.prod(dim=d, keepdim=keep)
+        return x
+
+    return PerSample(prod_all)
+
+
+def _slice(layer, shape):
+    p = layer.params
+    steps = p["steps"] or (1,) * len(p["axes"])
+
+    def fn(x):
+        index = [slice(None)] * x.dim()
+        for a, s, e, st in zip(p["axes"], p["starts"], p["ends"], steps):
+            index[_dim(a, shape)] = slice(s, e, st)
+        return x[tuple(index)]
+
+    return PerSample(fn)
+
+
+UNARY = {
+    "sqrt": torch.sqrt,
+    "rsqrt": torch.rsqrt,
+    "exp": torch.exp,
+    "log": torch.log,
+    "neg": torch.neg,
+    "reciprocal": torch.reciprocal,
+    "abs": torch.abs,
+    "erf": torch.erf,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "floor": torch.floor,
+    "ceil": torch.ceil,
+    "round": torch.round,
+    "sign": torch.sign,
+    "clamp": lambda x: torch.clamp(x, -1.0, 1.0),
+    "square": torch.square,
+}
+BINARY = {"sub": torch.sub, "div": torch.div, "pow": torch.pow, "max": torch.maximum, "min": torch.minimum}
+
+
+class Zeros(nn.Module):
+    """An operation convcalc cannot cost: here, zeros of its output shape (no work counted)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.new_zeros((x.shape[0],) + self.shape)
+
+
+TWINS.update(
+    {
+        "reshape": lambda layer, s: PerSample(
+            lambda x: x.reshape((x.shape[0],) + tuple(layer.params["shape"]))
+        ),
+        "transpose": lambda layer, s: PerSample(
+            lambda x: x.permute(0, *(p + 1 for p in layer.params["perm"]))
+        ),
+        "slice": _slice,
+        "select": lambda layer, s: PerSample(
+            lambda x: x.select(_dim(layer.params["axis"], s), layer.params["index"])
+        ),
+        "dense": lambda layer, s: nn.Linear(s[-1], layer.params["out_features"], bias=layer.params["bias"]),
+        "matmul": lambda layer, *shapes: Aligned(torch.matmul, shapes),
+        "reduce": _reduce,
+        "softmax": lambda layer, s: PerSample(
+            lambda x: (torch.log_softmax if layer.params["log"] else torch.softmax)(
+                x, dim=_dim(layer.params["axis"], s)
+            )
+        ),
+        "unary": lambda layer, s: PerSample(UNARY[layer.params["fn"]]),
+        "binary": lambda layer, *shapes: Aligned(BINARY[layer.params["op"]], shapes),
+        "elementwise": lambda layer, s: WithConstant(
+            layer.params["op"], layer.params["shape"] or (), layer.params["learned"]
+        ),
+        "opaque": lambda layer, s: Zeros(layer.params["shape"]),
+    }
+)

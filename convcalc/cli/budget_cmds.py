@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
+from .inputs import AllowUnknownOpt, InputOpt
 from .network_cmds import (
-    AllowUnknownOpt,
     BatchOpt,
     ColumnsOpt,
     DeviceOpt,
@@ -20,7 +20,6 @@ from .network_cmds import (
     DtypeOpt,
     OptSpecsArg,
     ResOpt,
-    TorchInputOpt,
     TorchOpt,
     WideOpt,
     WidthOpt,
@@ -96,9 +95,9 @@ def check(
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
-    torch: TorchOpt = None,
-    input: TorchInputOpt = None,
+    input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
+    torch: TorchOpt = None,
 ) -> int:
     """Check networks against budgets for CI (help: CHECK_HELP)."""
     from .. import budget as B
@@ -143,12 +142,15 @@ def check(
 
     d = dtype.value
     flag_device = load_device(device, d)
-    reports = load_reports(specs, batch, width_mult, resolution, torch, input, allow_unknown)
+    from .inputs import warnings_of
+
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown, torch)
     verdicts, notes, names, budget_lines = [], [], [], {}
     for r in reports:
         net = r.network
         ref, name = net.source or r.name, r.name
         names.append((ref, name))
+        notes += [B.Note(ref, "zero_cost", line, name) for line in warnings_of(r)]
         budget_lines[ref] = net.budget_lines
         limits, sources = B.merge_limits(net.budget, flags)
         profile = flag_device if flag_device is not None else spec_device(net, d)
@@ -318,7 +320,7 @@ def diff(
     old: Annotated[
         str,
         typer.Argument(
-            help="The old network: a spec, zoo:NAME, '-' or a report saved by "
+            help="The old network: a spec, a model file (.onnx), zoo:NAME, '-' or a report saved by "
             "`convcalc report --format json` (FILE.json#NAME picks one "
             "of several).",
             metavar="OLD",
@@ -335,6 +337,8 @@ def diff(
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> None:
     """Per-layer and total changes between two networks (help: DIFF_HELP)."""
     from ..diff import diff_reports
@@ -346,26 +350,46 @@ def diff(
     if old == "-" and new == "-":
         raise ConvcalcError("OLD and NEW cannot both be '-' (stdin)")
     profile = load_device(device, dtype.value)
-    a = _load_side(old, batch, width_mult, resolution, dtype.value, profile)
-    b = _load_side(new, batch, width_mult, resolution, dtype.value, profile)
+    a = _load_side(old, batch, width_mult, resolution, dtype.value, profile, input, allow_unknown)
+    b = _load_side(new, batch, width_mult, resolution, dtype.value, profile, input, allow_unknown)
     result = diff_reports(a, b)
     from ..render.budget_view import diff_doc
     from .common import show
 
-    show(diff_doc(result, all_, old, new), format, output, wide, columns)
+    doc = diff_doc(result, all_, old, new)
+    warnings = [f"{side}: {w}" for side, d in (("old", a), ("new", b)) for w in d.get("warnings", [])]
+    if warnings:  # operations counted as zero (--allow-unknown): said on every output
+        from ..render.doc import Note
+
+        doc.data = {**doc.data, "warnings": warnings}
+        doc.sections.insert(0, Note(warnings, title="Warning", tone="bad"))
+    show(doc, format, output, wide, columns)
 
 
 def _load_side(
-    ref: str, batch: int, width_mult: float, resolution: str | None, dtype: str, device: Any = None
+    ref: str,
+    batch: int,
+    width_mult: float,
+    resolution: str | None,
+    dtype: str,
+    device: Any = None,
+    input: str | None = None,
+    allow_unknown: bool = False,
 ) -> dict:
-    """A report dict from a spec (walked now) or a saved JSON report."""
+    """A report dict from a spec or a model file (walked now) or a saved JSON report."""
     import os
 
     from .. import network, spec, yamlio
     from ..diff import select_report
     from ..errors import ConvcalcError
     from ..export import report_dict
+    from ..frontends import is_model
 
+    if is_model(ref):
+        from .network_cmds import load_reports
+
+        (walked,) = load_reports([ref], batch, width_mult, resolution, input, allow_unknown)
+        return report_dict(walked, dtype, device=device)
     selector = None
     path = ref
     if ref == "-":

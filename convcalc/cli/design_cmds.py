@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .common import COLUMNS_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min, parse_size
+from .inputs import AllowUnknownOpt, InputOpt
 from .network_cmds import BatchOpt, DeviceOpt, Dtype, DtypeOpt
 
 if TYPE_CHECKING:
@@ -175,12 +176,14 @@ def fit(
     output: OutputOpt = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
 ) -> int:
     """The largest width, resolution or compound scaling of a network within budget limits."""
     from .. import budget as B
     from .. import fit as F
-    from .. import spec as S
     from ..errors import BudgetInputError, ConvcalcError
+    from .inputs import check_width, is_model_network, load_network
 
     check_min(batch, "--batch")
     flags: dict[str, Any] = {}
@@ -204,7 +207,13 @@ def fit(
             raise ConvcalcError(f"--{given[0]}: only with --vary compound")
     if divisor is not None:
         check_min(divisor, "--divisor")
-    net = S.load(spec)
+    net = load_network(spec, input, allow_unknown)
+    if vary != Vary.resolution and is_model_network(net):
+        raise ConvcalcError(
+            f"--vary {vary.value}: {spec} is a model file, whose channels and depth are fixed (--vary "
+            "resolution scales its input; `convcalc import` makes a spec to scale otherwise)"
+        )
+    check_width(net, width_mult if width_mult is not None else 1, spec)
     limits, sources = B.merge_limits(net.budget, flags)
     from .budget_cmds import no_device, spec_device
     from .common import load_device

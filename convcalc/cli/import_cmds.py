@@ -1,54 +1,85 @@
-"""convcalc import: a model as an editable spec (graph form, names from the model).
+"""convcalc import MODEL [-o spec.yaml]: a model file (ONNX) as an editable graph-form spec;
+convcalc import --torch PKG.MOD:FACTORY --input 3x224x224: a live PyTorch model likewise.
 
-``convcalc import --torch package.module:factory --input 3x224x224 [-o spec.yaml]`` captures a
-live PyTorch model (torch in the same environment) and writes the spec; ``convcalc report`` of
-that spec gives exactly the numbers of ``convcalc report --torch ...``.
+The spec has the model's layers in order, each named from the model (``layer1.0.conv1``), with
+the patterns convcalc recognises folded (depthwise and pointwise convolutions, squeeze-and-
+excitation blocks, bias adds, GELU and SiLU), so that ``convcalc report spec.yaml`` gives
+exactly the numbers of ``convcalc report MODEL``. A YAML spec given as MODEL is rewritten in
+graph form.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .torch_cmds import ALLOW_UNKNOWN_HELP, INPUT_HELP, TORCH_SOURCE_HELP, parse_input, torch_network, warn
+from .inputs import AllowUnknownOpt, InputOpt
+from .torch_cmds import TORCH_SOURCE_HELP
+
+if TYPE_CHECKING:
+    from ..network import Network
+
+IMPORT_HELP = "\n\n".join(
+    [
+        "Write a model (an ONNX file) as an editable YAML spec in graph form: one layer per line, named "
+        "from the model; `convcalc report` of the spec gives exactly the numbers of `convcalc report MODEL`.",
+        "--input sets the input shape (needed when the file leaves a dim symbolic); --allow-unknown keeps "
+        "operations convcalc cannot cost as zero-cost `opaque` layers (reports of the spec say so).",
+        "--torch PKG.MOD:FACTORY instead of MODEL reads a live PyTorch model (torch installed; --input "
+        "gives its input shape), captured by torch.fx: see docs/torch.md.",
+    ]
+)
 
 
 def import_(
     model: Annotated[
         str | None,
-        typer.Argument(help="A model file (where a reader for its format is installed).", metavar="MODEL"),
+        typer.Argument(
+            help="A model file (.onnx), or a YAML spec to rewrite in graph form.", metavar="MODEL"
+        ),
     ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output", "-o", help="Write the spec to FILE (atomically) instead of stdout.", metavar="FILE"
+        ),
+    ] = None,
+    input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     torch: Annotated[
         str | None, typer.Option("--torch", help=TORCH_SOURCE_HELP, metavar="PKG.MOD:FACTORY")
     ] = None,
-    input: Annotated[str | None, typer.Option("--input", help=INPUT_HELP, metavar="CxHxW")] = None,
-    allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help=ALLOW_UNKNOWN_HELP)] = False,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="Write the spec to FILE (atomically).", metavar="FILE"),
-    ] = None,
 ) -> None:
-    """Write a model as an editable convcalc spec (graph form: name:, from:, inputs:, outputs:),
-    with readable names taken from the model."""
+    """Write a model as an editable graph-form spec (help: IMPORT_HELP)."""
     from ..errors import ConvcalcError
     from ..output import emit
+    from .inputs import load_network
+
+    if (model is None) == (torch is None):
+        raise ConvcalcError("import: name one model: MODEL (a file) or --torch PKG.MOD:FACTORY")
+    if torch is not None:
+        from .torch_cmds import torch_network
+
+        emit(spec_text(torch_network(torch, input, allow_unknown), torch), output)
+        return
+    assert model is not None
+    net = load_network(model, input, allow_unknown)
+    emit(spec_text(net, model), output)
+
+
+def spec_text(net: Network, source: str) -> str:
+    """The spec of a loaded network (any input format), with a header saying where it came from."""
+    from .. import __version__
+    from ..layers.tensor import opaque_warnings
     from ..spec_writer import graph_spec
 
-    if model is not None and torch is not None:
-        raise ConvcalcError("import: give a MODEL file or --torch PKG.MOD:FACTORY, not both")
-    if torch is None:
-        raise ConvcalcError(
-            "import: name the model: --torch PKG.MOD:FACTORY (a PyTorch model)"
-            + (f"; {model}: model files are not readable by this version" if model else "")
-        )
-    shape = parse_input(input) if input is not None else None
-    net, graph, warnings = torch_network(torch, shape, allow_unknown)
-    warn(warnings)
-    comments = [f"written by convcalc import --torch {torch} --input {'x'.join(map(str, net.input_shape))}"]
-    comments += [f"warning: {w}" for w in warnings]
-    emit(graph_spec(graph, net.name, comments=comments), output)
+    graph = net.graph()
+    header = [f"Imported from {source} by convcalc {__version__} import."]
+    ops = [n.layer.params["op"] for n in graph.nodes if n.layer.type_name == "opaque"]
+    header += [f"Warning: {w}" for w in opaque_warnings(ops)]
+    return graph_spec(graph, name=net.name, description=net.description, header=header)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="import")(import_)
+    app.command("import", help=IMPORT_HELP)(import_)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..network import Network, Report
 
 from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
+from .inputs import AllowUnknownOpt, InputOpt
 
 
 class Dtype(str, Enum):
@@ -37,7 +38,7 @@ def _complete_columns(incomplete: str) -> list[str]:
 SpecsArg = Annotated[
     list[str],
     typer.Argument(
-        help="Spec files (YAML), '-' for stdin, or zoo:NAME.",
+        help="Spec files (YAML), model files (.onnx), '-' for stdin, or zoo:NAME.",
         metavar="SPEC...",
         autocompletion=_complete_spec,
     ),
@@ -116,18 +117,6 @@ TorchOpt = Annotated[
         metavar="PKG.MOD:FACTORY",
     ),
 ]
-TorchInputOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--input", help="With --torch: one input sample's shape, channels first (3x224x224).", metavar="CxHxW"
-    ),
-]
-AllowUnknownOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-unknown", help="With --torch: count ops convcalc cannot cost as zero, with a warning."
-    ),
-]
 
 
 def _values(text: Any, parse: Callable[[str], Any], option: str) -> list[Any]:
@@ -168,18 +157,16 @@ def load_reports(
     batch: int = 1,
     width_mult: Any = 1.0,
     resolution: Any = None,
-    torch: str | None = None,
     input: str | None = None,
     allow_unknown: bool = False,
+    torch: str | None = None,
 ) -> list[Report]:
-    """Load and walk each spec (and the ``--torch`` model), once per width multiplier and
-    resolution (a value or a comma-separated list); errors carry FILE:LINE."""
-    from .. import network, spec
+    """Load and walk each spec or model file (and the ``--torch`` model), once per width
+    multiplier and resolution (a value or a comma-separated list); errors carry FILE:LINE."""
+    from .. import network
     from ..errors import ConvcalcError
     from ..numbers import ExactFloat
-
-    if torch is None and (input is not None or allow_unknown):
-        raise ConvcalcError("--input and --allow-unknown go with --torch PKG.MOD:FACTORY")
+    from .inputs import check_width, load_network, warn
 
     check_min(batch, "--batch")
     widths = _values(width_mult, ExactFloat, "--width-mult")  # exact: 0.1 is 1/10
@@ -190,13 +177,15 @@ def load_reports(
     sweep = len(widths) * len(resolutions) > 1
     reports = []
     for ref in specs:
-        base = spec.load(ref)
+        base = load_network(ref, input, allow_unknown)
         for r in resolutions:
             net = base
             if r is not None:
                 net = with_resolution(net, r, ref)
             for w in widths:
+                check_width(net, w, ref)
                 report = network.walk(net, batch=batch, width_mult=w)
+                warn(report)
                 if sweep:
                     report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
                 reports.append(report)
@@ -210,31 +199,24 @@ def _torch_reports(
     input: str | None,
     allow_unknown: bool,
     batch: int,
-    widths: list,
-    resolutions: list,
+    widths: list[Any],
+    resolutions: list[Any],
     sweep: bool,
-) -> list:
+) -> list[Report]:
+    """The reports of the ``--torch`` model, once per width multiplier and resolution."""
     from .. import network
-    from .torch_cmds import parse_input, torch_network, warn
+    from .inputs import check_width, warn
+    from .torch_cmds import torch_network
 
-    shape = parse_input(input) if input is not None else None
+    base = torch_network(source, input, allow_unknown)
+    ref = f"--torch {source}"
     out = []
     for r in resolutions:
-        at = shape
-        if r is not None:
-            from ..errors import ConvcalcError
-
-            if shape is None:
-                raise ConvcalcError("--resolution with --torch needs --input CxHxW (the channels)")
-            sizes = (r,) * (len(shape) - 1) if isinstance(r, int) else tuple(r)
-            if len(sizes) != len(shape) - 1:
-                raise ConvcalcError(f"--resolution: the --input {input} has {len(shape) - 1} spatial dims")
-            at = (shape[0], *sizes)
-        net, graph, warnings = torch_network(source, at, allow_unknown)
-        warn(warnings)
+        net = base if r is None else with_resolution(base, r, ref)
         for w in widths:
-            report = network.walk(net, graph=graph, batch=batch, width_mult=w)
-            setattr(report, "warnings", warnings)  # noqa: B010 (read by the views where shown)
+            check_width(net, w, ref)
+            report = network.walk(net, batch=batch, width_mult=w)
+            warn(report)
             if sweep:
                 report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
             out.append(report)
@@ -263,9 +245,9 @@ def report(
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
-    torch: TorchOpt = None,
-    input: TorchInputOpt = None,
+    input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
+    torch: TorchOpt = None,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, memory traffic,
     receptive fields; with --device, a roofline latency estimate."""
@@ -279,7 +261,7 @@ def report(
     specs = _specs_or_torch(specs, torch)
     d = dtype.value
     profile = load_device(device, d)
-    reports = load_reports(specs, batch, width_mult, resolution, torch, input, allow_unknown)
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown, torch)
     if len(reports) > len(specs) + (torch is not None):  # a sweep: the comparison is the point
         widths = _values(width_mult, float, "--width-mult")
         resolutions = _values(resolution, parse_resolution, "--resolution")

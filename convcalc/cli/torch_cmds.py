@@ -1,20 +1,28 @@
 """convcalc export --torch | verify: a spec as a PyTorch module, and a spec checked by PyTorch or
 against a real model.
 
-``verify`` exits 0 when everything agrees (one line), 1 when something differs (a table naming
-the layers or totals), 2 on bad input or when PyTorch is needed and missing, like every command.
+``verify`` exits 0 when everything agrees, 1 when something differs (a table naming the layers
+or totals), 2 on bad input or when PyTorch is needed and missing, like every command.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .common import FORMAT_HELP, OUTPUT_HELP, Format
+from .inputs import AllowUnknownOpt, InputOpt
+
+if TYPE_CHECKING:
+    from ..frontends.pytorch import TorchNetwork
+    from ..network import Network
 
 SpecArg = Annotated[
-    str, typer.Argument(help="A spec file (YAML), '-' for stdin, or zoo:NAME.", metavar="SPEC")
+    str,
+    typer.Argument(
+        help="A spec file (YAML), a model file (.onnx), '-' for stdin, or zoo:NAME.", metavar="SPEC"
+    ),
 ]
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help=OUTPUT_HELP, metavar="FILE")]
 ResOpt = Annotated[
@@ -26,38 +34,36 @@ ResOpt = Annotated[
     ),
 ]
 TORCH_SOURCE_HELP = (
-    "A PyTorch model: package.module:factory (a callable returning an nn.Module, or an nn.Module), "
-    "or path/to/file.py:factory. Needs torch in the same environment."
+    "A live PyTorch model: package.module:factory (a callable returning an nn.Module, or an "
+    "nn.Module) or path/to/file.py:factory; needs torch in the same environment."
 )
-INPUT_HELP = "The shape of one input sample, channels first, without the batch: 3x224x224."
-ALLOW_UNKNOWN_HELP = "Count ops convcalc cannot cost as zero, with a warning, instead of refusing the model."
 
 
-def parse_input(text: str, option: str = "--input") -> tuple[int, ...]:
-    """``3x224x224`` -> (3, 224, 224): channels and 0 to 3 spatial sizes, each >= 1."""
-    from ..errors import ConvcalcError
-
-    parts = text.strip().lower().replace("×", "x").replace(",", "x").split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ConvcalcError(f"{option} {text!r}: must be sizes like 3x224x224 (channels first)") from None
-    if not 1 <= len(dims) <= 4:
-        raise ConvcalcError(
-            f"{option} {text!r}: needs channels and 0 to 3 spatial sizes, got {len(dims)} values"
-        )
-    if any(d < 1 for d in dims):
-        raise ConvcalcError(f"{option} {text!r}: every size must be >= 1")
-    return dims
-
-
-def load_network(ref: str, resolution: str | None = None) -> Any:
-    """A spec by reference (file, -, zoo:NAME), at a resolution if asked."""
-    from .. import spec
+def load_network(ref: str, resolution: str | None = None, input: str | None = None) -> Network:
+    """A spec or model file by reference (file, -, zoo:NAME), at a resolution if asked."""
+    from .inputs import load_network as load
     from .network_cmds import with_resolution
 
-    net = spec.load(ref)
+    net = load(ref, input)
     return with_resolution(net, resolution, ref) if resolution is not None else net
+
+
+def torch_network(source: str, input: str | None, allow_unknown: bool) -> TorchNetwork:
+    """The network of ``--torch SOURCE`` (see ``convcalc.frontends.pytorch.load_network``), its
+    warnings said on stderr."""
+    from ..frontends import parse_input
+    from ..frontends.pytorch import load_network as load
+
+    net = load(source, parse_input(input), allow_unknown)
+    warn(net.warnings)
+    return net
+
+
+def warn(lines: list[str]) -> None:
+    import sys
+
+    for line in lines:
+        sys.stderr.write(f"convcalc: warning: {line}\n")
 
 
 def export(
@@ -67,6 +73,7 @@ def export(
     ] = False,
     output: OutputOpt = None,
     resolution: ResOpt = None,
+    input: InputOpt = None,
 ) -> None:
     """Write a spec as code: --torch gives a self-contained Python file defining an nn.Module with
     the spec's layers, shapes and parameters (build() returns it; INPUT_SHAPE is its input)."""
@@ -76,7 +83,7 @@ def export(
 
     if not torch:
         raise ConvcalcError("export: choose what to write: --torch (a PyTorch module)")
-    net = load_network(spec, resolution)
+    net = load_network(spec, resolution, input)
     module = torch_source(net.graph(), net.name, net.source)
     emit(module.text, output)
 
@@ -88,7 +95,7 @@ def verify(
         typer.Option(
             "--against",
             help="A model to compare the spec with: its params, MACs and output shapes must be equal "
-            "(a model file, e.g. an ONNX file where supported, or another spec).",
+            "(an ONNX file, or another spec).",
             metavar="MODEL",
         ),
     ] = None,
@@ -97,9 +104,14 @@ def verify(
     ] = None,
     input: Annotated[
         str | None,
-        typer.Option("--input", help=INPUT_HELP + " Default: the spec's input.", metavar="CxHxW"),
+        typer.Option(
+            "--input",
+            help="With --against or --torch: the model's input shape without the batch (3x224x224); "
+            "default: the spec's.",
+            metavar="CxHxW",
+        ),
     ] = None,
-    allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help=ALLOW_UNKNOWN_HELP)] = False,
+    allow_unknown: AllowUnknownOpt = False,
     device: Annotated[
         str,
         typer.Option(
@@ -109,7 +121,7 @@ def verify(
         ),
     ] = "cpu",
     resolution: ResOpt = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format("table"),
+    format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
 ) -> int:
     """Check a spec's numbers with PyTorch: build its module (as export --torch writes it), run one
@@ -128,78 +140,28 @@ def verify(
     report = network.walk(net)
     if against is None and torch_source is None:
         if input is not None or allow_unknown:
-            raise ConvcalcError("verify: --input and --allow-unknown go with --torch (or --against)")
+            raise ConvcalcError("verify: --input and --allow-unknown go with --against or --torch")
         from ..verify import verify_report
 
         result = verify_report(report, device)
         show(verify_doc(result), format, output)
         return 0 if result.ok else 1
     from ..verify import against as compare
+    from .inputs import warn as warn_zero
 
-    shape = parse_input(input) if input is not None else tuple(net.input_shape)
+    shape = input if input is not None else "x".join(map(str, net.input_shape))
     if torch_source is not None:
-        model_report, warnings = torch_report(torch_source, shape, allow_unknown)
+        model: Network = torch_network(torch_source, shape, allow_unknown)
     else:
         assert against is not None
-        model_report, warnings = load_network_report(against, shape if input is not None else None)
-    warn(warnings)
+        from .inputs import load_network as load
+
+        model = load(against, shape, allow_unknown)
+    model_report = network.walk(model)
+    warn_zero(model_report)
     agreement = compare(report, model_report, torch_source or against)
     show(against_doc(agreement), format, output)
     return 0 if agreement.ok else 1
-
-
-def load_network_report(ref: str, input_shape: tuple[int, ...] | None) -> tuple[Any, list[str]]:
-    """The report of a model file or spec named by ``ref`` (see load_network)."""
-    from .. import network
-
-    net = load_network(ref)
-    if input_shape is not None:
-        from ..errors import ConvcalcError
-
-        if len(input_shape) != len(net.input_shape) or input_shape[0] != net.input_shape[0]:
-            raise ConvcalcError(
-                f"--input {'x'.join(map(str, input_shape))}: {ref} takes {list(net.input_shape)}"
-            )
-        net = net.with_resolution(input_shape[1:]) if len(input_shape) > 1 else net
-    return network.walk(net), []
-
-
-def torch_report(
-    source: str, input_shape: tuple[int, ...] | None, allow_unknown: bool, batch: int = 1
-) -> tuple[Any, list[str]]:
-    """Import a live PyTorch model (``--torch``) and walk it: (report, warnings)."""
-    from .. import network
-
-    net, graph, warnings = torch_network(source, input_shape, allow_unknown)
-    return network.walk(net, graph=graph, batch=batch), warnings
-
-
-def torch_network(
-    source: str, input_shape: tuple[int, ...] | None, allow_unknown: bool
-) -> tuple[Any, Any, list[str]]:
-    """(Network, Graph, warnings) of a ``--torch`` source at ``input_shape`` (default: the
-    ``INPUT_SHAPE`` of the model's module, as export --torch writes it)."""
-    from ..errors import ConvcalcError
-    from ..frontends import pytorch
-    from ..network import Network
-
-    src = pytorch.load_source(source)
-    shape = input_shape or pytorch.default_input(src)
-    if shape is None:
-        raise ConvcalcError(
-            f"--torch {source}: give --input CxHxW, the shape of one input sample (e.g. 3x224x224)"
-        )
-    model = pytorch.build_model(src)
-    imported = pytorch.import_model(model, shape, src.name, allow_unknown)
-    net = Network(src.name, shape, [], source=f"torch:{source}")
-    return net, imported.graph, imported.warnings
-
-
-def warn(lines: list[str]) -> None:
-    import sys
-
-    for line in lines:
-        sys.stderr.write(f"convcalc: warning: {line}\n")
 
 
 def register(app: typer.Typer) -> None:

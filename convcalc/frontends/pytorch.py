@@ -36,6 +36,8 @@ from ..errors import ConvcalcError
 from ..graph import Graph, GraphInput, Node, input_ref
 from ..layers import REGISTRY
 from ..layers.base import Cost, Layer, Shape
+from ..network import Network
+from ..tree import MAX_LAYERS
 
 INSTALL_HINT = "pip install torch"
 
@@ -144,6 +146,55 @@ def default_input(source: Source) -> Shape | None:
     return None
 
 
+# -- the network ------------------------------------------------------------------------------------------
+class TorchNetwork(Network):
+    """A live PyTorch model as a network: its graph is captured for the current input shape
+    (so ``--resolution`` traces the model again at the new size)."""
+
+    def __init__(self, model: Any, source: str, input_shape: Shape, allow_unknown: bool, name: str):
+        super().__init__(
+            name, tuple(input_shape), [], source=f"torch:{source}", description=f"PyTorch model {source}"
+        )
+        self.model = model
+        self.allow_unknown = allow_unknown
+        self._imports: dict[Shape, Imported] = {}
+
+    def imported(self) -> Imported:
+        got = self._imports.get(self.input_shape)
+        if got is None:
+            got = self._imports[self.input_shape] = import_model(
+                self.model, self.input_shape, self.name, self.allow_unknown
+            )
+        return got
+
+    def graph(self, max_layers: int = MAX_LAYERS) -> Graph:
+        from ..errors import LimitError
+
+        graph = self.imported().graph
+        if len(graph.nodes) > max_layers:
+            raise LimitError(f"the model has {len(graph.nodes):,} layers; the limit is {max_layers:,}")
+        return graph
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.imported().warnings
+
+
+def load_network(text: str, input_shape: Shape | None, allow_unknown: bool = False) -> TorchNetwork:
+    """The network of ``--torch package.module:factory`` at ``input_shape`` (default: the
+    ``INPUT_SHAPE`` of the model's module, as export --torch writes it); traced now, so that
+    every error surfaces here."""
+    src = load_source(text)
+    shape = input_shape or default_input(src)
+    if shape is None:
+        raise ConvcalcError(
+            f"--torch {text}: give --input CxHxW, the shape of one input sample (e.g. 3x224x224)"
+        )
+    net = TorchNetwork(build_model(src), text, shape, allow_unknown, src.name)
+    net.graph()
+    return net
+
+
 # -- the result ------------------------------------------------------------------------------------------
 @dataclass
 class Imported:
@@ -155,24 +206,6 @@ class Imported:
     warnings: list[str] = field(default_factory=list)
     torch_params: int = 0
     torch_macs: int = 0
-
-
-class Unknown(Layer):
-    """An op convcalc cannot cost (``--allow-unknown``): zero cost, torch's output shape."""
-
-    type_name = "unknown"
-    arity = 0
-
-    def cost(self, *shapes: Shape) -> Cost:
-        first = shapes[0] if shapes else ()
-        return Cost(
-            "unknown",
-            first,
-            tuple(self.params["shape"]),
-            rf=("whole",),
-            input_shapes=tuple(shapes),
-            extra={"op": self.params["op"]},
-        )
 
 
 def import_model(
@@ -304,6 +337,7 @@ class T:
     pending: str = ""
     groups: int = 0
     origin: str = ""  # the op that left it pending (for messages)
+    constant: tuple[int, ...] = ()  # ``scaled``: the constant's shape per sample
 
 
 @dataclass
@@ -375,6 +409,7 @@ class _Importer:
         self.node: Any = None
         self.unknown_params = 0  # parameters read by unsupported ops (not counted)
         self.fx_of: list[Any] = []  # per graph node: the fx node it maps
+        self.absorbed = 0  # params an fx node added to an earlier node (layer scale's shift)
 
     # -- the walk -----------------------------------------------------------------------------
     def run(self) -> Imported:
@@ -457,9 +492,8 @@ class _Importer:
         try:
             if handler is None:
                 raise _Unsupported(key)
-            for t in data:
-                if t.pending and not getattr(handler, "completes", False):
-                    raise _Unsupported(t.origin)
+            if not getattr(handler, "completes", False) and any(t.pending for t in data):
+                args, kwargs = self.settled((args, kwargs))
             result = handler(self, n, args, kwargs)
         except _Unsupported as e:
             del self.graph.nodes[start:], self.shapes[start:], self.costs[start:], self.names[start:]
@@ -467,6 +501,36 @@ class _Importer:
             return self.unknown(n, e.key or key, data)
         self.check(n, start, result, key)
         return result
+
+    def settled(self, x: Any) -> Any:
+        """``x`` with every pending tensor made real (see ``materialize``)."""
+        if isinstance(x, T):
+            return self.materialize(x) if x.pending else x
+        if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+            return type(x)(self.settled(v) for v in x)
+        if isinstance(x, dict):
+            return {k: self.settled(v) for k, v in x.items()}
+        return x
+
+    def materialize(self, t: T) -> T:
+        """A tensor as torch holds it, channels first in convcalc's terms: a pending pattern that
+        did not complete becomes the layers it is (a reshape, a transpose, a multiply by a
+        constant), and a channels-last view becomes a transpose (torch's last dim is then, as
+        for torch, an ordinary dim)."""
+        shape = self.shape(t.ref)
+        split = [t.groups, shape[0] // t.groups, *shape[1:]] if t.groups else []
+        if t.pending == "split":
+            return self.add("reshape", [T(t.ref)], {"shape": split}, suffix="reshape")
+        if t.pending == "swapped":
+            y = self.add("reshape", [T(t.ref)], {"shape": split}, suffix="reshape")
+            return self.add("transpose", [y], {"perm": [1, 0, *range(2, len(shape) + 1)]}, suffix="transpose")
+        if t.pending == "scaled":
+            t = self.add("elementwise", [T(t.ref)], {"op": "mul", "shape": list(t.constant)}, suffix="mul")
+        if t.perm is not None:
+            return self.add(
+                "transpose", [T(t.ref)], {"perm": [p - 1 for p in t.perm[1:]]}, suffix="transpose"
+            )
+        return T(t.ref)
 
     def handler(self, n: Any) -> tuple[Handler | None, str]:
         if n.op == "call_module":
@@ -563,6 +627,24 @@ class _Importer:
     def mapping_error(self, message: str) -> ConvcalcError:
         return ConvcalcError(f"{self.graph.name}: {self.node.name} ({_op_text(self.node)}): {message}")
 
+    def learned_shift(self, t: T, s: S) -> T | None:
+        """``t + beta`` where ``t`` is the output of layer scale (nothing else reads it) and beta
+        a learned per-channel parameter: that scale with its shift (``scale`` with ``bias``)."""
+        i = t.ref
+        if i < 0 or i != len(self.graph.nodes) - 1 or t.perm is not None:
+            return None
+        node, fx_node = self.graph.nodes[i], self.fx_of[i]
+        if node.layer.type_name != "scale" or node.layer.params["bias"] or len(fx_node.users) != 1:
+            return None
+        if self.names[i][0] != self.scope()[0]:
+            return None
+        node.layer = node.layer.replace(bias=True)
+        cost = node.layer.cost(self.shape(node.inputs[0]))
+        self.absorbed += cost.params - self.costs[i].params
+        self.costs[i] = cost
+        self.fx_of[i] = self.node
+        return T(i)
+
     def extend(self, t: T, more: T) -> T | None:
         """A merge of ``t`` (a merge's output read by nothing else) and ``more`` as one merge
         of one more input (``a + b + c`` is one add of three): the node, or None if it cannot."""
@@ -596,10 +678,8 @@ class _Importer:
                 inputs.append(T(t.ref))
 
         def make(value: Any) -> Any:
-            if isinstance(value, self.torch.Tensor):
-                shape = tuple(value.shape[1:])
-                layer = Unknown(op=key, shape=shape)
-                return self.add("unknown", inputs, layer=layer, suffix="")
+            if isinstance(value, self.torch.Tensor) and value.dim() >= 2:
+                return self.add("opaque", inputs[:1], {"op": key, "shape": list(value.shape[1:])})
             if isinstance(value, (list, tuple)):
                 return type(value)(make(v) for v in value)
             return S(value)
@@ -610,7 +690,8 @@ class _Importer:
         """The mapping of fx node ``n`` (graph nodes ``start:``) against torch: params read,
         MACs counted and the output shape."""
         added = range(start, len(self.graph.nodes))
-        params = sum(self.costs[i].params for i in added)
+        params = sum(self.costs[i].params for i in added) + self.absorbed
+        self.absorbed = 0
         macs = sum(self.costs[i].macs for i in added)
         expect = self.params_read(n)
         if params != sum(self.param_sizes[k] for k in expect):
@@ -653,14 +734,46 @@ class _Importer:
         outs = [v for v in _leaves(output) if isinstance(v, T)]
         if not outs:
             raise ConvcalcError(f"{self.graph.name}: forward returns no tensor computed from its input")
-        for t in outs:
-            if t.pending:
-                raise ConvcalcError(f"{self.graph.name}: an output is left by an unsupported op: {t.origin}")
-            if t.perm is not None:
-                raise ConvcalcError(
-                    f"{self.graph.name}: an output is channels-last (permuted); convcalc's shapes are channels first"
-                )
+        outs = [self.materialize(t) if t.pending or t.perm is not None else t for t in outs]
         self.graph.outputs = [("", t.ref) for t in outs]
+        self.prune()
+
+    def prune(self) -> None:
+        """Drop the layers whose results reach no output (work forward does and throws away:
+        a spec cannot hold it), saying what they cost."""
+        nodes = self.graph.nodes
+        keep = [False] * len(nodes)
+        stack = [r for _, r in self.graph.outputs if r >= 0]
+        while stack:
+            i = stack.pop()
+            if not keep[i]:
+                keep[i] = True
+                stack += [r for r in Graph.reads(nodes[i]) if r >= 0]
+        if all(keep):
+            return
+        dropped = [i for i, k in enumerate(keep) if not k]
+        macs = sum(self.costs[i].macs for i in dropped)
+        params = sum(self.costs[i].params for i in dropped)
+        self.warnings.append(
+            f"{len(dropped)} layer{'s' if len(dropped) > 1 else ''} whose results forward never uses "
+            f"{'are' if len(dropped) > 1 else 'is'} not counted ({macs:,} MACs, {params:,} parameters)"
+        )
+        new_ref: dict[int, int] = {}
+        for i, k in enumerate(keep):
+            if k:
+                new_ref[i] = len(new_ref)
+
+        def remap(r: int) -> int:
+            return new_ref[r] if r >= 0 else r
+
+        for i in new_ref:
+            node = nodes[i]
+            node.inputs = tuple(remap(r) for r in node.inputs)
+            node.refs = tuple((f, remap(r)) for f, r in node.refs)
+        for name in ("shapes", "costs", "names", "fx_of"):
+            setattr(self, name, [v for v, k in zip(getattr(self, name), keep) if k])
+        self.graph.nodes = [n for n, k in zip(nodes, keep) if k]
+        self.graph.outputs = [(name, remap(r)) for name, r in self.graph.outputs]
 
     def check_unsupported(self) -> None:
         if not self.unsupported:
@@ -670,12 +783,10 @@ class _Importer:
             raise ConvcalcError(
                 f"{self.graph.name}: unsupported ops: {listed}; --allow-unknown counts them as zero (with a warning)"
             )
-        extra = (
-            f"; their {self.unknown_params:,} parameters are not counted either"
-            if self.unknown_params
-            else ""
-        )
-        self.warnings.append(f"unsupported ops counted as zero: {listed}{extra}")
+        if self.unknown_params:  # the opaque layers' own warning says they count as zero
+            self.warnings.append(
+                f"the {self.unknown_params:,} parameters of operations counted as zero are not counted either"
+            )
 
     def name_nodes(self) -> None:
         """Display names: a module's path (``layer1.0.conv1``); an op inside a module, the
@@ -686,7 +797,7 @@ class _Importer:
             if base:  # a function or method in a module
                 scopes[scope] = scopes.get(scope, 0) + 1
         module_nodes = {scope for scope, base, _ in self.names if not base}
-        used: set[str] = set()
+        used: set[str] = {"input"}  # a spec's name for the network's input
         for node, (scope, base, suffix) in zip(self.graph.nodes, self.names):
             if not base or (
                 scope
@@ -787,10 +898,11 @@ def _per_dim(v: Any, n: int) -> tuple[int, ...]:
 
 
 def _cf(imp: _Importer, x: Any) -> T:
-    """``x`` as a channels-first tensor (or the op is unsupported here)."""
-    if not isinstance(x, T) or x.perm is not None or x.pending:
+    """``x`` as a tensor whose torch dims are convcalc's (a channels-last view or a pending
+    pattern made real first), or the op is unsupported here (``x`` is not from the input)."""
+    if not isinstance(x, T):
         raise _Unsupported()
-    return x
+    return imp.materialize(x) if x.perm is not None or x.pending else x
 
 
 def _spatial(imp: _Importer, x: T, lo: int = 1) -> int:
@@ -894,14 +1006,17 @@ def conv_like(
 def linear_like(imp: _Importer, x: Any, in_features: int, out_features: int, bias: bool) -> T:
     """nn.Linear: convcalc's linear on a flat (B, F) input; a pointwise conv on the channels of a
     channels-last tensor (ConvNeXt's block)."""
-    if not isinstance(x, T) or x.pending:
+    if not isinstance(x, T):
         raise _Unsupported()
+    if x.pending:
+        x = imp.materialize(x)
     shape = imp.shape(x.ref)
     if x.perm is None and len(shape) == 1:
         return imp.add("linear", [x], {"out_features": out_features, "bias": bias})
     if x.perm is not None and x.perm == _channels_last(len(shape) + 1) and shape[0] == in_features:
         return imp.add("pointwise", [x], {"out_channels": out_features, "bias": bias})
-    raise _Unsupported("Linear over a dim that is not the features or the channels")
+    x = imp.materialize(x)  # torch's Linear on its last dim: dense
+    return imp.add("dense", [x], {"out_features": out_features, "bias": bias})
 
 
 @_on(MODULES, "Conv1d", "Conv2d", "Conv3d")
@@ -1158,21 +1273,33 @@ def _cf_or_any(x: Any) -> T:
     return x
 
 
-def _softmax(imp: _Importer, x: Any, dim: Any) -> T:
+def _softmax(imp: _Importer, x: Any, dim: Any, log: bool = False) -> T:
+    """Softmax over the channels is the activation (log-softmax: ``softmax`` with ``log``), on a
+    channels-last view too; over another dim, ``softmax`` along that axis."""
     x = _cf_or_any(x)
     rank = len(imp.shape(x.ref)) + 1
-    if dim is None:
+    if _v(dim) is None:
         raise _Unsupported("softmax without dim")
     d = int(_v(dim)) % rank
     channel = x.perm.index(1) if x.perm is not None else 1
-    if d != channel:
-        raise _Unsupported("softmax over other dims than the channels")
-    return imp.add("activation", [x], {"fn": "softmax"})
+    if d == channel:
+        if not log:
+            return imp.add("activation", [x], {"fn": "softmax"})
+        return imp.add("softmax", [x], {"axis": 0, "log": True})
+    if d == 0:
+        raise _Unsupported("softmax over the batch")
+    x = imp.materialize(x)
+    return imp.add("softmax", [x], {"axis": d - 1, "log": log})
 
 
 @_on(MODULES, "Softmax")
 def _m_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     return _softmax(imp, args[0], imp.modules[n.target].dim)
+
+
+@_on(MODULES, "LogSoftmax")
+def _m_log_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return _softmax(imp, args[0], imp.modules[n.target].dim, log=True)
 
 
 @_on(FUNCTIONS, "F.softmax", "torch.softmax")
@@ -1182,6 +1309,15 @@ def _f_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
         args, kwargs, ("input", "dim", "_stacklevel", "dtype"), dict(dim=None, _stacklevel=3, dtype=None)
     )
     return _softmax(imp, a["input"], a["dim"])
+
+
+@_on(FUNCTIONS, "F.log_softmax", "torch.log_softmax")
+@_on(METHODS, "log_softmax")
+def _f_log_softmax(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(
+        args, kwargs, ("input", "dim", "_stacklevel", "dtype"), dict(dim=None, _stacklevel=3, dtype=None)
+    )
+    return _softmax(imp, a["input"], a["dim"], log=True)
 
 
 @_on(MODULES, "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")
@@ -1312,23 +1448,6 @@ for _k in (1, 2, 3):
     FUNCTIONS[f"F.adaptive_max_pool{_k}d"] = _f_adaptive("max")
 
 
-@_on(METHODS, "mean")
-@_on(FUNCTIONS, "torch.mean")
-def _mean(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-    """The mean over every spatial dim: global average pooling (then flatten, without keepdim)."""
-    a = _bind(args, kwargs, ("input", "dim", "keepdim", "dtype"), dict(dim=None, keepdim=False, dtype=None))
-    x = _cf(imp, a["input"])
-    rank = len(imp.shape(x.ref)) + 1
-    dims = _v(a["dim"])
-    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
-    if rank < 3 or sorted(d % rank for d in dims) != list(range(2, rank)):
-        raise _Unsupported("mean over other dims than the spatial ones")
-    y = imp.add("global_pool", [x], {"mode": "avg"})
-    if _v(a["keepdim"]):
-        return y
-    return imp.add("flatten", [y], suffix="flatten")
-
-
 # -- merges ------------------------------------------------------------------------------------------------
 def _per_channel(imp: _Importer, s: S, x: T) -> bool:
     """Whether constant ``s`` broadcasts as one value per channel of ``x``."""
@@ -1345,50 +1464,103 @@ def _per_channel(imp: _Importer, s: S, x: T) -> bool:
     return all((v == shape[1]) if d == channel else v == 1 for d, v in enumerate(aligned))
 
 
-def _merge(kind: str) -> Handler:
+def _constant_shape(imp: _Importer, s: S, t: T) -> list[int]:
+    """A constant operand's shape per sample (PyTorch broadcasting against the batched ``t``:
+    a leading 1 that meets the batch dim goes), or unsupported when it depends on the batch."""
+    value = s.value
+    if isinstance(value, (bool, int, float)):
+        return []
+    if not hasattr(value, "shape"):
+        raise _Unsupported()
+    cs = list(value.shape)
+    rank = len(imp.shape(t.ref)) + 1
+    if len(cs) > rank or (len(cs) == rank and cs[0] != 1):
+        raise _Unsupported("a constant with a batch dim of its own")
+    return cs[1:] if len(cs) == rank else cs
+
+
+def _op_key(n: Any) -> str:
+    return f"Tensor.{n.target}" if n.op == "call_method" else _function_key(n.target)
+
+
+MERGES = ("add", "mul")  # convcalc's merges of any number of inputs; the other ops are binary
+
+
+def _arith(kind: str) -> Handler:
+    """An element-wise operation of two operands: tensors from the input (add, mul: convcalc's
+    merges, several in a row one merge; sub, div, pow, max, min: binary), or one of them a
+    constant: a learned per-channel multiply is layer ``scale``, ``x * a + b`` with fixed
+    per-channel ``a`` and ``b`` a frozen ``batchnorm``, the rest ``elementwise``."""
+
     def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
-        if kwargs.get("alpha", 1) != 1 or len(args) != 2:
+        if _v(kwargs.get("alpha", 1)) != 1 or len(args) != 2 or set(kwargs) - {"alpha", "out"}:
             raise _Unsupported()
         a, b = args
         if isinstance(a, T) and isinstance(b, T):
             if a.pending or b.pending or a.perm != b.perm:
-                raise _Unsupported()
+                a, b = imp.materialize(a), imp.materialize(b)
+            if kind not in MERGES:
+                return imp.add("binary", [a, b], {"op": kind})
             if imp.graph.nodes and a.ref >= 0 and imp.graph.nodes[a.ref].layer.type_name == kind:
                 longer = imp.extend(a, b)
                 if longer is not None:
                     return longer
             return imp.add(kind, [a, b])
         t, s = (a, b) if isinstance(a, T) else (b, a)
+        if isinstance(s, (bool, int, float)):  # a number written in forward
+            s = S(s)
         if not isinstance(s, S) or not isinstance(t, T):
             raise _Unsupported()
-        if kind == "mul" and not t.pending and _per_channel(imp, s, t):
+        if (
+            kind == "mul"
+            and not t.pending
+            and isinstance(s.value, imp.torch.Tensor)
+            and _per_channel(imp, s, t)
+        ):
             if s.params:  # a learned per-channel multiply: layer scale
                 return imp.add("scale", [t])
-            return T(
-                t.ref,
-                t.perm,
-                "scaled",
-                origin=f"{_function_key(n.target) if n.op != 'call_method' else 'Tensor.' + n.target} by a constant",
-            )
+            if t.perm is None:
+                shape = tuple(_constant_shape(imp, s, t))
+                return T(t.ref, None, "scaled", origin=f"{_op_key(n)} by a constant", constant=shape)
         if kind == "add" and t.pending == "scaled" and not s.params and _per_channel(imp, s, t):
             # x * a + b with constant per-channel a, b: inference batch norm (frozen statistics)
-            return imp.add("batchnorm", [T(t.ref, t.perm)], {"affine": False})
-        if t.pending:
-            raise _Unsupported(t.origin)
-        raise _Unsupported(f"{'operator.' + kind} with a constant")
+            return imp.add("batchnorm", [T(t.ref)], {"affine": False})
+        if kind == "add" and s.params and not t.pending and _per_channel(imp, s, t):
+            fused = imp.learned_shift(t, s)  # layer scale with a shift: x * gamma + beta
+            if fused is not None:
+                return fused
+        t = imp.materialize(t)
+        learned = sum(imp.param_sizes[k] for k in s.params)
+        return imp.add(
+            "elementwise", [t], {"op": kind, "shape": _constant_shape(imp, s, t), "learned": learned}
+        )
 
     handler.completes = True  # type: ignore[attr-defined]
     return handler
 
 
-for _name in ("operator.add", "operator.iadd", "torch.add"):
-    FUNCTIONS[_name] = _merge("add")
-for _name in ("operator.mul", "operator.imul", "torch.mul"):
-    FUNCTIONS[_name] = _merge("mul")
-for _name in ("add", "add_", "__add__", "__radd__", "__iadd__"):
-    METHODS[_name] = _merge("add")
-for _name in ("mul", "mul_", "__mul__", "__rmul__", "__imul__"):
-    METHODS[_name] = _merge("mul")
+for _kind, _names in {
+    "add": ("operator.add", "operator.iadd", "torch.add"),
+    "mul": ("operator.mul", "operator.imul", "torch.mul", "torch.multiply"),
+    "sub": ("operator.sub", "operator.isub", "torch.sub", "torch.subtract"),
+    "div": ("operator.truediv", "operator.itruediv", "torch.div", "torch.divide", "torch.true_divide"),
+    "pow": ("operator.pow", "torch.pow"),
+    "max": ("torch.maximum",),
+    "min": ("torch.minimum",),
+}.items():
+    for _name in _names:
+        FUNCTIONS[_name] = _arith(_kind)
+for _kind, _names in {
+    "add": ("add", "add_", "__add__", "__radd__", "__iadd__"),
+    "mul": ("mul", "mul_", "__mul__", "__rmul__", "__imul__", "multiply"),
+    "sub": ("sub", "sub_", "__sub__", "__isub__", "subtract", "__rsub__"),
+    "div": ("div", "div_", "__truediv__", "__itruediv__", "divide", "true_divide", "__rtruediv__"),
+    "pow": ("pow", "pow_", "__pow__"),
+    "max": ("maximum",),
+    "min": ("minimum",),
+}.items():
+    for _name in _names:
+        METHODS[_name] = _arith(_kind)
 
 
 @_on(FUNCTIONS, "torch.cat", "torch.concat", "torch.concatenate")
@@ -1446,51 +1618,55 @@ _alias.completes = True  # type: ignore[attr-defined]
 @_on(MODULES, "Flatten")
 def _m_flatten(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     m = imp.modules[n.target]
-    return _flatten(imp, args[0], m.start_dim, m.end_dim)
+    return _flatten(imp, n, args[0], m.start_dim, m.end_dim)
 
 
 @_on(FUNCTIONS, "torch.flatten")
 @_on(METHODS, "flatten")
 def _f_flatten(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     a = _bind(args, kwargs, ("input", "start_dim", "end_dim"), dict(start_dim=0, end_dim=-1))
-    return _flatten(imp, a["input"], a["start_dim"], a["end_dim"])
+    return _flatten(imp, n, a["input"], a["start_dim"], a["end_dim"])
 
 
-def _flatten(imp: _Importer, x: Any, start: Any, end: Any) -> T:
+def _flatten(imp: _Importer, n: Any, x: Any, start: Any, end: Any) -> T:
+    """Flattening all but the batch is ``flatten``; some of the other dims, ``reshape``."""
     x = _cf(imp, x)
     rank = len(imp.shape(x.ref)) + 1
-    if int(_v(start)) % rank != 1 or int(_v(end)) % rank != rank - 1:
-        raise _Unsupported("flatten of other dims than all but the batch")
-    return imp.add("flatten", [x])
+    first, last = int(_v(start)) % rank, int(_v(end)) % rank
+    if first == 0:
+        raise _Unsupported("flatten of the batch dim")
+    if (first, last) == (1, rank - 1):
+        return imp.add("flatten", [x])
+    return imp.add("reshape", [x], {"shape": list(imp.values[n].shape[1:])})
 
 
-@_on(METHODS, "view", "reshape")
-@_on(FUNCTIONS, "torch.reshape")
+@_on(METHODS, "view", "reshape", "unsqueeze", "squeeze", "unflatten")
+@_on(FUNCTIONS, "torch.reshape", "torch.unsqueeze", "torch.squeeze", "torch.unflatten")
 def _reshape(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
     """A view that keeps the shape (nothing), flattens (flatten), splits the channels for a
-    shuffle, or ends one (the reshape back after the permute: channel_shuffle)."""
+    shuffle, or ends one (the reshape back after the permute: channel_shuffle); any other new
+    shape per sample is ``reshape`` (the batch dim must stay)."""
     x = args[0]
     if not isinstance(x, T):
         raise _Unsupported()
     out = tuple(imp.values[n].shape)
     shape = imp.shape(x.ref)
-    if x.pending == "swapped":
-        if out == (1, *shape):
-            return imp.add("channel_shuffle", [T(x.ref)], {"groups": x.groups})
-        raise _Unsupported(x.origin)
+    if x.pending == "swapped" and out == (1, *shape):
+        return imp.add("channel_shuffle", [T(x.ref)], {"groups": x.groups})
     if x.pending:
-        raise _Unsupported(x.origin)
-    before = _torch_shape(imp, x)
-    if out == before:
+        x = imp.materialize(x)
+    if out == _torch_shape(imp, x):
         return x
     if x.perm is not None:
-        raise _Unsupported("a reshape of a permuted tensor")
-    if len(out) == 2 and out[0] == 1 and out[1] == prod(shape):
+        x = imp.materialize(x)
+    shape, before = imp.shape(x.ref), _torch_shape(imp, x)
+    if len(out) < 2 or out[0] != 1:
+        raise _Unsupported("a reshape of the batch dim")
+    if len(out) == 2 and out[1] == prod(shape):
         return imp.add("flatten", [x])
-    if len(out) == len(before) + 1 and out[0] == 1 and out[3:] == before[2:] and out[1] * out[2] == shape[0]:
-        key = "Tensor." + n.target if n.op == "call_method" else "torch.reshape"
-        return T(x.ref, None, "split", out[1], origin=f"{key} (not a channel shuffle)")
-    raise _Unsupported()
+    if len(out) == len(before) + 1 and out[3:] == before[2:] and out[1] * out[2] == shape[0] and out[1] > 1:
+        return T(x.ref, None, "split", out[1], origin=f"{_op_key(n)} (not a channel shuffle)")
+    return imp.add("reshape", [x], {"shape": list(out[1:])})
 
 
 _reshape.completes = True  # type: ignore[attr-defined]
@@ -1499,21 +1675,21 @@ _reshape.completes = True  # type: ignore[attr-defined]
 def _permuted(imp: _Importer, n: Any, x: Any, perm: tuple[int, ...]) -> T:
     if not isinstance(x, T):
         raise _Unsupported()
-    if x.pending == "split":
-        rank = len(imp.shape(x.ref)) + 2
-        if perm == (0, 2, 1, *range(3, rank)):
-            return T(x.ref, None, "swapped", x.groups, x.origin)
-        raise _Unsupported(x.origin)
+    if x.pending == "split" and perm == (0, 2, 1, *range(3, len(imp.shape(x.ref)) + 2)):
+        return T(x.ref, None, "swapped", x.groups, x.origin)
     if x.pending:
-        raise _Unsupported(x.origin)
+        x = imp.materialize(x)
     rank = len(imp.shape(x.ref)) + 1
     current = x.perm if x.perm is not None else tuple(range(rank))
     new = tuple(current[p] for p in perm)
     if new == tuple(range(rank)):
         return T(x.ref)
-    if new == _channels_last(rank):
+    if new == _channels_last(rank):  # a view: followed, no layer (see materialize)
         return T(x.ref, new)
-    raise _Unsupported("a permute other than to channels-last and back")
+    if perm[0] != 0:
+        raise _Unsupported("a permute of the batch dim")
+    x = imp.materialize(x)
+    return imp.add("transpose", [x], {"perm": [p - 1 for p in perm[1:]]})
 
 
 @_on(METHODS, "permute")
@@ -1560,9 +1736,11 @@ for _f in (_permute, _transpose, _movedim):
 
 @_on(FUNCTIONS, "operator.getitem")
 def _getitem(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
-    """Slicing the spatial dims (step 1) is crop; taking one position of the only spatial dim
-    (TCN's ``y[:, :, -1]``) is crop then flatten."""
+    """Indexing: an element of a tuple of tensors (a split) is that tensor; slices of the
+    spatial dims (step 1) are ``crop``; other slices ``slice``; an integer index ``select``."""
     x, index = args
+    if isinstance(x, (list, tuple)):
+        return x[_v(index)]
     if not isinstance(x, T):
         raise _Unsupported()
     x = _cf(imp, x)
@@ -1573,33 +1751,57 @@ def _getitem(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
         k = idx.index(Ellipsis)
         idx = idx[:k] + [slice(None)] * (rank - len(idx) + 1) + idx[k + 1 :]
     idx += [slice(None)] * (rank - len(idx))
-    if len(idx) != rank or idx[0] != slice(None) or idx[1] != slice(None):
-        raise _Unsupported("indexing the batch or channel dims")
-    begin, end, select = [], [], []
-    for d, (i, size) in enumerate(zip(idx[2:], shape[1:])):
-        if isinstance(i, slice):
-            start, stop, step = i.indices(size)
-            if step != 1 or stop <= start:
-                raise _Unsupported("a strided or empty slice")
-            begin.append(start)
-            end.append(size - stop)
-        elif isinstance(i, int) and -size <= i < size:
-            pos = i % size
-            begin.append(pos)
-            end.append(size - pos - 1)
-            select.append(d)
+    if len(idx) != rank or idx[0] != slice(None):
+        raise _Unsupported("indexing the batch dim")
+    if not all(isinstance(i, slice) or (isinstance(i, int) and not isinstance(i, bool)) for i in idx):
+        raise _Unsupported("advanced indexing")
+    slices = [(d, i) for d, i in enumerate(idx[1:]) if isinstance(i, slice) and i != slice(None)]
+    ints = [(d, i) for d, i in enumerate(idx[1:]) if isinstance(i, int)]
+    y = x
+    if slices:
+        steps = [i.indices(shape[d])[2] for d, i in slices]
+        if all(d > 0 for d, _ in slices) and all(st == 1 for st in steps):  # a crop of the map
+            begin, end = [0] * (len(shape) - 1), [0] * (len(shape) - 1)
+            for d, i in slices:
+                start, stop, _ = i.indices(shape[d])
+                begin[d - 1], end[d - 1] = start, shape[d] - max(stop, start)
+            y = imp.add("crop", [y], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end))})
         else:
-            raise _Unsupported("advanced indexing")
-    if select and (len(shape) != 2 or select != [0]):
-        raise _Unsupported("indexing a spatial dim of a map with several")
-    y = (
-        x
-        if not any(begin) and not any(end)
-        else imp.add("crop", [x], {"begin": _compact(tuple(begin)), "end": _compact(tuple(end))})
-    )
-    if select:
-        y = imp.add("flatten", [y], suffix="flatten")
+            starts, ends = [], []
+            for d, i in slices:
+                start, stop, _ = i.indices(shape[d])
+                starts.append(start)
+                ends.append(stop)
+            params: dict[str, Any] = {"axes": [d for d, _ in slices], "starts": starts, "ends": ends}
+            if any(st != 1 for st in steps):
+                params["steps"] = steps
+            y = imp.add("slice", [y], params)
+    for d, at in sorted(ints, reverse=True):  # the last dim first: the others keep their numbers
+        y = imp.add("select", [y], {"axis": d, "index": at}, suffix="select" if y is not x else "")
     return y
+
+
+@_on(FUNCTIONS, "torch.split", "torch.chunk", "torch.tensor_split")
+@_on(METHODS, "split", "chunk")
+def _split(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
+    """A split into pieces along a dim: one ``slice`` per piece (a tuple of tensors)."""
+    x = _cf(imp, args[0])
+    pieces = imp.values[n]
+    if not isinstance(pieces, (list, tuple)):
+        raise _Unsupported()
+    dim = kwargs.get("dim", args[2] if len(args) > 2 else 0)
+    rank = len(imp.shape(x.ref)) + 1
+    d = int(_v(dim)) % rank
+    if d == 0:
+        raise _Unsupported("a split of the batch")
+    out, start = [], 0
+    for k, piece in enumerate(pieces):
+        size = piece.shape[d]
+        out.append(
+            imp.add("slice", [x], {"axes": [d - 1], "starts": [start], "ends": [start + size]}, suffix=str(k))
+        )
+        start += size
+    return tuple(out)
 
 
 # -- resizing, padding, rearranging -------------------------------------------------------------------------
@@ -1748,6 +1950,83 @@ def _m_channel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
 def _f_channel_shuffle(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     a = _bind(args, kwargs, ("input", "groups"), {})
     return imp.add("channel_shuffle", [_cf(imp, a["input"])], {"groups": int(_v(a["groups"]))})
+
+
+# -- tensor operations: matrix products, reductions, element-wise functions ---------------------------------
+UNARY: tuple[str, ...] = ("sqrt", "rsqrt", "exp", "log", "neg", "reciprocal", "abs", "erf", "sin", "cos")
+UNARY += ("floor", "ceil", "round", "sign", "square")
+
+
+def _unary(fn: str) -> Handler:
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        x = _cf_or_any(args[0])
+        return imp.add("unary", [x], {"fn": fn})
+
+    return handler
+
+
+for _fn in UNARY:
+    FUNCTIONS[f"torch.{_fn}"] = _unary(_fn)
+    METHODS[_fn] = _unary(_fn)
+    METHODS[f"{_fn}_"] = _unary(_fn)
+FUNCTIONS["operator.neg"] = _unary("neg")
+METHODS["__neg__"] = _unary("neg")
+for _name in ("torch.clamp", "torch.clip"):
+    FUNCTIONS[_name] = _unary("clamp")
+for _name in ("clamp", "clamp_", "clip", "clip_"):
+    METHODS[_name] = _unary("clamp")
+
+
+@_on(FUNCTIONS, "torch.matmul", "operator.matmul", "torch.bmm", "torch.mm")
+@_on(METHODS, "matmul", "__matmul__", "bmm", "mm")
+def _matmul(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    """A product of two tensors from the input is ``matmul``; a tensor times a weight matrix
+    (``x @ W``, W of (K, N)) is ``dense`` without a bias."""
+    a, b = args[0], args[1]
+    if isinstance(a, T) and isinstance(b, T):
+        return imp.add("matmul", [imp.materialize(a), imp.materialize(b)])
+    if isinstance(a, T) and isinstance(b, S) and hasattr(b.value, "shape") and b.value.dim() == 2:
+        x = imp.materialize(a)
+        if imp.shape(x.ref)[-1] != b.value.shape[0]:
+            raise _Unsupported()
+        return imp.add("dense", [x], {"out_features": int(b.value.shape[1]), "bias": False})
+    raise _Unsupported("a matrix product with a constant on the left")
+
+
+REDUCTIONS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min", "prod": "prod"}
+
+
+def _reduce(op: str) -> Handler:
+    """A reduction over dims of each sample: the mean over every spatial dim is global average
+    pooling (then flatten, without keepdim); any other, ``reduce``."""
+
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        a = _bind(
+            args, kwargs, ("input", "dim", "keepdim", "dtype"), dict(dim=None, keepdim=False, dtype=None)
+        )
+        x = _cf(imp, a["input"])
+        rank = len(imp.shape(x.ref)) + 1
+        dims = _v(a["dim"])
+        if dims is None:
+            raise _Unsupported(f"{op} over every dim (the batch too)")
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        axes = sorted(int(d) % rank for d in dims)
+        if 0 in axes or not axes:
+            raise _Unsupported(f"{op} over the batch dim")
+        if op == "mean" and axes == list(range(2, rank)) and rank >= 3:
+            y = imp.add("global_pool", [x], {"mode": "avg"})
+            return y if _v(a["keepdim"]) else imp.add("flatten", [y], suffix="flatten")
+        keep = bool(_v(a["keepdim"]))
+        if not keep and len(axes) == rank - 1:
+            raise _Unsupported(f"{op} over every dim of a sample")
+        return imp.add("reduce", [x], {"op": REDUCTIONS[op], "axes": [d - 1 for d in axes], "keepdims": keep})
+
+    return handler
+
+
+for _op in REDUCTIONS:
+    FUNCTIONS[f"torch.{_op}"] = _reduce(_op)
+    METHODS[_op] = _reduce(_op)
 
 
 # -- resolving the tables against the installed torch --------------------------------------------------------

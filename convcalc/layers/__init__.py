@@ -11,6 +11,7 @@ from . import norm  # noqa: F401  # isort: skip
 from . import merge  # noqa: F401  # isort: skip
 from . import spatial  # noqa: F401  # isort: skip
 from . import attention  # noqa: F401  # isort: skip
+from . import tensor  # noqa: F401  # isort: skip
 
 __all__ = ["REGISTRY", "Cost", "Layer", "get", "register"]
 

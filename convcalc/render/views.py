@@ -690,6 +690,11 @@ def report_doc(
         doc.data = report_dict(report, dtype, lazy=True, device=device, whole=whole)
     if getattr(net, "description", ""):
         doc.add(Note([net.description], tone="info"))
+    from ..layers.tensor import zero_cost_warnings
+
+    warnings = zero_cost_warnings([r.cost for r in report.rows])
+    if warnings:  # operations counted as zero (--allow-unknown): never a silent zero
+        doc.add(Note(warnings, title="Warning", tone="bad"))
     if device is not None:
         doc.add(Note([latency_headline(perf, whole)], tone="bold"))
     doc.add(layer_table(report, top, depth, max_rows, perf=perf, whole=whole), primary=True)
