@@ -361,3 +361,52 @@ def test_verify_refuses_what_would_not_fit_and_devices_it_lacks(cli, spec_file):
         assert r.code == 2 and "this PyTorch has no CUDA device" in r.err
     r = cli("verify", small_spec, "--device", "gpu0")
     assert r.code == 2 and "--device 'gpu0': not a device PyTorch knows" in r.err
+
+
+def test_against_an_onnx_export_with_batchnorm_folded(cli, spec_file, tmp_path, wide):
+    """torch.onnx.export with constant folding merges each BatchNorm after a conv into the conv:
+    the file has fewer params than the spec, exactly the folded BatchNorms' (and says so)."""
+    from onnx_export import export, fast_module
+    from torch import nn
+
+    def net():
+        return nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 4, 3, padding=1),
+            nn.BatchNorm2d(4),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4, 10),
+        )
+
+    module = fast_module(net)
+    folded, plain = str(tmp_path / "folded.onnx"), str(tmp_path / "plain.onnx")
+    export(module, (3, 16, 16), folded, weights=True, fold=True)
+    export(module, (3, 16, 16), plain)
+    spec = {
+        "input": [3, 16, 16],
+        "layers": [
+            {"type": "conv", "out_channels": 8, "kernel": 3, "padding": 1, "bias": False},
+            {"type": "batchnorm"},
+            {"type": "activation"},
+            {"type": "conv", "out_channels": 4, "kernel": 3, "padding": 1},
+            {"type": "batchnorm"},
+            {"type": "global_pool"},
+            {"type": "flatten"},
+            {"type": "linear", "out_features": 10},
+        ],
+    }
+    path = spec_file(yaml.safe_dump(spec))
+    params = sum(p.numel() for p in module.parameters())
+    d = json.loads(cli("verify", path, "--against", plain, "-f", "json").out)
+    assert d["ok"] and d["quantities"][0] == {"what": "params", "spec": params, "model": params, "ok": True}
+    r = cli("verify", path, "--against", folded, "-f", "json")
+    assert r.code == 0
+    q = json.loads(r.out)["quantities"][0]
+    assert (q["spec"], q["model"], q["ok"]) == (params, params - 2 * 8 - 2 * 4 + 8, True)  # c1 gains a bias
+    assert "2 BatchNorm layers after convolutions are folded" in q["note"]
+    spec["layers"][3]["out_channels"] = 5  # the spec drifted: the model still has 4
+    r = cli("verify", spec_file(yaml.safe_dump(spec)), "--against", folded)
+    assert r.code == 1 and "differs from" in r.out.splitlines()[0]
