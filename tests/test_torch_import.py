@@ -10,6 +10,7 @@ same. What convcalc cannot cost is refused with the op's name, or costed as zero
 from __future__ import annotations
 
 import json
+import math
 import os
 import textwrap
 
@@ -446,4 +447,159 @@ def test_architectures_import_as_torch_counts_them_and_agree_with_their_specs(na
     assert imp.warnings == []
     a = against(walk(load(str(spec_path))), report)
     assert a.ok, a.quantities
+    round_trip(report)
+
+
+# -- random tensor programs: whatever the plumbing, torch's counts ----------------------------------------
+class Program(nn.Module):
+    """A chain of tensor operations drawn at random (``steps``: (name, argument) pairs), with
+    the parameters its linear layers and learned biases need."""
+
+    def __init__(self, steps: list, params: dict) -> None:
+        super().__init__()
+        self.steps = steps
+        self.mods = nn.ModuleDict({k: v for k, v in params.items() if isinstance(v, nn.Module)})
+        self.vals = nn.ParameterDict({k: v for k, v in params.items() if isinstance(v, nn.Parameter)})
+
+    def forward(self, x):
+        for i, (op, a) in enumerate(self.steps):
+            key = str(i)
+            if op == "conv" or op == "linear":
+                x = self.mods[key](x)
+            elif op == "permute":
+                x = x.permute(*a)
+            elif op == "reshape":
+                x = x.reshape(a)
+            elif op == "slice":
+                d, lo, hi, st = a
+                x = x[(slice(None),) * d + (slice(lo, hi, st),)]
+            elif op == "select":
+                x = x.select(a[0], a[1])
+            elif op == "softmax":
+                x = x.softmax(a) if a >= 0 else F.log_softmax(x, -a - 1)
+            elif op == "reduce":
+                fn, dims, keep = a
+                x = getattr(x, fn)(dims, keepdim=keep)
+            elif op == "constant":
+                fn, c = a
+                c = self.vals[key] if c is None else c
+                if fn == "add":
+                    x = x + c
+                elif fn == "mul":
+                    x = c * x
+                elif fn == "sub":
+                    x = x - c
+                else:
+                    x = x / c
+            elif op == "matmul":
+                x = x @ x.transpose(-1, -2)
+            elif op == "unary":
+                x = getattr(torch, a)(x)
+            elif op == "act":
+                x = F.gelu(x) if a else F.relu(x)
+            elif op == "cat":
+                x = torch.cat([x, x], a)
+            elif op == "flatten":
+                x = x.flatten(a)
+        return x
+
+
+@st.composite
+def programs(draw):
+    shape = [1] + [draw(st.integers(1, 5)) for _ in range(draw(st.integers(1, 3)))]  # (B, C, *S)
+    first = tuple(shape[1:])
+    steps, params = [], {}
+    for i in range(draw(st.integers(1, 6))):
+        rank = len(shape)
+        ops = ["permute", "reshape", "slice", "softmax", "constant", "unary", "act", "cat", "linear"]
+        ops += ["reduce"] if rank > 2 else []
+        ops += ["select", "matmul", "flatten"] if rank > 2 else []
+        ops += ["conv"] if rank == 4 else []
+        op = draw(st.sampled_from(ops))
+        key = str(i)
+        if op == "conv":
+            out = draw(st.integers(1, 4))
+            params[key] = nn.Conv2d(shape[1], out, 1 + 2 * draw(st.integers(0, 1)), padding="same")
+            steps.append((op, None))
+            shape[1] = out
+        elif op == "linear":
+            out = draw(st.integers(1, 4))
+            params[key] = nn.Linear(shape[-1], out, bias=draw(st.booleans()))
+            steps.append((op, None))
+            shape[-1] = out
+        elif op == "permute":
+            perm = [0] + draw(st.permutations(list(range(1, rank))))
+            steps.append((op, tuple(perm)))
+            shape = [shape[p] for p in perm]
+        elif op == "reshape":
+            flat = [shape[0], math.prod(shape[1:])]
+            target = flat if draw(st.booleans()) or rank > 3 else [shape[0], *shape[1:], 1]
+            steps.append((op, tuple(target)))
+            shape = list(target)
+        elif op == "slice":
+            d = draw(st.integers(1, rank - 1))
+            lo = draw(st.integers(0, shape[d] - 1))
+            hi = draw(st.integers(lo + 1, shape[d]))
+            st_ = draw(st.integers(1, 2))
+            steps.append((op, (d, lo, hi, st_)))
+            shape[d] = len(range(lo, hi, st_))
+        elif op == "select":
+            d = draw(st.integers(1, rank - 1))
+            steps.append((op, (d, draw(st.integers(-shape[d], shape[d] - 1)))))
+            del shape[d]
+        elif op == "softmax":
+            d = draw(st.integers(1, rank - 1))
+            steps.append((op, d if draw(st.booleans()) else -d - 1))
+        elif op == "reduce":
+            dims = sorted(draw(st.sets(st.integers(1, rank - 1), min_size=1, max_size=rank - 2)))
+            keep = draw(st.booleans())
+            steps.append((op, (draw(st.sampled_from(["sum", "mean", "amax", "amin"])), tuple(dims), keep)))
+            shape = (
+                [1 if d in dims else s for d, s in enumerate(shape)]
+                if keep
+                else [s for d, s in enumerate(shape) if d not in dims]
+            )
+        elif op == "constant":
+            fn = draw(st.sampled_from(["add", "mul", "sub", "div"]))
+            if draw(st.booleans()):
+                steps.append((op, (fn, 0.5)))
+            else:  # a learned operand broadcast over the last dims
+                k = draw(st.integers(1, rank - 1))
+                params[key] = nn.Parameter(
+                    torch.ones([shape[d] if draw(st.booleans()) else 1 for d in range(rank - k, rank)])
+                )
+                steps.append((op, (fn, None)))
+        elif op == "matmul":
+            steps.append((op, None))
+            shape = [*shape[:-1], shape[-2]]
+        elif op == "unary":
+            steps.append((op, draw(st.sampled_from(["exp", "abs", "neg", "erf", "sin"]))))
+        elif op == "act":
+            steps.append((op, draw(st.booleans())))
+        elif op == "cat":
+            d = draw(st.integers(1, rank - 1))
+            steps.append((op, d))
+            shape[d] *= 2
+        elif op == "flatten":
+            d = draw(st.integers(1, rank - 2))
+            steps.append((op, d))
+            shape = shape[:d] + [math.prod(shape[d:])]
+    return first, steps, params
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(program=programs())
+def test_random_tensor_programs_import_as_torch_counts_them(program):
+    shape, steps, params = program
+    model = Program(steps, params)
+    report, imp = imported_report(model, shape)
+    with torch.device("meta"):
+        model = model.to("meta")
+    x = torch.zeros((1, *shape), device="meta")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = model(x)
+    assert report.params == sum(p.numel() for p in model.parameters())
+    assert report.macs == counter.get_total_flops() // 2
+    assert tuple(report.output_shape) == tuple(y.shape[1:])
+    assert imp.warnings == []
     round_trip(report)

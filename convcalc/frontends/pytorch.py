@@ -735,6 +735,8 @@ class _Importer:
         if not outs:
             raise ConvcalcError(f"{self.graph.name}: forward returns no tensor computed from its input")
         outs = [self.materialize(t) if t.pending or t.perm is not None else t for t in outs]
+        # an output that is the input itself (forward did nothing to it): an identity layer
+        outs = [self.add("identity", [t], suffix="identity") if t.ref < 0 else t for t in outs]
         self.graph.outputs = [("", t.ref) for t in outs]
         self.prune()
 
@@ -1567,8 +1569,9 @@ for _kind, _names in {
 def _cat(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     a = _bind(args, kwargs, ("tensors", "dim"), {"dim": 0})
     xs = list(a["tensors"])
-    if not xs or not all(isinstance(x, T) and x.perm is None and not x.pending for x in xs):
+    if not xs or not all(isinstance(x, T) for x in xs):
         raise _Unsupported("cat of tensors not all computed from the input")
+    xs = [imp.materialize(x) if x.perm is not None or x.pending else x for x in xs]
     rank = len(imp.shape(xs[0].ref)) + 1
     d = int(_v(a["dim"])) % rank
     if d == 0:
@@ -1779,6 +1782,18 @@ def _getitem(imp: _Importer, n: Any, args: list, kwargs: dict) -> Any:
     for d, at in sorted(ints, reverse=True):  # the last dim first: the others keep their numbers
         y = imp.add("select", [y], {"axis": d, "index": at}, suffix="select" if y is not x else "")
     return y
+
+
+@_on(FUNCTIONS, "torch.select")
+@_on(METHODS, "select")
+def _select(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "dim", "index"), {})
+    x = _cf(imp, a["input"])
+    rank = len(imp.shape(x.ref)) + 1
+    d = int(_v(a["dim"])) % rank
+    if d == 0:
+        raise _Unsupported("select of the batch dim")
+    return imp.add("select", [x], {"axis": d - 1, "index": int(_v(a["index"]))})
 
 
 @_on(FUNCTIONS, "torch.split", "torch.chunk", "torch.tensor_split")
