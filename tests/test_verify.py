@@ -14,6 +14,7 @@ import sys
 import pytest
 import torch  # at top level: CI must fail, not skip, without torch
 import yaml
+from arch_twins import ARCHITECTURES
 
 from convcalc.errors import ConvcalcError
 from convcalc.layers import REGISTRY
@@ -410,3 +411,18 @@ def test_against_an_onnx_export_with_batchnorm_folded(cli, spec_file, tmp_path, 
     spec["layers"][3]["out_channels"] = 5  # the spec drifted: the model still has 4
     r = cli("verify", spec_file(yaml.safe_dump(spec)), "--against", folded)
     assert r.code == 1 and "differs from" in r.out.splitlines()[0]
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_onnx_files_verify_layer_by_layer(name, cli, tmp_path):
+    """verify of an ONNX file: the mapping of the ONNX front end, checked by torch on the module
+    export --torch writes for it (small inputs: the counts per layer do not need 224 pixels)."""
+    from onnx_export import export, fast_module
+
+    factory, shape, _ = ARCHITECTURES[name]
+    small = shape if len(shape) == 2 else (shape[0], 96, 96) if name == "inception_v3" else (shape[0], 64, 64)
+    path = str(tmp_path / f"{name}.onnx")
+    export(fast_module(factory), small, path)
+    r = cli("verify", path, "--device", "meta")
+    assert r.code == 0, r.out + r.err
+    assert r.out.startswith(f"convcalc verify: {name}: all ")

@@ -11,11 +11,15 @@ the import stops with an error naming the node. So an imported model reports tor
 ``sum(p.numel())`` and FlopCounterMode MACs, or nothing.
 
 What convcalc has no layer for is an unsupported op: an error listing each op with its count and
-its first node, or with ``allow_unknown`` a zero-cost node of torch's output shape and a warning.
-Tensor plumbing with no cost is followed without a node: ``contiguous``, dtype casts, a permute to
-channels-last and back (ConvNeXt's block: LayerNorm and Linear over the last dim are then
-``layernorm`` and ``pointwise``), the reshape-permute-reshape of a channel shuffle, a constant
-per-channel multiply-add (a frozen batch norm).
+its first node, or with ``allow_unknown`` an ``opaque`` layer (zero cost, torch's output shape)
+whose warning every output shows. Tensor plumbing with no cost is followed without a node:
+``contiguous``, dtype casts, a permute to channels-last and back (ConvNeXt's block: LayerNorm
+and Linear over the last dim are then ``layernorm`` and ``pointwise``), the reshape-permute-
+reshape of a channel shuffle, a constant per-channel multiply-add (a frozen batch norm); where
+such a view or pattern is read by anything else it becomes the layers it is (``transpose``,
+``reshape``, ``elementwise``: ``materialize``). Other plumbing maps onto the tensor layer types
+(``reshape``, ``transpose``, ``slice``, ``select``, ``dense``, ``matmul``, ``reduce``,
+``softmax``, ``unary``, ``binary``, ``elementwise``).
 
 torch is imported only when this module is used (it is never a dependency of convcalc).
 """
@@ -534,13 +538,9 @@ class _Importer:
 
     def handler(self, n: Any) -> tuple[Handler | None, str]:
         if n.op == "call_module":
-            m = self.modules[n.target]
-            cls = type(m)
-            key = (
-                f"{cls.__module__.replace('torch.nn.modules.', 'torch.nn.').rsplit('.', 1)[0]}.{cls.__name__}"
-            )
-            if cls.__module__.startswith("torch.nn"):
-                key = f"nn.{cls.__name__}"
+            cls = type(self.modules[n.target])
+            torch_nn = cls.__module__.startswith("torch.nn")
+            key = f"nn.{cls.__name__}" if torch_nn else f"{cls.__module__}.{cls.__qualname__}"
             return self.module_handlers.get(cls), key
         if n.op == "call_method":
             return METHODS.get(n.target), f"Tensor.{n.target}"
