@@ -162,7 +162,27 @@ def test_verify_runs_on_cpu_or_meta(device):
     assert result.outputs == report.outputs
 
 
-def test_verify_without_torch_says_how_to_install_it(cli, spec_file, monkeypatch):
+def test_verify_without_torch_says_how_to_install_it(cli, spec_file, monkeypatch, tmp_path):
+    from onnx_export import export, fast_module
+    from torch import nn
+
+    onnx_file = str(tmp_path / "m.onnx")
+    export(
+        fast_module(lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())), (3, 16, 16), onnx_file
+    )
+    spec = spec_file(
+        yaml.safe_dump(
+            {
+                "input": [3, 16, 16],
+                "layers": [
+                    {"type": "conv", "out_channels": 8, "kernel": 3, "padding": 1},
+                    {"type": "activation"},
+                ],
+            }
+        )
+    )
+    for name in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
     r = cli("verify", spec_file(small()))
     assert r.code == 2 and r.out == ""
@@ -170,6 +190,15 @@ def test_verify_without_torch_says_how_to_install_it(cli, spec_file, monkeypatch
         r.err
         == "convcalc: error: convcalc verify needs PyTorch in the same environment as convcalc: pip install torch\n"
     )
+    r = cli("report", "--torch", "models:net", "--input", "3x8x8")
+    assert r.code == 2 and r.err.endswith(
+        "needs PyTorch in the same environment as convcalc: pip install torch\n"
+    )
+    # what needs no torch works without it: writing the module, a spec against an ONNX file
+    r = cli("export", "--torch", spec)
+    assert r.code == 0 and "nn.Conv2d(3, 8, 3, padding=1)" in r.out
+    r = cli("verify", spec, "--against", onnx_file)
+    assert r.code == 0, r.err
 
 
 def test_verify_option_errors(cli, spec_file):
