@@ -75,8 +75,10 @@ def export(
     resolution: ResOpt = None,
     input: InputOpt = None,
 ) -> None:
-    """Write a spec as code: --torch gives a self-contained Python file defining an nn.Module with
-    the spec's layers, shapes and parameters (build() returns it; INPUT_SHAPE is its input)."""
+    """Write a spec as code: --torch, a self-contained PyTorch module.
+
+    The file defines an nn.Module with the spec's layers, shapes and parameters, one submodule per
+    layer named as the report's rows; build() returns it, INPUT_SHAPE is its input."""
     from ..errors import ConvcalcError
     from ..output import emit
     from ..torch_export import torch_source
@@ -124,10 +126,12 @@ def verify(
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     output: Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, metavar="FILE")] = None,
 ) -> int:
-    """Check a spec's numbers with PyTorch: build its module (as export --torch writes it), run one
-    forward pass on zeros and compare every layer's output shape, params and MACs (FlopCounterMode)
-    with convcalc's. With --against MODEL or --torch PKG.MOD:FACTORY: check that the spec and a real
-    model have the same params, MACs and output shapes (a CI guard against a drifting spec); a params
+    """Check a spec's numbers with PyTorch, or a spec against a real model.
+
+    Alone: build the spec's module (as export --torch writes it), run one forward pass on zeros
+    and compare every layer's output shape, params and MACs (FlopCounterMode) with convcalc's.
+    With --against (a model file) or --torch (a live model): check that the spec and the model have
+    the same params, MACs and output shapes, the CI guard against a drifting spec; a params
     difference exactly explained by BatchNorm folded into convs is reported and passes."""
     from .. import network
     from ..errors import ConvcalcError
