@@ -153,7 +153,9 @@ def test_variadic_max_min_match_torch_and_cost_n_minus_1_per_output(data):
     full = tuple(data.draw(st.integers(1, 5)) for _ in range(rank))
     k = data.draw(st.integers(2, 5))
     shapes = tuple(
-        tuple(1 if data.draw(st.integers(0, 3)) == 0 else s for s in full[data.draw(st.integers(0, rank - 1)) :])
+        tuple(
+            1 if data.draw(st.integers(0, 3)) == 0 else s for s in full[data.draw(st.integers(0, rank - 1)) :]
+        )
         for _ in range(k)
     )
     op = data.draw(st.sampled_from(["max", "min"]))
@@ -191,7 +193,9 @@ def test_bad_values_are_one_line_errors(layer, fragment, cli, spec_file):
 
 
 def test_lrn_on_a_vector_is_a_one_line_error(cli, spec_file):
-    path = spec_file("input: [3, 8, 8]\nlayers:\n  - {type: global_pool}\n  - {type: flatten}\n  - {type: lrn, size: 3}\n")
+    path = spec_file(
+        "input: [3, 8, 8]\nlayers:\n  - {type: global_pool}\n  - {type: flatten}\n  - {type: lrn, size: 3}\n"
+    )
     r = cli("report", path)
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
     assert "lrn needs an input of channels and at least one more dim" in r.err

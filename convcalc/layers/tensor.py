@@ -426,7 +426,9 @@ VARIADIC_BINARY_OPS = ("max", "min")  # of any number of tensors (ONNX's Max, Mi
 @register
 class Binary(Layer):
     type_name = "binary"
-    summary = "sub, div, pow, max or min of two tensors (max, min: or more; inputs: [A, B]; PyTorch broadcasting)"
+    summary = (
+        "sub, div, pow, max or min of two tensors (max, min: or more; inputs: [A, B]; PyTorch broadcasting)"
+    )
     arity = 0
     fields = (Field("op", Choice(*BINARY_OPS), help="a - b, a / b, a ** b, max(a, b) or min(a, b)"),)
 
