@@ -328,3 +328,21 @@ def test_variadic_ops_of_one_and_two_inputs(op, cli, tmp_path):
 def test_bad_uses_are_one_line_errors(nodes, inits, fragments, cli, tmp_path):
     path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 4, 5, 6])], [tensor("y", None)], inits)
     one_line_error(cli("report", path), *fragments)
+
+
+def test_prelu_on_a_channels_last_view(cli, tmp_path):
+    """PRelu with a [C] slope on a channels-last tensor (between the transposes of a ConvNeXt-style
+    block) is one slope per channel; the transposes stay implicit."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], name="to_cl", perm=[0, 2, 3, 1]),
+        helper.make_node("PRelu", ["t", "a"], ["p"], name="act"),
+        helper.make_node("Transpose", ["p"], ["y"], name="back", perm=[0, 3, 1, 2]),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 4, 5, 6])], [tensor("y", None)], [weight("a", [4])])
+    got = report_json(cli, path)
+    assert [(layer["type"], layer["params"], layer["flops"]) for layer in got["layers"]] == [
+        ("prelu", 4, 2 * 120)
+    ]
+    assert [tuple(s) for s in got["outputs"].values()] == [(4, 5, 6)]
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
