@@ -731,6 +731,25 @@ def _scale(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
     )
 
 
+@emitter("prelu")
+def _prelu(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    return Emit(call("nn.PReLU", shapes[0][0]) if layer.params["per_channel"] else "nn.PReLU()")
+
+
+@emitter("lrn")
+def _lrn(layer: Layer, shapes: tuple[Shape, ...]) -> Emit:
+    p = layer.params
+    return Emit(
+        call(
+            "nn.LocalResponseNorm",
+            p["size"],
+            alpha=kw(p["alpha"], 1e-4),
+            beta=kw(p["beta"], 0.75),
+            k=kw(p["k"], 1.0),
+        )
+    )
+
+
 def _lift(shapes: tuple[Shape, ...]) -> tuple[int, ...] | None:
     rank = max(len(s) for s in shapes)
     lift = tuple(rank - len(s) for s in shapes)
@@ -878,7 +897,7 @@ helper(
     "Reduce",
     '''
 class Reduce(nn.Module):
-    """mean, sum, max (amax), min (amin) or prod over dims of the batched tensor."""
+    """mean, sum, max (amax), min (amin), prod, argmax or argmin over dims of the batched tensor."""
 
     def __init__(self, op, dims, keepdim):
         super().__init__()
@@ -889,6 +908,8 @@ class Reduce(nn.Module):
             for d in sorted(self.dims, reverse=True):
                 x = x.prod(d, keepdim=True)
             return x if self.keepdim else x.squeeze(self.dims)
+        if self.op in ("argmax", "argmin"):  # one dim; the output holds indices
+            return getattr(torch, self.op)(x, self.dims[0], keepdim=self.keepdim)
         fn = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax, "min": torch.amin}[self.op]
         return fn(x, self.dims, keepdim=self.keepdim)
 ''',
@@ -917,18 +938,23 @@ helper(
     "Binary",
     '''
 class Binary(nn.Module):
-    """sub, div, pow, max or min of two tensors, broadcast per sample (``lift``: as Add's)."""
+    """sub, div, pow, max or min of two tensors (max, min: of two or more), broadcast per sample
+    (``lift``: as Add's)."""
 
     def __init__(self, op, lift=None):
         super().__init__()
         self.op, self.lift = op, lift
 
-    def forward(self, a, b):
+    def forward(self, *xs):
         if self.lift is not None:
-            a, b = (x[(slice(None),) + (None,) * k] for x, k in zip((a, b), self.lift))
-        return {"sub": torch.sub, "div": torch.div, "pow": torch.pow, "max": torch.maximum, "min": torch.minimum}[
+            xs = [x[(slice(None),) + (None,) * k] for x, k in zip(xs, self.lift)]
+        fn = {"sub": torch.sub, "div": torch.div, "pow": torch.pow, "max": torch.maximum, "min": torch.minimum}[
             self.op
-        ](a, b)
+        ]
+        y = xs[0]
+        for x in xs[1:]:
+            y = fn(y, x)
+        return y
 ''',
 )
 

@@ -243,6 +243,25 @@ def squeeze_excite_cases(draw):
     return Case(values, (shape,), draw(BATCH))
 
 
+@st.composite
+def prelu_cases(draw):
+    values: dict = dict(type="prelu")
+    if draw(st.booleans()):
+        values["per_channel"] = draw(st.booleans())
+    return Case(values, (draw(shapes()),), draw(BATCH))
+
+
+@st.composite
+def lrn_cases(draw):
+    """torch's LocalResponseNorm on 1D to 3D maps (torch wants 3 or more dims with the batch),
+    windows smaller and larger than the channels, any alpha, beta, k."""
+    values: dict = dict(type="lrn", size=draw(st.integers(1, 9)))
+    for key in ("alpha", "beta", "k"):
+        if draw(st.booleans()):
+            values[key] = draw(st.sampled_from([0.0, 1e-4, 0.5, 0.75, 1.0, 2.0]))
+    return Case(values, (draw(shapes(lo_dims=1)),), draw(BATCH))
+
+
 def _only(strategy, t):
     return strategy.filter(lambda c: c.values["type"] == t)
 
@@ -257,6 +276,8 @@ NEW_VALID = {
     **{t: _only(pixel_cases(), t) for t in ("pixel_shuffle", "pixel_unshuffle")},
     "attention": attention_cases(),
     "squeeze_excite": squeeze_excite_cases(),
+    "prelu": prelu_cases(),
+    "lrn": lrn_cases(),
 }
 
 
@@ -803,6 +824,8 @@ EXPLAIN = [
     ("pixel_unshuffle", {"factor": 2}, ((1, 4, 4, 4),)),
     ("attention", {"heads": 2}, ((6, 3, 3),)),
     ("squeeze_excite", {"reduction": 2}, ((6, 3, 3),)),
+    ("prelu", {"per_channel": True}, ((6, 3, 3),)),
+    ("lrn", {"size": 5}, ((6, 3, 3),)),
 ]
 
 

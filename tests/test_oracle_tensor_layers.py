@@ -139,9 +139,11 @@ def matmul_cases(draw):
 @st.composite
 def reduce_cases(draw):
     shape = draw(shapes())
-    axes = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    op = draw(st.sampled_from(REDUCE_OPS))
+    most = 1 if op in ("argmax", "argmin") else len(shape)  # torch.argmax takes one dim
+    axes = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=most, unique=True))
     keep = draw(st.booleans()) if len(axes) < len(shape) else True
-    values = {"type": "reduce", "op": draw(st.sampled_from(REDUCE_OPS)), "axes": axes, "keepdims": keep}
+    values = {"type": "reduce", "op": op, "axes": axes, "keepdims": keep}
     return Case(values, (shape,), draw(BATCH))
 
 
@@ -173,9 +175,14 @@ def broadcast_pair(draw):
 
 @st.composite
 def binary_cases(draw):
-    return Case(
-        {"type": "binary", "op": draw(st.sampled_from(BINARY_OPS))}, draw(broadcast_pair()), draw(BATCH)
-    )
+    op = draw(st.sampled_from(BINARY_OPS))
+    ins = draw(broadcast_pair())
+    if op in ("max", "min") and draw(st.booleans()):  # ONNX's variadic Max, Min: more tensors
+        full = max(ins, key=len)
+        for _ in range(draw(st.integers(1, 2))):
+            s = full[draw(st.integers(0, len(full) - 1)) :]
+            ins += (tuple(1 if draw(st.integers(0, 3)) == 0 else x for x in s),)
+    return Case({"type": "binary", "op": op}, ins, draw(BATCH))
 
 
 @st.composite

@@ -165,7 +165,7 @@ def test_unsupported_ops_are_listed_or_costed_as_zero_with_a_warning():
         def __init__(self) -> None:
             super().__init__()
             self.conv = nn.Conv2d(3, 4, 3)
-            self.rnn_like = nn.PReLU()
+            self.rnn_like = nn.RMSNorm(6)
 
         def forward(self, x):
             x = torch.roll(self.conv(x), 1, dims=2)
@@ -175,18 +175,18 @@ def test_unsupported_ops_are_listed_or_costed_as_zero_with_a_warning():
     with pytest.raises(ConvcalcError) as e:
         import_model(Odd(), (3, 8, 8), "odd")
     assert str(e.value) == (
-        "odd: unsupported ops: torch.roll (2, first: roll), nn.PReLU (1, first: rnn_like), "
+        "odd: unsupported ops: torch.roll (2, first: roll), nn.RMSNorm (1, first: rnn_like), "
         "Tensor.cumsum (1, first: cumsum); --allow-unknown counts them as zero (with a warning)"
     )
     report, imp = imported_report(Odd(), (3, 8, 8), "odd", allow_unknown=True)
-    assert imp.warnings == ["the 1 parameters of operations counted as zero are not counted either"]
+    assert imp.warnings == ["the 6 parameters of operations counted as zero are not counted either"]
     assert [r.type for r in report.rows] == ["conv", "opaque", "opaque", "opaque", "opaque"]
     assert zero_cost_warnings([r.cost for r in report.rows]) == [
-        "4 operations convcalc cannot cost are counted as zero (torch.roll x2, nn.PReLU x1, Tensor.cumsum x1): "
+        "4 operations convcalc cannot cost are counted as zero (torch.roll x2, nn.RMSNorm x1, Tensor.cumsum x1): "
         "the totals are lower bounds"
     ]
     assert report.output_shape == (4, 6, 6)
-    assert report.params == 4 * 3 * 9 + 4  # PReLU's weight is not counted: the warning says so
+    assert report.params == 4 * 3 * 9 + 4  # RMSNorm's weight is not counted: the warning says so
     assert report.macs == zoo_twins.measure(Odd(), (3, 8, 8))["macs"]
 
 
@@ -359,7 +359,7 @@ MODELS = textwrap.dedent(
     instance = Net()
 
     def odd():
-        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU())
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.RMSNorm(6))
     """
 )
 
@@ -389,12 +389,12 @@ def test_report_and_check_take_a_torch_model(cli, models):
 def test_cli_torch_errors_and_warnings(cli, models, tmp_path):
     r = cli("report", "--torch", f"{models}:odd", "--input", "3x8x8")
     assert r.code == 2 and r.err.count("\n") == 1
-    assert "unsupported ops: nn.PReLU (1, first: 1)" in r.err
+    assert "unsupported ops: nn.RMSNorm (1, first: 1)" in r.err
     r = cli("report", "--torch", f"{models}:odd", "--input", "3x8x8", "--allow-unknown", "-f", "json")
     assert r.code == 0
-    zero = "1 operation convcalc cannot cost is counted as zero (nn.PReLU x1): the totals are lower bounds"
+    zero = "1 operation convcalc cannot cost is counted as zero (nn.RMSNorm x1): the totals are lower bounds"
     assert r.err == (
-        "convcalc: warning: the 1 parameters of operations counted as zero are not counted either\n"
+        "convcalc: warning: the 6 parameters of operations counted as zero are not counted either\n"
         f"convcalc: warning: torch:{models}:odd: {zero}\n"
     )
     assert json.loads(r.out)["warnings"] == [zero]  # and in tables: every output says so

@@ -265,6 +265,10 @@ TWINS = {
     "pixel_unshuffle": lambda layer, s: _pixel(layer, s, True),
     "attention": lambda layer, s: ExplicitAttention(s[0], layer.params["heads"], layer.params["bias"]),
     "squeeze_excite": _squeeze_excite,
+    "prelu": lambda layer, s: nn.PReLU(s[0] if layer.params["per_channel"] else 1),
+    "lrn": lambda layer, s: nn.LocalResponseNorm(
+        layer.params["size"], layer.params["alpha"], layer.params["beta"], layer.params["k"]
+    ),
 }
 
 
@@ -355,6 +359,10 @@ def _reduce(layer, shape):
         return PerSample(lambda x: x.amax(dim=dims, keepdim=keep))
     if op == "min":
         return PerSample(lambda x: x.amin(dim=dims, keepdim=keep))
+    if op in ("argmax", "argmin"):  # torch.argmax takes one dim (an int), as the layer
+        (dim,) = dims
+        fn = torch.argmax if op == "argmax" else torch.argmin
+        return PerSample(lambda x: fn(x, dim=dim, keepdim=keep))
 
     def prod_all(x):  # torch.prod reduces one dim at a time: the highest first
         rank = x.dim()
@@ -399,6 +407,18 @@ UNARY = {
 BINARY = {"sub": torch.sub, "div": torch.div, "pow": torch.pow, "max": torch.maximum, "min": torch.minimum}
 
 
+def _chain(fn):
+    """fn of two tensors applied left to right over any number (torch.maximum of three ...)."""
+
+    def chained(*xs):
+        y = xs[0]
+        for x in xs[1:]:
+            y = fn(y, x)
+        return y
+
+    return chained
+
+
 class Zeros(nn.Module):
     """An operation convcalc cannot cost: here, zeros of its output shape (no work counted)."""
 
@@ -431,7 +451,7 @@ TWINS.update(
             )
         ),
         "unary": lambda layer, s: PerSample(UNARY[layer.params["fn"]]),
-        "binary": lambda layer, *shapes: Aligned(BINARY[layer.params["op"]], shapes),
+        "binary": lambda layer, *shapes: Aligned(_chain(BINARY[layer.params["op"]]), shapes),
         "elementwise": lambda layer, s: WithConstant(
             layer.params["op"], layer.params["shape"] or (), layer.params["learned"]
         ),

@@ -6,7 +6,9 @@ map. docs/onnx.md has the table."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import struct
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -354,7 +356,7 @@ def _matmul(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
     raise Unsupported("has a missing input")
 
 
-@handles("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
+@handles("Add", "Sub", "Mul", "Div", "Pow")  # Max, Min: _variadic (two inputs come back here)
 def _binary(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
     present = [v for v in ins if v is not None]
     if all(isinstance(v, Const) for v in present):
@@ -425,6 +427,42 @@ def _binary(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
     if taken:
         values["learned"] = taken
     return [cv.emit(node, cv.build(node, "elementwise", values), [x], cl=cl)]
+
+
+@handles("Sum", "Mean", "Max", "Min")
+def _variadic(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
+    """Sum, Mean, Max, Min of any number of inputs: one input passes on; two are the binary op
+    (constants included); more are one merge node, (n - 1) FLOPs per output element (Sum:
+    ``add``; Max, Min: ``binary``), and Mean that sum then a divide by n (n per output)."""
+    present = [v for v in ins if v is not None]
+    if not present:
+        raise Unsupported("has no inputs")
+    if node.op_type in ("Max", "Min") and (len(present) == 2 or all(isinstance(v, Const) for v in present)):
+        return _binary(cv, node, ins)
+    if len(present) == 1:
+        return [present[0]]
+    if node.op_type == "Sum" and len(present) == 2:
+        return _binary(cv, dataclasses.replace(node, op_type="Add"), ins)
+    if not all(isinstance(v, Act) for v in present):
+        raise Unsupported(
+            f"combines {len(present)} inputs, some of them constants; convcalc maps activations"
+        )
+    acts = [v for v in present if isinstance(v, Act)]
+    cl = all(a.cl for a in acts) and len({len(a.shape) for a in acts}) == 1
+    if not cl:
+        acts = [cv.cf(a) for a in acts]
+    if len({len(a.shape) for a in acts}) != 1:
+        raise Unsupported(
+            f"combines tensors of shapes {', '.join(dims_text(a.logical) for a in acts)} (and the batch): "
+            "of different ranks, the batch dims would not line up"
+        )
+    if node.op_type in ("Max", "Min"):
+        layer = cv.build(node, "binary", {"op": BINARY[node.op_type]})
+        return [cv.emit(node, layer, acts, cl=cl)]
+    y = cv.emit(node, cv.build(node, "add", {}), acts, cl=cl)
+    if node.op_type == "Mean":
+        y = cv.emit(node, cv.build(node, "elementwise", {"op": "div"}), [y], ".div", cl=cl)
+    return [y]
 
 
 def _scale_bias_after(
@@ -599,6 +637,29 @@ def _layernorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
     return [_norm(cv, node, x, "layernorm", {}, scale, b if isinstance(b, Const) else None)]
 
 
+def _float32(v: Any) -> float:
+    """A float attribute (stored as float32) as the shortest decimal that is the same float32:
+    1e-4, not 9.999999747378752e-05."""
+    x = float(v)
+    want = struct.pack("<f", x)
+    for digits in range(6, 10):
+        short = float(f"{x:.{digits}g}")
+        if struct.pack("<f", short) == want:
+            return short
+    return x
+
+
+@handles("LRN")
+def _lrn(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
+    x = cv.cf(cv.act(ins[0]))
+    if "size" not in node.attrs:
+        raise Unsupported("has no size")
+    values: dict[str, Any] = {"size": int(node.attrs["size"])}
+    for key, attr, default in (("alpha", "alpha", 1e-4), ("beta", "beta", 0.75), ("k", "bias", 1.0)):
+        values[key] = _float32(node.attrs[attr]) if attr in node.attrs else default
+    return [cv.emit(node, cv.build(node, "lrn", values), [x])]
+
+
 def _activation(cv: _Converter, node: P.Node, x: Act, fn: str, kind: str = "activation") -> Act:
     """An element-wise function: on a channels-last view too (it stays one)."""
     return cv.emit(node, cv.build(node, kind, {"fn": fn}), [x], cl=x.cl)
@@ -607,6 +668,33 @@ def _activation(cv: _Converter, node: P.Node, x: Act, fn: str, kind: str = "acti
 @handles(*ACTIVATIONS)
 def _act(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
     return [_activation(cv, node, cv.act(ins[0]), ACTIVATIONS[node.op_type])]
+
+
+@handles("PRelu")
+def _prelu(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
+    """One slope (per_channel false) or one per channel, placed to broadcast against the channel
+    dim ([C, 1, 1] for [N, C, H, W]; [C] for [N, C] or a channels-last view); any other slope
+    (per position, per row) is no convcalc layer."""
+    x = cv.act(ins[0])
+    slope = ins[1] if len(ins) > 1 else None
+    if isinstance(slope, Act):
+        raise Unsupported("its slope is computed by the network")
+    a = cv.const(slope, "slope")
+    logical = x.logical
+    dims = tuple(a.dims)
+    if len(dims) == len(logical) + 1 and dims[0] == 1:
+        dims = dims[1:]  # the batch dim's 1
+    channel = len(logical) - 1 if x.cl else 0
+    per_channel = tuple(x.shape[0] if i == channel else 1 for i in range(len(logical)))
+    padded = (1,) * (len(logical) - len(dims)) + dims
+    if len(dims) > len(logical) or (a.numel != 1 and padded != per_channel):
+        raise Unsupported(
+            f"has a slope of dims {dims_text(a.dims)} for an input {dims_text((BATCH,) + logical)}: convcalc's "
+            "prelu has one slope, or one per channel"
+        )
+    layer = cv.build(node, "prelu", {"per_channel": a.numel != 1})
+    cv.expect([a], layer, x.shape, node)
+    return [cv.emit(node, layer, [x], cl=x.cl)]
 
 
 @handles(*UNARY)
@@ -728,6 +816,22 @@ def _reduce(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
     if op in ("mean", "max") and keep and 1 <= n <= 3 and bl == list(range(1, n + 1)):
         return [cv.emit(node, cv.build(node, "global_pool", {"mode": "avg" if op == "mean" else "max"}), [x])]
     return [cv.emit(node, cv.build(node, "reduce", {"op": op, "axes": bl, "keepdims": keep}), [x])]
+
+
+@handles("ArgMax", "ArgMin")
+def _argmax(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
+    """The index of the largest (smallest) value along one axis: ``reduce`` argmax / argmin
+    (select_last_index changes which index, not the cost)."""
+    if not isinstance(ins[0], Act):
+        raise Unsupported("finds an index in a constant")
+    x = cv.cf(ins[0])
+    full = len(x.shape) + 1
+    axis = norm_axis(int(node.attrs.get("axis", 0)), full)
+    if axis == 0:
+        raise Unsupported("finds the index along the batch dim")
+    op = "argmax" if node.op_type == "ArgMax" else "argmin"
+    values = {"op": op, "axes": [axis - 1], "keepdims": bool(node.attrs.get("keepdims", 1))}
+    return [cv.emit(node, cv.build(node, "reduce", values), [x])]
 
 
 @handles("Concat")
@@ -1052,6 +1156,21 @@ def _resize(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
     else:
         raise Unsupported(f"has mode {mode!r}")
     return [cv.emit(node, cv.build(node, "resize", values), [x])]
+
+
+@handles("DepthToSpace", "SpaceToDepth")
+def _depth_to_space(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
+    """DepthToSpace is ``pixel_shuffle`` in either mode: DCR (the default) and CRD (torch's
+    PixelShuffle) order the channels differently but move the same elements, at no cost;
+    SpaceToDepth is ``pixel_unshuffle``."""
+    x = cv.cf(cv.act(ins[0]))
+    if "blocksize" not in node.attrs:
+        raise Unsupported("has no blocksize")
+    mode = str(node.attrs.get("mode", "DCR"))
+    if node.op_type == "DepthToSpace" and mode not in ("DCR", "CRD"):
+        raise Unsupported(f"has mode {mode!r}")
+    kind = "pixel_shuffle" if node.op_type == "DepthToSpace" else "pixel_unshuffle"
+    return [cv.emit(node, cv.build(node, kind, {"factor": int(node.attrs["blocksize"])}), [x])]
 
 
 @handles("Pad")

@@ -355,6 +355,22 @@ def _m_instancenorm(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     return imp.add("instancenorm", [_cf(imp, args[0])], {"affine": m.affine})
 
 
+@_on(MODULES, "LocalResponseNorm")
+def _m_lrn(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    m = imp.modules[n.target]
+    values = {"size": int(m.size), "alpha": float(m.alpha), "beta": float(m.beta), "k": float(m.k)}
+    return imp.add("lrn", [_cf(imp, args[0])], values)
+
+
+@_on(FUNCTIONS, "F.local_response_norm")
+def _f_lrn(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "size", "alpha", "beta", "k"), dict(alpha=1e-4, beta=0.75, k=1.0))
+    if any(isinstance(a[k], T) for k in ("size", "alpha", "beta", "k")):
+        raise _Unsupported("local_response_norm with arguments computed from the input")
+    values = {"size": int(_v(a["size"])), **{k: float(_v(a[k])) for k in ("alpha", "beta", "k")}}
+    return imp.add("lrn", [_cf(imp, a["input"])], values)
+
+
 # -- activations, dropout, identity ------------------------------------------------------------------------
 ACTIVATION_MODULES = {
     "ReLU": "relu",
@@ -435,6 +451,32 @@ def _f_hardtanh(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
     if (_v(a["min_val"]), _v(a["max_val"])) != (0, 6):
         raise _Unsupported("hardtanh other than ReLU6")
     return imp.add("activation", [_cf_or_any(a["input"])], {"fn": "relu6"})
+
+
+def _prelu(imp: _Importer, x: Any, slopes: int) -> T:
+    """PReLU with ``slopes`` learned slopes: one (any view of the tensor: element-wise), or one
+    per channel (torch's dim 1, so the tensor channels first)."""
+    if slopes == 1:
+        return imp.add("prelu", [_cf_or_any(x)], {"per_channel": False})
+    x = _cf(imp, x)
+    if imp.shape(x.ref)[0] != slopes:
+        raise _Unsupported("prelu with a slope per element of another dim than the channels")
+    return imp.add("prelu", [x], {"per_channel": True})
+
+
+@_on(MODULES, "PReLU")
+def _m_prelu(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    return _prelu(imp, args[0], int(imp.modules[n.target].num_parameters))
+
+
+@_on(FUNCTIONS, "F.prelu", "torch.prelu")
+@_on(METHODS, "prelu")
+def _f_prelu(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+    a = _bind(args, kwargs, ("input", "weight"), {})
+    w = a["weight"]
+    if not isinstance(w, S) or not hasattr(w.value, "numel"):
+        raise _Unsupported("prelu with a slope computed from the input")
+    return _prelu(imp, a["input"], int(w.value.numel()))
 
 
 def _cf_or_any(x: Any) -> T:
@@ -1210,3 +1252,29 @@ def _reduce(op: str) -> Handler:
 for _op in REDUCTIONS:
     FUNCTIONS[f"torch.{_op}"] = _reduce(_op)
     METHODS[_op] = _reduce(_op)
+
+
+def _arg_reduce(op: str) -> Handler:
+    """torch.argmax / argmin along one dim of each sample: ``reduce`` argmax / argmin (its
+    output holds indices); without a dim (over the flattened tensor) it is no layer."""
+
+    def handler(imp: _Importer, n: Any, args: list, kwargs: dict) -> T:
+        a = _bind(args, kwargs, ("input", "dim", "keepdim"), dict(dim=None, keepdim=False))
+        x = _cf(imp, a["input"])
+        rank = len(imp.shape(x.ref)) + 1
+        dim, keep = _v(a["dim"]), bool(_v(a["keepdim"]))
+        if dim is None:
+            raise _Unsupported(f"{op} over every dim (the batch too)")
+        d = int(dim) % rank
+        if d == 0:
+            raise _Unsupported(f"{op} over the batch dim")
+        if not keep and rank == 2:
+            raise _Unsupported(f"{op} over every dim of a sample")
+        return imp.add("reduce", [x], {"op": op, "axes": [d - 1], "keepdims": keep})
+
+    return handler
+
+
+for _op in ("argmax", "argmin"):
+    FUNCTIONS[f"torch.{_op}"] = _arg_reduce(_op)
+    METHODS[_op] = _arg_reduce(_op)

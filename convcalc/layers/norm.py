@@ -16,7 +16,7 @@ from math import prod
 
 from ..errors import GeometryError
 from .base import Cost, Layer, Shape, register
-from .fields import Bool, Field, Int
+from .fields import Bool, Field, Float, Int
 
 NORM_FLOPS_PER_ELEMENT = 5  # mean sum, centre, square, variance sum, scale by 1/std
 NORM_FLOPS_PER_GROUP = 2  # + eps, rsqrt
@@ -122,6 +122,50 @@ class InstanceNorm(Layer):
 
     def explain(self, shape: Shape) -> list[str]:
         return _norm_explain(self, shape, "one per channel", f"{prod(shape[1:]):,} positions")
+
+
+LRN_FLOPS_BESIDES_SUM = 5  # per element: square, multiply by alpha/size, add k, pow, divide
+
+
+@register
+class LRN(Layer):
+    """torch's nn.LocalResponseNorm(size, alpha, beta, k) (AlexNet, GoogLeNet): each element
+    divided by (k + alpha/size x the sum of the squares of ``size`` neighbouring channels at its
+    position)^beta, the window zero-padded at the ends of the channels. No parameters, no MACs.
+    FLOPs per element (a convention): 1 square, size - 1 adds of the window's sum, 1 multiply by
+    alpha/size, 1 add of k, 1 power, 1 divide = size + 4. alpha, beta and k change no count but
+    are kept (export writes them). Mixes channels only: the spatial field is unchanged. Needs an
+    input of 2 or more dims (channels and at least one more), as torch's 3D-or-more with the batch."""
+
+    type_name = "lrn"
+    summary = "local response normalisation across channels (AlexNet): no params, size + 4 FLOPs per element"
+    fields = (
+        Field("size", Int(1), help="channels in the window (torch's size)", short="-n"),
+        Field("alpha", Float(0.0), 1e-4, help="multiplicative factor (torch's default 1e-4)"),
+        Field("beta", Float(0.0), 0.75, help="exponent (torch's default 0.75)"),
+        Field("k", Float(0.0), 1.0, help="additive constant (torch's default 1; ONNX's bias)"),
+    )
+
+    def per_element(self) -> int:
+        """size + 4: the window's size - 1 adds and the other five steps."""
+        return self.size - 1 + LRN_FLOPS_BESIDES_SUM
+
+    def cost(self, shape: Shape) -> Cost:
+        if len(shape) < 2:
+            raise GeometryError(
+                f"lrn needs an input of channels and at least one more dim (torch's 3D or more with the "
+                f"batch), got {_shape(shape)}"
+            )
+        return Cost(self.type_name, shape, shape, flops=self.per_element() * prod(shape))
+
+    def explain(self, shape: Shape) -> list[str]:
+        c = self.cost(shape)
+        return [
+            f"lrn: input {_shape(shape)}, x / (k + alpha/size x sum of x^2 over {self.size} channels)^beta",
+            "params = 0, MACs = 0",
+            f"FLOPs = (size + 4) per element (square, size - 1 adds, scale, + k, pow, divide) = "
+            f"{self.per_element()} x {prod(shape):,} = {c.flops:,}",
+        ]
 
 
 @register

@@ -84,6 +84,45 @@ class Activation(Layer):
         )
 
 
+PRELU_FLOPS_PER_ELEMENT = ACTIVATION_FLOPS["leaky_relu"]  # compare, multiply by the slope
+
+
+@register
+class PReLU(Layer):
+    """torch's nn.PReLU: max(0, x) + a min(0, x) with a learned slope ``a``, one for the whole
+    tensor (torch's default ``num_parameters=1``) or one per channel (``per_channel``). FLOPs as
+    leaky_relu: a compare and a multiply per element. Element-wise: the field is unchanged."""
+
+    type_name = "prelu"
+    summary = "PReLU: leaky ReLU with a learned slope (1 parameter, or one per channel), 2 FLOPs per element"
+    fields = (
+        Field(
+            "per_channel",
+            Bool(),
+            False,
+            help="one slope per channel (torch's num_parameters=C); default one for all (num_parameters=1)",
+        ),
+    )
+
+    def cost(self, shape: Shape) -> Cost:
+        return Cost(
+            self.type_name,
+            shape,
+            shape,
+            params=shape[0] if self.per_channel else 1,
+            flops=PRELU_FLOPS_PER_ELEMENT * prod(shape),
+        )
+
+    def explain(self, shape: Shape) -> list[str]:
+        c = self.cost(shape)
+        slopes = f"one per channel, C = {shape[0]}" if self.per_channel else "one for every element"
+        return [
+            f"prelu: {list(shape)} -> {list(c.output_shape)}, y = max(0, x) + a min(0, x)",
+            f"params = {c.params:,} (the slope a: {slopes})",
+            f"FLOPs = {PRELU_FLOPS_PER_ELEMENT} (compare, multiply) per element x {prod(shape):,} = {c.flops:,}",
+        ]
+
+
 @register
 class Pool(Layer):
     type_name = "pool"

@@ -12,11 +12,12 @@ the end), so that a model's report needs no approximation:
   select       one index along an axis (the axis is removed)     no FLOPs
   dense        nn.Linear on the last axis: (..., K) -> (..., N)  MACs = prod(...) K N
   matmul       the matrix product of two tensors (torch.matmul)  MACs = prod(batch) M K N
-  reduce       mean / sum / max / min / prod over axes           mean: 1 per input element;
-                                                                 others: (window - 1) per output
+  reduce       mean / sum / max / min / prod over axes,          mean: 1 per input element;
+               argmax / argmin along one axis (indices)          others: (window - 1) per output
   softmax      softmax (or log-softmax) along an axis            3 (log: 4) per element
   unary        an element-wise function (sqrt, exp, erf ...)     per element, see UNARY_FLOPS
   binary       sub / div / pow / max / min of two tensors        1 per output element
+               (max / min of n tensors)                          (n - 1 per output element)
   elementwise  an operation with a constant operand              1 per output element
   opaque       an operation convcalc cannot cost: zero, said so  0 (and a warning)
 
@@ -303,18 +304,32 @@ class MatMul(Layer):
 
 
 # -- reductions and element-wise work ------------------------------------------------------------
-REDUCE_OPS = ("mean", "sum", "max", "min", "prod")
+REDUCE_OPS = ("mean", "sum", "max", "min", "prod", "argmax", "argmin")
+INDEX_OPS = ("argmax", "argmin")  # their output holds indices (torch's int64), along exactly one axis
 
 
 @register
 class Reduce(Layer):
     type_name = "reduce"
-    summary = "mean, sum, max, min or prod over axes (torch's x.mean(dims) ...)"
+    summary = "mean, sum, max, min, prod, argmax or argmin over axes (torch's x.mean(dims) ...)"
     fields = (
-        Field("op", Choice(*REDUCE_OPS), "mean", help="mean, sum, max, min or prod"),
+        Field(
+            "op",
+            Choice(*REDUCE_OPS),
+            "mean",
+            help="mean, sum, max, min, prod, or argmax / argmin (the index; exactly one axis)",
+        ),
         Field("axes", Ints(min_len=1), help="the axes reduced (0: channels; negative from the end)"),
         Field("keepdims", Bool(), True, help="keep each reduced axis with size 1 (torch's keepdim)"),
     )
+
+    def validate(self) -> None:
+        if self.op in INDEX_OPS and len(self.axes) != 1:
+            raise SpecError(
+                f"axes: {self.op} reduces exactly one axis (torch.{self.op}'s dim), got {len(self.axes)}: "
+                f"{list(self.axes)}",
+                field="axes",
+            )
 
     def cost(self, shape: Shape) -> Cost:
         axes = _axes(self, self.axes, len(shape))
@@ -405,24 +420,30 @@ class Unary(Layer):
 
 
 BINARY_OPS = ("sub", "div", "pow", "max", "min")
+VARIADIC_BINARY_OPS = ("max", "min")  # of any number of tensors (ONNX's Max, Min): n - 1 per output
 
 
 @register
 class Binary(Layer):
     type_name = "binary"
-    summary = "sub, div, pow, max or min of two tensors (inputs: [A, B]; PyTorch broadcasting)"
+    summary = (
+        "sub, div, pow, max or min of two tensors (max, min: or more; inputs: [A, B]; PyTorch broadcasting)"
+    )
     arity = 0
     fields = (Field("op", Choice(*BINARY_OPS), help="a - b, a / b, a ** b, max(a, b) or min(a, b)"),)
 
     def cost(self, *shapes: Shape) -> Cost:
-        if len(shapes) != 2:
+        if self.op in VARIADIC_BINARY_OPS:
+            if len(shapes) < 2:
+                raise GeometryError(f"binary {self.op} takes 2 or more tensors, got {len(shapes)}")
+        elif len(shapes) != 2:
             raise GeometryError(f"binary {self.op} takes exactly 2 tensors, got {len(shapes)}")
         out = broadcast(self.op, shapes)
         return Cost(
             self.type_name,
             shapes[0],
             out,
-            flops=prod(out),
+            flops=(len(shapes) - 1) * prod(out),
             rf=("merge",),
             input_shapes=tuple(shapes),
             extra={"mode": self.op},

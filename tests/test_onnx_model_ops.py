@@ -1,0 +1,348 @@
+"""ONNX ops of real models (PRelu, LRN, ArgMax/ArgMin, DepthToSpace/SpaceToDepth, variadic
+Sum/Mean/Max/Min) through ``convcalc report MODEL.onnx`` and ``convcalc import``.
+
+torch and onnxruntime are the judges. Models torch's exporter writes (PReLU, PixelShuffle,
+PixelUnshuffle, argmax) are exported with ``torch.onnx.export`` and checked as every exported
+model is (tests/test_onnx_import.py: params, MACs and output shapes equal torch's; the imported
+spec reports the same rows). Ops torch's exporter does not write (LRN: it decomposes
+nn.LocalResponseNorm into some sixty ops, among them an ``If``; DepthToSpace in DCR mode;
+SpaceToDepth; Sum, Mean, Max, Min of three inputs) are built with onnx.helper and run by
+onnxruntime, whose output shapes (and, for LRN, values against nn.LocalResponseNorm) are the
+reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+import yaml
+from onnx import helper
+from test_onnx_import import (
+    assert_matches_torch,
+    import_and_report,
+    one_line_error,
+    onnx_file,
+    report_json,
+    rows,
+    tensor,
+    weight,
+)
+from torch import nn
+
+
+def ort_run(path: str, x: np.ndarray) -> list[np.ndarray]:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})
+
+
+def types(report: dict) -> list[tuple]:
+    return [(layer["type"], layer.get("mode")) for layer in report["layers"]]
+
+
+def layer_of(report: dict, t: str) -> dict:
+    (found,) = [layer for layer in report["layers"] if layer["type"] == t]
+    return found
+
+
+# -- exported by torch ---------------------------------------------------------------------------------
+class ConvPReLU(nn.Module):
+    """A face-recognition / ENet style stem: conv, PReLU shared or per channel, then a linear
+    head with a per-feature PReLU on a flat input."""
+
+    def __init__(self, per_channel: bool):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = nn.PReLU(8 if per_channel else 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 5)
+        self.act2 = nn.PReLU(5 if per_channel else 1)
+
+    def forward(self, x):
+        return self.act2(self.fc(self.pool(self.act(self.conv(x))).flatten(1)))
+
+
+class Segmenter(nn.Module):
+    """The end of an exported segmentation model: class scores, upsampled, argmax over them."""
+
+    def __init__(self, classes: int = 5, op: str = "argmax", keepdim: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.PReLU(8), nn.Conv2d(8, classes, 1)
+        )
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.op, self.keepdim = op, keepdim
+
+    def forward(self, x):
+        y = self.up(self.body(x))
+        return getattr(torch, self.op)(y, dim=1, keepdim=self.keepdim)
+
+
+class ESPCN(nn.Module):
+    """ESPCN-style super-resolution (Shi et al. 2016): convolutions, then a sub-pixel
+    convolution (PixelShuffle), and the inverse for good measure."""
+
+    def __init__(self, r: int = 3, unshuffle: bool = False):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2), nn.Tanh(), nn.Conv2d(16, r * r, 3, padding=1)
+        )
+        self.shuffle = nn.PixelShuffle(r)
+        self.unshuffle = nn.PixelUnshuffle(r) if unshuffle else None
+
+    def forward(self, x):
+        y = self.shuffle(self.body(x))
+        return self.unshuffle(y) if self.unshuffle is not None else y
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("opset", [11, 17])
+def test_prelu_exported_by_torch(per_channel, opset, cli, tmp_path):
+    torch.manual_seed(0)
+    report = assert_matches_torch(cli, ConvPReLU(per_channel), (3, 10, 10), tmp_path, opset=opset)
+    prelus = [layer for layer in report["layers"] if layer["type"] == "prelu"]
+    assert [layer["params"] for layer in prelus] == ([8, 5] if per_channel else [1, 1])
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_argmax_at_the_end_of_a_segmentation_net(op, keepdim, cli, tmp_path):
+    report = assert_matches_torch(cli, Segmenter(5, op, keepdim), (3, 16, 12), tmp_path)
+    last = report["layers"][-1]
+    assert last["type"] == "reduce" and last["output_shape"] == ([1, 16, 12] if keepdim else [16, 12])
+    assert last["flops"] == (5 - 1) * 16 * 12  # classes - 1 compares per pixel
+
+
+@pytest.mark.parametrize("r,unshuffle", [(3, False), (2, True)])
+def test_pixel_shuffle_exported_by_torch(r, unshuffle, cli, tmp_path):
+    report = assert_matches_torch(cli, ESPCN(r, unshuffle), (1, 8, 6), tmp_path)
+    # torch 2.13 writes PixelShuffle as DepthToSpace (CRD), PixelUnshuffle as Reshape/Transpose/Reshape
+    assert ("pixel_shuffle", None) in types(report)
+    assert report["layers"][-1]["output_shape"] == ([r * r, 8, 6] if unshuffle else [1, 8 * r, 6 * r])
+
+
+# -- built by hand, judged by onnxruntime ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "op,attrs,shape",
+    [
+        ("DepthToSpace", {"blocksize": 2, "mode": "DCR"}, (12, 3, 5)),
+        ("DepthToSpace", {"blocksize": 3, "mode": "CRD"}, (9, 2, 4)),
+        ("DepthToSpace", {"blocksize": 2}, (4, 1, 1)),  # DCR by default
+        ("SpaceToDepth", {"blocksize": 2}, (3, 4, 6)),
+    ],
+)
+def test_depth_to_space_by_hand(op, attrs, shape, cli, tmp_path):
+    path = onnx_file(
+        tmp_path,
+        [helper.make_node(op, ["x"], ["y"], name="d2s", **attrs)],
+        [tensor("x", ["b", *shape])],
+        [tensor("y", None)],
+    )
+    (want,) = ort_run(path, np.random.rand(2, *shape).astype(np.float32))
+    got = report_json(cli, path)
+    assert got["outputs"] and [tuple(s) for s in got["outputs"].values()] == [want.shape[1:]]
+    (layer,) = got["layers"]
+    assert layer["type"] == ("pixel_shuffle" if op == "DepthToSpace" else "pixel_unshuffle")
+    assert (layer["params"], layer["macs"], layer["flops"]) == (0, 0, 0)
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
+
+
+def test_depth_to_space_dcr_and_crd_move_the_same_elements():
+    """The two modes differ in the order of the channels only (so their shapes and costs are the
+    same): each output is a permutation of the input's values."""
+    x = np.random.rand(1, 8, 2, 3).astype(np.float32)
+    outs = []
+    for mode in ("DCR", "CRD"):
+        graph = helper.make_graph(
+            [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode=mode)],
+            "g",
+            [tensor("x", [1, 8, 2, 3])],
+            [tensor("y", None)],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        outs.append(session.run(None, {"x": x})[0])
+    assert outs[0].shape == outs[1].shape == (1, 2, 4, 6)
+    assert sorted(outs[0].ravel()) == sorted(outs[1].ravel()) == sorted(x.ravel())
+    assert not np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize(
+    "attrs,shape",
+    [
+        ({"size": 5, "alpha": 1e-4, "beta": 0.75, "bias": 2.0}, (16, 7, 7)),  # AlexNet (model zoo)
+        ({"size": 5, "alpha": 1e-4, "beta": 0.75}, (8, 5, 5)),  # GoogLeNet: bias 1 by default
+        ({"size": 3}, (4, 9)),  # 1D, every default
+        ({"size": 7, "alpha": 0.5, "beta": 0.25, "bias": 1.5}, (3, 2, 3, 2)),  # 3D, window > channels
+    ],
+)
+def test_lrn_by_hand(attrs, shape, cli, tmp_path):
+    """An LRN node as the ONNX model zoo's AlexNet and GoogLeNet have them: onnxruntime's output
+    (for [N, C, H, W], all it runs) equals nn.LocalResponseNorm's with the same attributes (the
+    mapping means the same computation); convcalc's report has its shape, no params, no MACs, and (size + 4) FLOPs
+    per element; the imported spec reports the same and keeps alpha, beta, k."""
+    path = onnx_file(
+        tmp_path,
+        [helper.make_node("LRN", ["x"], ["y"], name="norm1", **attrs)],
+        [tensor("x", ["b", *shape])],
+        [tensor("y", None)],
+    )
+    x = np.random.rand(2, *shape).astype(np.float32)
+    reference = nn.LocalResponseNorm(
+        attrs["size"], attrs.get("alpha", 1e-4), attrs.get("beta", 0.75), attrs.get("bias", 1.0)
+    )
+    with torch.no_grad():
+        want = reference(torch.from_numpy(x)).numpy()
+    if len(shape) == 3:  # onnxruntime's LRN takes [N, C, H, W] only
+        (ort_out,) = ort_run(path, x)
+        np.testing.assert_allclose(ort_out, want, rtol=1e-5, atol=1e-6)
+    got = report_json(cli, path)
+    (layer,) = got["layers"]
+    assert layer["type"] == "lrn" and tuple(layer["output_shape"]) == want.shape[1:]
+    assert (layer["params"], layer["macs"]) == (0, 0)
+    assert layer["flops"] == (attrs["size"] + 4) * math.prod(shape)
+    again, text = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
+    (spec_layer,) = yaml.safe_load(text)["layers"]
+    twin = nn.LocalResponseNorm(
+        spec_layer["size"],
+        spec_layer.get("alpha", 1e-4),
+        spec_layer.get("beta", 0.75),
+        spec_layer.get("k", 1.0),
+    )
+    assert spec_layer.get("alpha", 1e-4) == attrs.get("alpha", 1e-4)  # written as the file's decimal
+    assert spec_layer.get("k", 1.0) == attrs.get("bias", 1.0)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(torch.from_numpy(x)).numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["Sum", "Mean", "Max", "Min"])
+def test_variadic_ops_of_three_inputs(op, cli, tmp_path):
+    """Sum/Mean/Max/Min of three activations, one of them broadcast ([N, C, 1, 1]): the output
+    shape is onnxruntime's; the op costs (n - 1) per output element (Mean: n, the sum and one
+    divide); import round-trips."""
+    c, h, w = 4, 5, 3
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="a"),
+        helper.make_node("Sigmoid", ["x"], ["s"], name="s"),
+        helper.make_node("GlobalAveragePool", ["x"], ["g"], name="g"),
+        helper.make_node(op, ["a", "s", "g"], ["y"], name="merge"),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", c, h, w])], [tensor("y", None)])
+    (want,) = ort_run(path, np.random.rand(2, c, h, w).astype(np.float32))
+    got = report_json(cli, path)
+    assert [tuple(s) for s in got["outputs"].values()] == [want.shape[1:]]
+    merge = got["layers"][3:]  # after a, s, g (the last is named by the graph's output)
+    out = math.prod(want.shape[1:])
+    assert sum(layer["flops"] for layer in merge) == (3 if op == "Mean" else 2) * out
+    assert [layer["type"] for layer in merge] == {
+        "Sum": ["add"],
+        "Mean": ["add", "elementwise"],
+        "Max": ["binary"],
+        "Min": ["binary"],
+    }[op]
+    assert got["totals"]["params"] == 0 and got["totals"]["macs"] == 0
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
+
+
+@pytest.mark.parametrize("op", ["Sum", "Mean", "Max", "Min"])
+def test_variadic_ops_of_one_and_two_inputs(op, cli, tmp_path):
+    """One input passes on (no layer); two are the binary op, a learned constant included."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="a"),
+        helper.make_node(op, ["a"], ["m1"], name="one"),
+        helper.make_node(op, ["m1", "x"], ["m2"], name="two"),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 4, 5, 5])], [tensor("m2", None)])
+    (want,) = ort_run(path, np.random.rand(1, 4, 5, 5).astype(np.float32))
+    got = report_json(cli, path)
+    assert [tuple(s) for s in got["outputs"].values()] == [want.shape[1:]]
+    assert got["layers"][0]["name"] == "a" and "one" not in [layer["name"] for layer in got["layers"]]
+    assert sum(layer["flops"] for layer in got["layers"][1:]) == (2 if op == "Mean" else 1) * 100
+    # with a learned per-channel constant
+    nodes = [helper.make_node(op, ["x", "c"], ["y"], name="withc")]
+    path = onnx_file(
+        tmp_path,
+        nodes,
+        [tensor("x", ["b", 4, 5, 5])],
+        [tensor("y", None)],
+        [weight("c", [4, 1, 1])],
+        name="c.onnx",
+    )
+    if op == "Mean":
+        one_line_error(cli("report", path), "'withc'", "constants")
+    else:
+        got = report_json(cli, path)
+        assert got["totals"]["params"] == 4 and got["totals"]["flops"] == 100
+        assert got["outputs"] and [tuple(s) for s in got["outputs"].values()] == [(4, 5, 5)]
+
+
+# -- what cannot be mapped, or is wrong: exit 2, one line ------------------------------------------------------
+@pytest.mark.parametrize(
+    "nodes,inits,fragments",
+    [
+        # a slope per column (aligned on the right with W), not per channel
+        (
+            [helper.make_node("PRelu", ["x", "a"], ["y"], name="p")],
+            [weight("a", [6])],
+            ["'p'", "slope of dims [6]"],
+        ),
+        # one slope per element
+        (
+            [helper.make_node("PRelu", ["x", "a"], ["y"], name="p")],
+            [weight("a", [4, 5, 6])],
+            ["slope of dims [4, 5, 6]"],
+        ),
+        # the slope computed by the network
+        ([helper.make_node("PRelu", ["x", "x"], ["y"], name="p")], [], ["slope is computed"]),
+        # argmax along the batch
+        ([helper.make_node("ArgMax", ["x"], ["y"], name="am", axis=0)], [], ["'am'", "batch"]),
+        # a blocksize that does not divide the channels
+        (
+            [helper.make_node("DepthToSpace", ["x"], ["y"], name="d", blocksize=3)],
+            [],
+            ["'d'", "factor^2 = 9 must divide the input channels 4"],
+        ),
+        # a blocksize that does not divide the size
+        (
+            [helper.make_node("SpaceToDepth", ["x"], ["y"], name="d", blocksize=4)],
+            [],
+            ["'d'", "factor"],
+        ),
+        ([helper.make_node("LRN", ["x"], ["y"], name="n", size=0)], [], ["'n'", "size: must be >= 1, got 0"]),
+        ([helper.make_node("LRN", ["x"], ["y"], name="n")], [], ["'n'", "has no size"]),
+        (
+            [helper.make_node("DepthToSpace", ["x"], ["y"], name="d", blocksize=2, mode="XYZ")],
+            [],
+            ["'d'", "mode 'XYZ'"],
+        ),
+    ],
+)
+def test_bad_uses_are_one_line_errors(nodes, inits, fragments, cli, tmp_path):
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 4, 5, 6])], [tensor("y", None)], inits)
+    one_line_error(cli("report", path), *fragments)
+
+
+def test_prelu_on_a_channels_last_view(cli, tmp_path):
+    """PRelu with a [C] slope on a channels-last tensor (between the transposes of a ConvNeXt-style
+    block) is one slope per channel; the transposes stay implicit."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], name="to_cl", perm=[0, 2, 3, 1]),
+        helper.make_node("PRelu", ["t", "a"], ["p"], name="act"),
+        helper.make_node("Transpose", ["p"], ["y"], name="back", perm=[0, 3, 1, 2]),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 4, 5, 6])], [tensor("y", None)], [weight("a", [4])])
+    got = report_json(cli, path)
+    assert [(layer["type"], layer["params"], layer["flops"]) for layer in got["layers"]] == [
+        ("prelu", 4, 2 * 120)
+    ]
+    assert [tuple(s) for s in got["outputs"].values()] == [(4, 5, 6)]
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
