@@ -48,6 +48,8 @@ _MODULES = {
     "fit": "design_cmds",
     "solve": "design_cmds",
     "devices": "device_cmds",
+    "export": "torch_cmds",
+    "verify": "torch_cmds",
     "import": "import_cmds",
 }
 _ALL = (
@@ -58,6 +60,7 @@ _ALL = (
     "zoo_cmds",
     "design_cmds",
     "device_cmds",
+    "torch_cmds",
     "import_cmds",
 )
 

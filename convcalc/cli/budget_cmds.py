@@ -18,8 +18,9 @@ from .network_cmds import (
     DeviceOpt,
     Dtype,
     DtypeOpt,
+    OptSpecsArg,
     ResOpt,
-    SpecsArg,
+    TorchOpt,
     WideOpt,
     WidthOpt,
 )
@@ -59,7 +60,7 @@ OutputOpt = Annotated[str | None, typer.Option("--output", help=OUTPUT_HELP, met
 
 
 def check(
-    specs: SpecsArg,
+    specs: OptSpecsArg = None,
     max_macs: MaxMacs = None,
     max_flops: MaxFlops = None,
     max_params: MaxParams = None,
@@ -96,6 +97,7 @@ def check(
     columns: ColumnsOpt = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
+    torch: TorchOpt = None,
 ) -> int:
     """Check networks against budgets for CI (help: CHECK_HELP)."""
     from .. import budget as B
@@ -103,7 +105,9 @@ def check(
     from ..export import perf_of, report_tally
     from ..export import totals as totals_of
     from .common import load_device
-    from .network_cmds import load_reports
+    from .network_cmds import _specs_or_torch, load_reports
+
+    specs = _specs_or_torch(specs, torch)
 
     flags: dict[str, Any] = {}
     for metric, text in (
@@ -140,7 +144,7 @@ def check(
     flag_device = load_device(device, d)
     from .inputs import warnings_of
 
-    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown, torch)
     verdicts, notes, names, budget_lines = [], [], [], {}
     for r in reports:
         net = r.network

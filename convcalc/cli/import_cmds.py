@@ -1,4 +1,5 @@
-"""convcalc import MODEL [-o spec.yaml]: a model file (ONNX) as an editable graph-form spec.
+"""convcalc import MODEL [-o spec.yaml]: a model file (ONNX) as an editable graph-form spec;
+convcalc import --torch PKG.MOD:FACTORY --input 3x224x224: a live PyTorch model likewise.
 
 The spec has the model's layers in order, each named from the model (``layer1.0.conv1``), with
 the patterns convcalc recognises folded (depthwise and pointwise convolutions, squeeze-and-
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .inputs import AllowUnknownOpt, InputOpt
+from .torch_cmds import TORCH_SOURCE_HELP
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -24,17 +26,19 @@ IMPORT_HELP = "\n\n".join(
         "from the model; `convcalc report` of the spec gives exactly the numbers of `convcalc report MODEL`.",
         "--input sets the input shape (needed when the file leaves a dim symbolic); --allow-unknown keeps "
         "operations convcalc cannot cost as zero-cost `opaque` layers (reports of the spec say so).",
+        "--torch PKG.MOD:FACTORY instead of MODEL reads a live PyTorch model (torch installed; --input "
+        "gives its input shape), captured by torch.fx: see docs/torch.md.",
     ]
 )
 
 
 def import_(
     model: Annotated[
-        str,
+        str | None,
         typer.Argument(
             help="A model file (.onnx), or a YAML spec to rewrite in graph form.", metavar="MODEL"
         ),
-    ],
+    ] = None,
     output: Annotated[
         str | None,
         typer.Option(
@@ -43,11 +47,23 @@ def import_(
     ] = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
+    torch: Annotated[
+        str | None, typer.Option("--torch", help=TORCH_SOURCE_HELP, metavar="PKG.MOD:FACTORY")
+    ] = None,
 ) -> None:
     """Write a model as an editable graph-form spec (help: IMPORT_HELP)."""
+    from ..errors import ConvcalcError
     from ..output import emit
     from .inputs import load_network
 
+    if (model is None) == (torch is None):
+        raise ConvcalcError("import: name one model: MODEL (a file) or --torch PKG.MOD:FACTORY")
+    if torch is not None:
+        from .torch_cmds import torch_network
+
+        emit(spec_text(torch_network(torch, input, allow_unknown), torch), output)
+        return
+    assert model is not None
     net = load_network(model, input, allow_unknown)
     emit(spec_text(net, model), output)
 

@@ -99,6 +99,26 @@ ResListOpt = Annotated[
 ]
 
 
+# a live PyTorch model instead of (or besides) specs: report/check --torch PKG.MOD:FACTORY
+OptSpecsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Spec files (YAML), '-' for stdin, or zoo:NAME (none with --torch).",
+        metavar="SPEC...",
+        autocompletion=_complete_spec,
+    ),
+]
+TorchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--torch",
+        help="Also a live PyTorch model: package.module:factory (a callable returning an nn.Module) "
+        "or path/to/file.py:factory; needs torch installed.",
+        metavar="PKG.MOD:FACTORY",
+    ),
+]
+
+
 def _values(text: Any, parse: Callable[[str], Any], option: str) -> list[Any]:
     from ..errors import ConvcalcError
 
@@ -139,9 +159,10 @@ def load_reports(
     resolution: Any = None,
     input: str | None = None,
     allow_unknown: bool = False,
+    torch: str | None = None,
 ) -> list[Report]:
-    """Load and walk each spec or model file, once per width multiplier and resolution (a
-    value or a comma-separated list); errors carry FILE:LINE."""
+    """Load and walk each spec or model file (and the ``--torch`` model), once per width
+    multiplier and resolution (a value or a comma-separated list); errors carry FILE:LINE."""
     from .. import network
     from ..errors import ConvcalcError
     from ..numbers import ExactFloat
@@ -168,11 +189,42 @@ def load_reports(
                 if sweep:
                     report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
                 reports.append(report)
+    if torch is not None:
+        reports += _torch_reports(torch, input, allow_unknown, batch, widths, resolutions, sweep)
     return reports
 
 
+def _torch_reports(
+    source: str,
+    input: str | None,
+    allow_unknown: bool,
+    batch: int,
+    widths: list[Any],
+    resolutions: list[Any],
+    sweep: bool,
+) -> list[Report]:
+    """The reports of the ``--torch`` model, once per width multiplier and resolution."""
+    from .. import network
+    from .inputs import check_width, warn
+    from .torch_cmds import torch_network
+
+    base = torch_network(source, input, allow_unknown)
+    ref = f"--torch {source}"
+    out = []
+    for r in resolutions:
+        net = base if r is None else with_resolution(base, r, ref)
+        for w in widths:
+            check_width(net, w, ref)
+            report = network.walk(net, batch=batch, width_mult=w)
+            warn(report)
+            if sweep:
+                report.name = f"{report.name} (width x{w:g}, {'x'.join(map(str, net.input_shape[1:]))})"
+            out.append(report)
+    return out
+
+
 def report(
-    specs: SpecsArg,
+    specs: OptSpecsArg = None,
     format: Annotated[Format, typer.Option("--format", "-f", help=FORMAT_HELP)] = Format.table,
     batch: BatchOpt = 1,
     width_mult: WidthListOpt = "1",
@@ -195,6 +247,7 @@ def report(
     columns: ColumnsOpt = None,
     input: InputOpt = None,
     allow_unknown: AllowUnknownOpt = False,
+    torch: TorchOpt = None,
 ) -> None:
     """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, memory traffic,
     receptive fields; with --device, a roofline latency estimate."""
@@ -205,10 +258,11 @@ def report(
         check_min(top, "--top")
     if depth is not None:
         check_min(depth, "--depth", 0)
+    specs = _specs_or_torch(specs, torch)
     d = dtype.value
     profile = load_device(device, d)
-    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown)
-    if len(reports) > len(specs):  # a sweep: the comparison is the point; JSON has every layer
+    reports = load_reports(specs, batch, width_mult, resolution, input, allow_unknown, torch)
+    if len(reports) > len(specs) + (torch is not None):  # a sweep: the comparison is the point
         widths = _values(width_mult, float, "--width-mult")
         resolutions = _values(resolution, parse_resolution, "--resolution")
         doc = views.sweep_doc(reports, d, widths, resolutions, profile)
@@ -217,6 +271,14 @@ def report(
     else:
         doc = views.multi_report_doc(reports, d, top, depth, profile)
     show(doc, format, output, wide, columns)
+
+
+def _specs_or_torch(specs: list[str] | None, torch: str | None) -> list[str]:
+    from ..errors import ConvcalcError
+
+    if not specs and torch is None:
+        raise ConvcalcError("name the networks: SPEC... and/or --torch PKG.MOD:FACTORY")
+    return list(specs or [])
 
 
 def register(app: typer.Typer) -> None:
