@@ -30,8 +30,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort  # type: ignore[import-untyped]
 import pytest
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
+
+from convcalc.frontends import onnx_proto as P
+from convcalc.frontends.onnx_fold import FOLDERS, _const_of_tensor
+from convcalc.frontends.onnx_values import Const, Unsupported
 
 SETTINGS: dict[str, Any] = dict(
     deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
@@ -1212,6 +1217,143 @@ def output_is_the_input() -> Case:
     return model([node("Identity", ["x"], ["y"])]), 0, ["identity"]
 
 
+# Shape computations (Shape, Gather, Unsqueeze, Concat, Slice, Cast, Range, ConstantOfShape,
+# Equal/Less, Where, arithmetic on the batch size) feeding Reshape, Expand, Gather, Pad, Resize:
+# the chains exporters write, folded with the batch size kept as a symbol
+def _batch_dim() -> list[Any]:
+    return [node("Shape", ["x"], ["shape"]), node("Gather", ["shape", "zero"], ["b"])]
+
+
+SHAPE_INITS: dict[str, np.ndarray] = {"zero": np.array(0, np.int64), "ax0": i64(0), "m1": i64(-1)}
+
+
+@case
+def flatten_by_arithmetic_on_the_batch() -> Case:
+    # x.view(x.size(0) * 1 + 0 - 0, -1) with casts and rounding on the way, the batch kept
+    nodes = [
+        *_batch_dim(),
+        node("Mul", ["b", "one"], ["b2"]),
+        node("Add", ["b2", "zero"], ["b3"]),
+        node("Add", ["zero", "b3"], ["b4"]),
+        node("Sub", ["b4", "zero"], ["b5"]),
+        node("Div", ["b5", "one"], ["b6"]),
+        node("Cast", ["b6"], ["bf"], to=F32),
+        node("Floor", ["bf"], ["b7"]),
+        node("Ceil", ["b7"], ["b8"]),
+        node("Abs", ["b8"], ["b9"]),
+        node("Cast", ["b9"], ["bi"], to=I64),
+        node("Identity", ["bi"], ["b10"]),
+        node("Max", ["b10", "zero"], ["b11"]),
+        node("Unsqueeze", ["b11", "ax0"], ["b1"]),
+        node("Concat", ["b1", "m1"], ["target"], axis=0),
+        node("Reshape", ["x", "target"], ["y"]),
+    ]
+    return model(nodes, {**SHAPE_INITS, "one": np.array(1, np.int64)}, opset=13), 0, ["flatten"]
+
+
+@case
+def reshape_by_the_product_of_a_shape_slice() -> Case:
+    # Shape(start=1): [3, 8, 8], its product 192: [batch, 192]
+    nodes = [
+        *_batch_dim(),
+        node("Shape", ["x"], ["rest"], start=1),
+        node("ReduceProd", ["rest"], ["n"], keepdims=1),
+        node("Unsqueeze", ["b", "ax0"], ["b1"]),
+        node("Concat", ["b1", "n"], ["target"], axis=0),
+        node("Reshape", ["x", "target"], ["y"]),
+    ]
+    return model(nodes, SHAPE_INITS, opset=15), 0, ["flatten"]
+
+
+def _expand_with_minus_one(compare: str) -> Case:
+    # torch's x.expand(x.size(0), -1, 4, 4): -1 entries replaced by ones through Where
+    cmp_inputs = ["target", "m1"] if compare == "Equal" else ["target", "zero"]
+    nodes = [
+        *_batch_dim(),
+        node("Unsqueeze", ["b", "ax0"], ["b1"]),
+        node("Concat", ["b1", "rest"], ["target"], axis=0),
+        node(compare, cmp_inputs, ["is_free"]),
+        node("Shape", ["target"], ["rank"]),
+        node("ConstantOfShape", ["rank"], ["ones"], value=numpy_helper.from_array(i64(1), "v")),
+        node("Where", ["is_free", "ones", "target"], ["fixed"]),
+        node("Expand", ["x", "fixed"], ["e"]),
+        node("Relu", ["e"], ["y"]),
+    ]
+    return model(nodes, {**SHAPE_INITS, "rest": i64(-1, 4, 4)}, x=("N", 3, 4, 4), opset=13), 0, ["activation"]
+
+
+@case
+def expand_by_the_batch_where_equal() -> Case:
+    return _expand_with_minus_one("Equal")
+
+
+@case
+def expand_by_the_batch_where_less() -> Case:
+    return _expand_with_minus_one("Less")
+
+
+@case
+def gather_by_a_range_from_the_shape() -> Case:
+    # x[:, torch.arange(x.size(1) - 1)]: channels 0 and 1 of 3
+    nodes = [
+        node("Shape", ["x"], ["shape"]),
+        node("Gather", ["shape", "one"], ["c"]),
+        node("Sub", ["c", "one"], ["c1"]),
+        node("Range", ["zero", "c1", "one"], ["idx"]),
+        node("Gather", ["x", "idx"], ["y"], axis=1),
+    ]
+    inits = {"zero": np.array(0, np.int64), "one": np.array(1, np.int64)}
+    return model(nodes, inits, opset=13), 0, ["slice"]
+
+
+@case
+def pad_by_torch_pads_reversed() -> Case:
+    # torch's F.pad(x, (1, 2, 3, 4)) as its TorchScript exporter writes it: the pads padded
+    # with zeros, paired, reversed, transposed and flattened into ONNX's begins-then-ends
+    nodes = [
+        node("ConstantOfShape", ["four"], ["zeros"], value=numpy_helper.from_array(i64(0), "v")),
+        node("Concat", ["p", "zeros"], ["p8"], axis=0),
+        node("Reshape", ["p8", "pairs"], ["p42"]),
+        node("Slice", ["p42", "m1", "low", "ax0", "m1"], ["rev"]),
+        node("Transpose", ["rev"], ["t"], perm=[1, 0]),
+        node("Reshape", ["t", "m1"], ["flat"]),
+        node("Cast", ["flat"], ["pads"], to=I64),
+        node("Pad", ["x", "pads"], ["y"]),
+    ]
+    inits = {**SHAPE_INITS, "four": i64(4), "p": i64(1, 2, 3, 4), "pairs": i64(-1, 2), "low": i64(-(2**63))}
+    return model(nodes, inits, opset=13), 0, ["pad"]
+
+
+@case
+def resize_by_sizes_from_the_shape() -> Case:
+    # sizes: the batch and channels as they are, each spatial dim doubled (through floats)
+    nodes = [
+        node("Shape", ["x"], ["shape"]),
+        node("Slice", ["shape", "s0", "s2"], ["bc"]),
+        node("Slice", ["shape", "s2", "s4"], ["hw"]),
+        node("Cast", ["hw"], ["hwf"], to=F32),
+        node("Mul", ["hwf", "two"], ["hw2f"]),
+        node("Cast", ["hw2f"], ["hw2"], to=I64),
+        node("Concat", ["bc", "hw2"], ["sizes"], axis=0),
+        node("Resize", ["x", "", "", "sizes"], ["y"], mode="nearest"),
+    ]
+    inits = {"s0": i64(0), "s2": i64(2), "s4": i64(4), "two": f32(2)}
+    return model(nodes, inits, x=("N", 3, 5, 7), opset=13), 0, ["resize"]
+
+
+@case
+def reshape_by_split_shape() -> Case:
+    # Split the shape into [batch, 3] and [8, 8]: reshape to [batch, 3, 64]
+    nodes = [
+        node("Shape", ["x"], ["shape"]),
+        node("Split", ["shape", "parts"], ["head", "tail"]),
+        node("ReduceProd", ["tail"], ["hw"], keepdims=1),
+        node("Concat", ["head", "hw"], ["target"], axis=0),
+        node("Reshape", ["x", "target"], ["y"]),
+    ]
+    return model(nodes, {"parts": i64(2, 2)}, opset=13), 0, ["reshape"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_onnxruntime(name: str, cli: Callable[..., Any], tmp_path: Path) -> None:
     m, macs, want_types = CASES[name]()
@@ -1840,3 +1982,613 @@ REFUSALS: dict[str, Callable[[], Refusal]] = {
 def test_refused_in_one_line(name: str, cli: Callable[..., Any], tmp_path: Path) -> None:
     m, fragments, args = REFUSALS[name]()
     refused(cli, tmp_path, m, *fragments, args=args)
+
+
+# -- constant folding, one rule at a time, judged by onnxruntime ---------------------------------
+def const_model(
+    nodes: Sequence[Any], inits: dict[str, np.ndarray], outputs: Sequence[str] = ("y",), opset: int = 17
+) -> onnx.ModelProto:
+    """A model of constants only: no input, ``inits`` as initializers, untyped outputs."""
+    graph = helper.make_graph(
+        list(nodes),
+        "g",
+        [],
+        [helper.make_empty_tensor_value_info(o) for o in outputs],
+        [numpy_helper.from_array(a, name) for name, a in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def fold_graph(m: onnx.ModelProto) -> list[Const]:
+    """convcalc's folding of every node of a constants-only model (read by convcalc's own
+    reader), in order: the graph outputs' constants."""
+    g = P.parse_model(m.SerializeToString(), "m.onnx").graph
+    values: dict[str, Const] = {name: _const_of_tensor(t, name) for name, t in g.initializers.items()}
+    for n in g.nodes:
+        outs = FOLDERS[n.op_type](n, [values[i] if i else None for i in n.inputs])
+        values.update(zip(n.outputs, outs))
+    return [values[o.name] for o in g.outputs]
+
+
+def same_values(got: Sequence[Any], want: np.ndarray) -> None:
+    if want.dtype.kind == "f":
+        np.testing.assert_allclose(
+            np.array(got, dtype=np.float64), want.astype(np.float64).ravel(), rtol=1e-6, equal_nan=True
+        )
+    else:
+        assert list(got) == [int(v) for v in want.ravel()], (got, want)
+
+
+def judge_fold(m: onnx.ModelProto, known: bool = True) -> list[Const]:
+    """convcalc's folded constants have onnxruntime's dims, kind (float or not) and, where
+    kept, values; ``known``: every value must be kept."""
+    got = fold_graph(m)
+    want = session(m).run(None, {})
+    assert len(got) == len(want)
+    for c, r in zip(got, want):
+        assert c.dims == r.shape, (c.dims, r.shape)
+        assert c.is_float == (r.dtype.kind == "f"), (c.is_float, r.dtype)
+        if known:
+            assert c.values is not None
+        if c.values is not None:
+            same_values(c.values, r)
+    return got
+
+
+def tensor_attr(a: np.ndarray) -> Any:
+    return numpy_helper.from_array(a, "v")
+
+
+# each: (nodes, initializers, opset, every value known)
+FoldCase = tuple[list[Any], dict[str, np.ndarray], int, bool]
+I2x3 = np.array([[1, -2, 3], [-4, 5, -6]], np.int64)
+FOLDS: dict[str, Callable[[], FoldCase]] = {
+    # arithmetic, with broadcasting; integer division truncates
+    "add broadcast": lambda: ([node("Add", ["a", "b"], ["y"])], {"a": I2x3, "b": i64(10, 20, 30)}, 17, True),
+    "sub of a scalar": lambda: (
+        [node("Sub", ["a", "b"], ["y"])],
+        {"a": I2x3, "b": np.array(7, np.int64)},
+        17,
+        True,
+    ),
+    "mul float": lambda: ([node("Mul", ["a", "b"], ["y"])], {"a": f32(1.5, -2, 0.25), "b": f32(2)}, 17, True),
+    "div int truncates": lambda: (
+        [node("Div", ["a", "b"], ["y"])],
+        {"a": i64(7, -7, 7, -7, 0), "b": i64(2, 2, -2, -2, 3)},
+        17,
+        True,
+    ),
+    "div float": lambda: (
+        [node("Div", ["a", "b"], ["y"])],
+        {"a": f32(1, -1, 0, 3), "b": f32(0, 0, 0, 4)},
+        17,
+        True,
+    ),
+    "pow float": lambda: (
+        [node("Pow", ["a", "b"], ["y"])],
+        {"a": f32(2, 9, 0.5), "b": f32(3, 0.5, -2)},
+        17,
+        True,
+    ),
+    "pow int": lambda: ([node("Pow", ["a", "b"], ["y"])], {"a": i64(2, -3, 5), "b": i64(10, 3, 0)}, 17, True),
+    "max of three": lambda: (
+        [node("Max", ["a", "b", "c"], ["y"])],
+        {"a": I2x3, "b": i64(0, 0, 4), "c": np.array([[2], [-9]], np.int64)},
+        17,
+        True,
+    ),
+    "min of one": lambda: ([node("Min", ["a"], ["y"])], {"a": I2x3}, 17, True),
+    "mod python sign": lambda: (
+        [node("Mod", ["a", "b"], ["y"])],
+        {"a": i64(7, -7, 7, -7), "b": i64(3, 3, -3, -3)},
+        17,
+        True,
+    ),
+    "mod fmod int": lambda: (
+        [node("Mod", ["a", "b"], ["y"], fmod=1)],
+        {"a": i64(7, -7, 7, -7), "b": i64(3, 3, -3, -3)},
+        17,
+        True,
+    ),
+    "mod fmod float": lambda: (
+        [node("Mod", ["a", "b"], ["y"], fmod=1)],
+        {"a": f32(7.5, -7.5, 2), "b": f32(2, 2, -0.75)},
+        17,
+        True,
+    ),
+    "equal less greater": lambda: (
+        [
+            node("Equal", ["a", "b"], ["e"]),
+            node("Less", ["a", "b"], ["l"]),
+            node("Greater", ["a", "b"], ["gt"]),
+            node("Cast", ["e"], ["ei"], to=I64),
+            node("Cast", ["l"], ["li"], to=I64),
+            node("Cast", ["gt"], ["gi"], to=I64),
+            node("Concat", ["ei", "li", "gi"], ["y"], axis=0),
+        ],
+        {"a": i64(1, 2, 3), "b": i64(2, 2, 2)},
+        17,
+        True,
+    ),
+    # unary ops and casts
+    "neg abs": lambda: ([node("Neg", ["a"], ["n"]), node("Abs", ["n"], ["y"])], {"a": I2x3}, 17, True),
+    "sqrt": lambda: ([node("Sqrt", ["a"], ["y"])], {"a": f32(4, 2, 0, -1)}, 17, True),
+    "reciprocal": lambda: ([node("Reciprocal", ["a"], ["y"])], {"a": f32(4, -0.5, 0)}, 17, True),
+    "floor ceil": lambda: (
+        [node("Floor", ["a"], ["f"]), node("Ceil", ["a"], ["c"]), node("Concat", ["f", "c"], ["y"], axis=0)],
+        {"a": f32(1.5, -1.5, 2, -0.25)},
+        17,
+        True,
+    ),
+    "not": lambda: (
+        [node("Cast", ["a"], ["b"], to=TensorProto.BOOL), node("Not", ["b"], ["y"])],
+        {"a": i64(0, 3, -1)},
+        17,
+        True,
+    ),
+    "exp": lambda: ([node("Exp", ["a"], ["y"])], {"a": f32(0, 1, -2, 1000)}, 17, True),
+    "log": lambda: ([node("Log", ["a"], ["y"])], {"a": f32(1, 10, 0, -1)}, 17, True),
+    "cast float to int truncates": lambda: (
+        [node("Cast", ["a"], ["y"], to=I64)],
+        {"a": f32(2.7, -2.7, 0.5, 3)},
+        17,
+        True,
+    ),
+    "cast int to float": lambda: ([node("Cast", ["a"], ["y"], to=F32)], {"a": I2x3}, 17, True),
+    "cast to bool": lambda: (
+        [node("Cast", ["a"], ["b"], to=TensorProto.BOOL), node("Cast", ["b"], ["y"], to=F32)],
+        {"a": f32(0, 2.5, -1)},
+        17,
+        True,
+    ),
+    "castlike": lambda: (
+        [node("CastLike", ["a", "f"], ["c"]), node("CastLike", ["c", "i"], ["y"])],
+        {"a": i64(3, -4), "f": f32(0), "i": i64(0)},
+        15,
+        True,
+    ),
+    # Constant, in each of its forms
+    "constant tensor": lambda: ([node("Constant", [], ["y"], value=tensor_attr(I2x3))], {}, 17, True),
+    "constant value_float": lambda: ([node("Constant", [], ["y"], value_float=2.5)], {}, 13, True),
+    "constant value_int": lambda: ([node("Constant", [], ["y"], value_int=-3)], {}, 13, True),
+    "constant value_floats": lambda: ([node("Constant", [], ["y"], value_floats=[1.0, -2.0])], {}, 13, True),
+    "constant value_ints": lambda: ([node("Constant", [], ["y"], value_ints=[4, 5, 6])], {}, 13, True),
+    # Gather
+    "gather axis 0 scalar index": lambda: (
+        [node("Gather", ["a", "i"], ["y"])],
+        {"a": i64(5, 6, 7), "i": np.array(-1, np.int64)},
+        17,
+        True,
+    ),
+    "gather axis 1": lambda: (
+        [node("Gather", ["a", "i"], ["y"], axis=1)],
+        {"a": I2x3, "i": i64(2, 0, -3)},
+        17,
+        True,
+    ),
+    "gather of 2-d indices": lambda: (
+        [node("Gather", ["a", "i"], ["y"])],
+        {"a": i64(5, 6, 7), "i": np.array([[0, 2], [1, 1]], np.int64)},
+        17,
+        True,
+    ),
+    # Slice: attributes and inputs, negative and out-of-range bounds, negative steps
+    "slice attributes opset 9": lambda: (
+        [node("Slice", ["a"], ["y"], starts=[1, -2], ends=[2, 100], axes=[0, 1])],
+        {"a": I2x3},
+        9,
+        True,
+    ),
+    "slice attributes default axes": lambda: (
+        [node("Slice", ["a"], ["y"], starts=[0], ends=[-1])],
+        {"a": I2x3},
+        9,
+        True,
+    ),
+    "slice inputs": lambda: (
+        [node("Slice", ["a", "s", "e"], ["y"])],
+        {"a": I2x3, "s": i64(0, 1), "e": i64(1, 3)},
+        13,
+        True,
+    ),
+    "slice negative step": lambda: (
+        [node("Slice", ["a", "s", "e", "ax", "st"], ["y"])],
+        {"a": np.arange(10, dtype=np.int64), "s": i64(-1), "e": i64(-(2**63)), "ax": i64(0), "st": i64(-3)},
+        13,
+        True,
+    ),
+    "slice of floats": lambda: (
+        [node("Slice", ["a", "s", "e", "ax"], ["y"])],
+        {"a": f32(1, 2, 3, 4), "s": i64(1), "e": i64(2**63 - 1), "ax": i64(-1)},
+        13,
+        True,
+    ),
+    # Concat
+    "concat axis 0": lambda: (
+        [node("Concat", ["a", "b", "c"], ["y"], axis=0)],
+        {"a": i64(1), "b": i64(2, 3), "c": i64(-1)},
+        13,
+        True,
+    ),
+    "concat axis -1 of 2-d": lambda: (
+        [node("Concat", ["a", "b"], ["y"], axis=-1)],
+        {"a": I2x3, "b": np.array([[9], [8]], np.int64)},
+        13,
+        True,
+    ),
+    "concat axis 0 of 2-d": lambda: (
+        [node("Concat", ["a", "b"], ["y"], axis=0)],
+        {"a": I2x3, "b": I2x3 * 2},
+        13,
+        True,
+    ),
+    # Reshape, Transpose, Squeeze, Unsqueeze, Flatten
+    "reshape copy and infer": lambda: (
+        [node("Reshape", ["a", "s"], ["y"])],
+        {"a": np.arange(24, dtype=np.int64).reshape(2, 3, 4), "s": i64(0, -1)},
+        13,
+        True,
+    ),
+    "reshape allowzero": lambda: (
+        [node("Reshape", ["a", "s"], ["y"], allowzero=1)],
+        {"a": np.zeros((0, 3), np.int64), "s": i64(3, 0)},
+        14,
+        True,
+    ),
+    "transpose default": lambda: (
+        [node("Transpose", ["a"], ["y"])],
+        {"a": np.arange(24, dtype=np.int64).reshape(2, 3, 4)},
+        13,
+        True,
+    ),
+    "transpose perm": lambda: (
+        [node("Transpose", ["a"], ["y"], perm=[1, 2, 0])],
+        {"a": np.arange(24, dtype=np.int64).reshape(2, 3, 4)},
+        13,
+        True,
+    ),
+    "squeeze attribute": lambda: (
+        [node("Squeeze", ["a"], ["y"], axes=[0, -1])],
+        {"a": I2x3.reshape(1, 2, 3, 1)},
+        11,
+        True,
+    ),
+    "squeeze input": lambda: (
+        [node("Squeeze", ["a", "ax"], ["y"])],
+        {"a": I2x3.reshape(1, 2, 3, 1), "ax": i64(3)},
+        13,
+        True,
+    ),
+    "squeeze all": lambda: ([node("Squeeze", ["a"], ["y"])], {"a": I2x3.reshape(1, 2, 1, 3)}, 13, True),
+    "unsqueeze attribute": lambda: ([node("Unsqueeze", ["a"], ["y"], axes=[0, 3])], {"a": I2x3}, 11, True),
+    "unsqueeze input negative": lambda: (
+        [node("Unsqueeze", ["a", "ax"], ["y"])],
+        {"a": I2x3, "ax": i64(-1, 1)},
+        13,
+        True,
+    ),
+    "flatten axis 0": lambda: ([node("Flatten", ["a"], ["y"], axis=0)], {"a": I2x3}, 13, True),
+    "flatten axis -1": lambda: (
+        [node("Flatten", ["a"], ["y"], axis=-1)],
+        {"a": np.arange(24, dtype=np.int64).reshape(2, 3, 4)},
+        13,
+        True,
+    ),
+    "flatten at the end": lambda: ([node("Flatten", ["a"], ["y"], axis=2)], {"a": I2x3}, 13, True),
+    # ConstantOfShape, Range, Expand, Where, Size, Identity, Dropout
+    "constantofshape default": lambda: ([node("ConstantOfShape", ["s"], ["y"])], {"s": i64(2, 3)}, 13, True),
+    "constantofshape int": lambda: (
+        [node("ConstantOfShape", ["s"], ["y"], value=tensor_attr(i64(7)))],
+        {"s": i64(4)},
+        13,
+        True,
+    ),
+    "constantofshape float": lambda: (
+        [node("ConstantOfShape", ["s"], ["y"], value=tensor_attr(f32(-1.5)))],
+        {"s": i64(1, 2)},
+        13,
+        True,
+    ),
+    "constantofshape large": lambda: ([node("ConstantOfShape", ["s"], ["y"])], {"s": i64(40, 40)}, 13, False),
+    "range int": lambda: (
+        [node("Range", ["a", "b", "c"], ["y"])],
+        {"a": np.array(1, np.int64), "b": np.array(10, np.int64), "c": np.array(3, np.int64)},
+        13,
+        True,
+    ),
+    "range negative": lambda: (
+        [node("Range", ["a", "b", "c"], ["y"])],
+        {"a": np.array(5, np.int64), "b": np.array(-4, np.int64), "c": np.array(-2, np.int64)},
+        13,
+        True,
+    ),
+    "range empty": lambda: (
+        [node("Range", ["a", "b", "c"], ["y"])],
+        {"a": np.array(5, np.int64), "b": np.array(1, np.int64), "c": np.array(1, np.int64)},
+        13,
+        True,
+    ),
+    "range float": lambda: (
+        [node("Range", ["a", "b", "c"], ["y"])],
+        {"a": np.array(0.5, np.float32), "b": np.array(2.0, np.float32), "c": np.array(0.5, np.float32)},
+        13,
+        True,
+    ),
+    "expand": lambda: (
+        [node("Expand", ["a", "s"], ["y"])],
+        {"a": np.array([[1], [2]], np.int64), "s": i64(3, 1, 4)},
+        13,
+        True,
+    ),
+    "where": lambda: (
+        [node("Cast", ["c"], ["b"], to=TensorProto.BOOL), node("Where", ["b", "a", "o"], ["y"])],
+        {"c": np.array([[1], [0]], np.int64), "a": I2x3, "o": i64(-1)},
+        13,
+        True,
+    ),
+    "size": lambda: ([node("Size", ["a"], ["y"])], {"a": I2x3}, 13, True),
+    "identity": lambda: ([node("Identity", ["a"], ["y"])], {"a": I2x3}, 13, True),
+    "dropout": lambda: ([node("Dropout", ["a"], ["y"])], {"a": f32(1, 2)}, 13, True),
+    "dropout mask": lambda: ([node("Dropout", ["a"], ["y", "m"])], {"a": f32(1, 2)}, 13, False),
+    # Split
+    "split attribute": lambda: (
+        [node("Split", ["a"], ["y", "z"], axis=1, split=[1, 2])],
+        {"a": I2x3},
+        11,
+        True,
+    ),
+    "split input": lambda: (
+        [node("Split", ["a", "s"], ["y", "z"], axis=-1)],
+        {"a": I2x3, "s": i64(2, 1)},
+        13,
+        True,
+    ),
+    "split equal": lambda: ([node("Split", ["a"], ["y", "z"])], {"a": I2x3}, 13, True),
+    "split num_outputs": lambda: (
+        [node("Split", ["a"], ["y", "z", "w"], num_outputs=3)],
+        {"a": np.arange(8, dtype=np.int64)},
+        18,
+        True,
+    ),
+    # reductions: dims always, values of a whole product
+    "reduceprod of all": lambda: ([node("ReduceProd", ["a"], ["y"], keepdims=0)], {"a": I2x3}, 13, True),
+    "reduceprod kept": lambda: ([node("ReduceProd", ["a"], ["y"])], {"a": i64(2, 3, 4)}, 13, True),
+    "reducesum axes input": lambda: (
+        [node("ReduceSum", ["a", "ax"], ["y"], keepdims=0)],
+        {"a": I2x3, "ax": i64(-1)},
+        13,
+        False,
+    ),
+    "reducemean axes attribute": lambda: (
+        [node("ReduceMean", ["a"], ["y"], axes=[0])],
+        {"a": f32(1, 2, 3).reshape(1, 3)},
+        13,
+        False,
+    ),
+    "reducemax noop": lambda: (
+        [node("ReduceMax", ["a", "ax"], ["y"], noop_with_empty_axes=1)],
+        {"a": I2x3, "ax": np.zeros((0,), np.int64)},
+        18,
+        True,
+    ),
+    "reducemin all": lambda: ([node("ReduceMin", ["a"], ["y"])], {"a": I2x3}, 18, False),
+}
+
+
+def fold_outputs(nodes: list[Any]) -> tuple[str, ...]:
+    return tuple(o for o in nodes[-1].output if o)
+
+
+@pytest.mark.parametrize("name", sorted(FOLDS))
+def test_folding_matches_onnxruntime(name: str) -> None:
+    nodes, inits, opset, known = FOLDS[name]()
+    judge_fold(const_model(nodes, inits, fold_outputs(nodes), opset), known)
+
+
+def test_folding_keeps_long_constants_without_values() -> None:
+    # a Constant of more values than convcalc keeps: its dims only (onnxruntime's)
+    got = judge_fold(
+        const_model([node("Constant", [], ["y"], value_ints=list(range(2000)))], {}, opset=13), known=False
+    )
+    assert got[0].values is None
+
+
+def test_folding_of_scalars() -> None:
+    judge_fold(
+        const_model(
+            [node("Add", ["a", "b"], ["y"])], {"a": np.array(3, np.int64), "b": np.array(-5, np.int64)}
+        )
+    )
+
+
+# values that no runtime defines (integer division by zero, overflow, a cast of infinity):
+# the folded constant keeps its dims and claims no value
+UNDEFINED: dict[str, tuple[list[Any], dict[str, np.ndarray], tuple[int, ...]]] = {
+    "div int by zero": ([node("Div", ["a", "b"], ["y"])], {"a": i64(1, 2), "b": i64(1, 0)}, (2,)),
+    "mod by zero": ([node("Mod", ["a", "b"], ["y"])], {"a": i64(1, 2), "b": i64(0)}, (2,)),
+    "fmod by zero": ([node("Mod", ["a", "b"], ["y"], fmod=1)], {"a": i64(5), "b": i64(0)}, (1,)),
+    "pow overflow": ([node("Pow", ["a", "b"], ["y"])], {"a": f32(3e38), "b": f32(100)}, (1,)),
+    "pow of zero by -1": ([node("Pow", ["a", "b"], ["y"])], {"a": i64(0, 2), "b": i64(-1)}, (2,)),
+    "cast of infinity": ([node("Cast", ["a"], ["y"], to=I64)], {"a": f32(1, math.inf)}, (2,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNDEFINED))
+def test_folding_leaves_undefined_values_unknown(name: str) -> None:
+    nodes, inits, dims = UNDEFINED[name]
+    (got,) = fold_graph(const_model(nodes, inits))
+    assert got.dims == dims and got.values is None
+
+
+# what a folding rule refuses, onnxruntime refuses too (a model no runtime runs)
+FOLD_REFUSALS: dict[str, tuple[list[Any], dict[str, np.ndarray], int, str]] = {
+    "gather out of range": (
+        [node("Gather", ["a", "i"], ["y"])],
+        {"a": i64(5, 6, 7), "i": i64(3)},
+        13,
+        "index 3 is out of range",
+    ),
+    "squeeze of a dim of 2": (
+        [node("Squeeze", ["a", "ax"], ["y"])],
+        {"a": I2x3, "ax": i64(0)},
+        13,
+        "squeezes axis 0, of size 2",
+    ),
+    "unsqueeze an axis twice": (
+        [node("Unsqueeze", ["a", "ax"], ["y"])],
+        {"a": I2x3, "ax": i64(1, 1)},
+        13,
+        "names an axis twice",
+    ),
+    "unsqueeze without axes": ([node("Unsqueeze", ["a"], ["y"])], {"a": I2x3}, 13, "has no axes"),
+    "concat of ranks that differ": (
+        [node("Concat", ["a", "b"], ["y"], axis=0)],
+        {"a": I2x3, "b": i64(1)},
+        13,
+        "different ranks",
+    ),
+    "concat of other dims that differ": (
+        [node("Concat", ["a", "b"], ["y"], axis=0)],
+        {"a": I2x3, "b": np.zeros((1, 2), np.int64)},
+        13,
+        "other dims differ",
+    ),
+    "reshape copying a dim it lacks": (
+        [node("Reshape", ["a", "s"], ["y"])],
+        {"a": I2x3, "s": i64(0, 0, 0)},
+        13,
+        "copies dim 2",
+    ),
+    "reshape of two -1": (
+        [node("Reshape", ["a", "s"], ["y"])],
+        {"a": I2x3, "s": i64(-1, -1)},
+        13,
+        "two -1 entries",
+    ),
+    "reshape of a negative size": (
+        [node("Reshape", ["a", "s"], ["y"])],
+        {"a": I2x3, "s": i64(-2, 3)},
+        13,
+        "negative size -2",
+    ),
+    "reshape that cannot infer": (
+        [node("Reshape", ["a", "s"], ["y"])],
+        {"a": I2x3, "s": i64(-1, 4)},
+        13,
+        "cannot reshape [2, 3] to [-1, 4]",
+    ),
+    "reshape of another count": (
+        [node("Reshape", ["a", "s"], ["y"])],
+        {"a": I2x3, "s": i64(7)},
+        13,
+        "the element counts differ",
+    ),
+    "transpose perm": (
+        [node("Transpose", ["a"], ["y"], perm=[0, 0])],
+        {"a": I2x3},
+        13,
+        "not a permutation of 2 axes",
+    ),
+    "flatten axis": ([node("Flatten", ["a"], ["y"], axis=3)], {"a": I2x3}, 13, "axis 3 is out of range"),
+    "range of step 0": (
+        [node("Range", ["a", "b", "c"], ["y"])],
+        {"a": np.array(0, np.int64), "b": np.array(4, np.int64), "c": np.array(0, np.int64)},
+        13,
+        "bounds that convcalc cannot fold",
+    ),
+    "split sizes": (
+        [node("Split", ["a", "s"], ["y", "z"], axis=1)],
+        {"a": I2x3, "s": i64(1, 1)},
+        13,
+        "splits a dim of size 3 into [1, 1]",
+    ),
+    "split outputs": (
+        [node("Split", ["a", "s"], ["y"], axis=1)],
+        {"a": I2x3, "s": i64(1, 2)},
+        13,
+        "1 outputs for 2 parts",
+    ),
+    "slice step 0": (
+        [node("Slice", ["a", "s", "e", "ax", "st"], ["y"])],
+        {"a": I2x3, "s": i64(0), "e": i64(1), "ax": i64(0), "st": i64(0)},
+        13,
+        "step of 0",
+    ),
+    "slice an axis twice": (
+        [node("Slice", ["a", "s", "e", "ax"], ["y"])],
+        {"a": I2x3, "s": i64(0, 0), "e": i64(1, 1), "ax": i64(0, -2)},
+        13,
+        "slices an axis twice",
+    ),
+    "slice lengths": (
+        [node("Slice", ["a", "s", "e"], ["y"])],
+        {"a": I2x3, "s": i64(0, 0), "e": i64(1)},
+        13,
+        "differ in length",
+    ),
+    "slice axis out of range": (
+        [node("Slice", ["a", "s", "e", "ax"], ["y"])],
+        {"a": I2x3, "s": i64(0), "e": i64(1), "ax": i64(2)},
+        13,
+        "axes 2 is out of range",
+    ),
+    "add of one input": ([node("Add", ["a"], ["y"])], {"a": I2x3}, 13, "needs 2 inputs"),
+    "broadcast": ([node("Add", ["a", "b"], ["y"])], {"a": I2x3, "b": i64(1, 2)}, 13, "do not broadcast"),
+    "max of no input": ([node("Max", [], ["y"])], {}, 13, "has no inputs"),
+    "concat of no input": ([node("Concat", [], ["y"], axis=0)], {}, 13, "has no inputs"),
+    "slice without data": (
+        [node("Slice", ["", "s", "e"], ["y"])],
+        {"s": i64(0), "e": i64(1)},
+        13,
+        "has no data input",
+    ),
+    "squeeze without data": ([node("Squeeze", [""], ["y"])], {}, 13, "has no data input"),
+    "unsqueeze without data": (
+        [node("Unsqueeze", ["", "ax"], ["y"])],
+        {"ax": i64(0)},
+        13,
+        "has no data input",
+    ),
+    "split without data": ([node("Split", [""], ["y"])], {}, 13, "has no data input"),
+    "reduce without data": ([node("ReduceSum", [""], ["y"])], {}, 13, "has no data input"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOLD_REFUSALS))
+def test_folding_refuses_what_onnxruntime_refuses(name: str) -> None:
+    nodes, inits, opset, fragment = FOLD_REFUSALS[name]
+    m = const_model(nodes, inits, [o for o in nodes[-1].output if o] or ["y"], opset)
+    with pytest.raises(Unsupported) as e:
+        fold_graph(m)
+    assert fragment in e.value.reason, (fragment, e.value.reason)
+    with pytest.raises(Exception):  # noqa: B017 (onnxruntime's own exception types)
+        session(m).run(None, {})
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(
+    dims=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    data=st.data(),
+)
+def test_slice_folding_matches_onnxruntime(dims: list[int], data: st.DataObject) -> None:
+    """Slice's starts, ends, axes and steps, negative and out of range: the folded slice is
+    onnxruntime's, values and all."""
+    rank = len(dims)
+    axes = data.draw(st.lists(st.integers(0, rank - 1), min_size=1, max_size=rank, unique=True))
+    steps = [data.draw(st.sampled_from([-3, -2, -1, 1, 2, 3])) for _ in axes]
+    starts = [data.draw(st.one_of(st.integers(-8, 8), st.sampled_from([-(2**63), 2**63 - 1]))) for _ in axes]
+    # the end "past the last element" as the spec advises and exporters write it: INT64_MAX
+    # forward, INT64_MIN backward (onnxruntime reads INT64_MAX backward as INT64_MIN, where
+    # the spec clamps it to the last index)
+    ends = [
+        data.draw(st.one_of(st.integers(-8, 8), st.just(2**63 - 1 if d > 0 else -(2**63)))) for d in steps
+    ]
+    negative = [a - rank if data.draw(st.booleans()) else a for a in axes]
+    inits = {
+        "a": np.arange(math.prod(dims), dtype=np.int64).reshape(dims),
+        "s": np.array(starts, np.int64),
+        "e": np.array(ends, np.int64),
+        "ax": np.array(negative, np.int64),
+        "st": np.array(steps, np.int64),
+    }
+    judge_fold(const_model([node("Slice", ["a", "s", "e", "ax", "st"], ["y"])], inits, opset=13))
