@@ -1354,6 +1354,118 @@ def reshape_by_split_shape() -> Case:
     return model(nodes, {"parts": i64(2, 2)}, opset=13), 0, ["reshape"]
 
 
+# torch's GroupNorm before opset 18: Reshape(x, [0, G, -1]), InstanceNormalization with a
+# scale of ones and a bias of zeros (Constant nodes: no parameters), Reshape back, then the
+# weight and bias per channel (the groupnorm's own when they are that)
+def _grouped(back: str, after: Sequence[Any] = (), first: int = 0, out: str = "y") -> list[Any]:
+    return [
+        node("Constant", [], ["ones"], value=numpy_helper.from_array(f32(1, 1), "ones")),
+        node("Constant", [], ["zeros"], value=numpy_helper.from_array(f32(0, 0), "zeros")),
+        node("Constant", [], ["groups"], value=numpy_helper.from_array(i64(first, 2, -1), "groups")),
+        node("Reshape", ["x", "groups"], ["g"]),
+        node("InstanceNormalization", ["g", "ones", "zeros"], ["n"]),
+        node("Reshape", ["n", back], ["h" if after else out]),
+        *after,
+    ]
+
+
+GN_X = ("N", 4, 5, 5)
+
+
+@case
+def groupnorm_pattern_back_by_the_shape() -> Case:
+    nodes = [
+        node("Shape", ["x"], ["shape"]),
+        *_grouped("shape", [node("Mul", ["h", "w"], ["hw"]), node("Add", ["hw", "b"], ["y"])]),
+    ]
+    return model(nodes, {"w": w(4, 1, 1), "b": w(1, 4, 1, 1)}, x=GN_X, opset=13), 0, ["groupnorm"]
+
+
+@case
+def groupnorm_pattern_back_by_constants() -> Case:
+    # back to [-1, 4, 5, 5], then [0, 4, -1, 5]: either is the input's shape
+    nodes = [
+        *_grouped("back", out="h1"),
+        node("Reshape", ["h1", "g2"], ["r"]),
+        node("InstanceNormalization", ["r", "ones", "zeros"], ["n2"]),
+        node("Reshape", ["n2", "back2"], ["y"]),
+    ]
+    inits = {"back": i64(-1, 4, 5, 5), "back2": i64(0, 4, -1, 5), "g2": i64(0, 2, -1)}
+    return model(nodes, inits, x=GN_X, opset=13), 0, ["groupnorm", "groupnorm"]
+
+
+@case
+def groupnorm_pattern_without_its_affine_step() -> Case:
+    # a scalar weight, and a bias of another shape: arithmetic after a groupnorm of its own
+    nodes = _grouped("back", [node("Mul", ["h", "k"], ["hw"]), node("Add", ["hw", "row"], ["y"])])
+    inits = {"back": i64(0, 4, 5, 5), "k": f32(2), "row": w(5)}
+    return model(nodes, inits, x=GN_X, opset=13), 0, ["groupnorm", "elementwise", "elementwise"]
+
+
+@case
+def groupnorm_pattern_weight_without_bias() -> Case:
+    nodes = _grouped("back", [node("Mul", ["h", "w"], ["y"])])
+    return (
+        model(nodes, {"back": i64(0, 4, 5, 5), "w": w(4, 1, 1)}, x=GN_X, opset=13),
+        0,
+        ["groupnorm", "scale"],
+    )
+
+
+@case
+def groupnorm_pattern_weight_of_another_shape() -> Case:
+    # a weight per column, not per channel: no affine step of the groupnorm's
+    nodes = _grouped("back", [node("Mul", ["h", "w"], ["hw"]), node("Add", ["hw", "b"], ["y"])])
+    inits = {"back": i64(0, 4, 5, 5), "w": w(4, 1, 5), "b": w(4, 1, 1)}
+    return model(nodes, inits, x=GN_X, opset=13), 0, ["groupnorm", "elementwise", "elementwise"]
+
+
+@case
+def expand_a_weight_by_the_input_shape() -> Case:
+    # a constant expanded to the input's last two dims (read from its shape), then added
+    nodes = [
+        node("Shape", ["x"], ["shape"]),
+        node("Slice", ["shape", "s2", "s4"], ["hw"]),
+        node("Expand", ["c", "hw"], ["e"]),
+        node("Add", ["x", "e"], ["y"]),
+    ]
+    inits = {"c": w(1, 1, 5), "s2": i64(2), "s4": i64(4)}
+    return model(nodes, inits, x=("N", 4, 5, 5), opset=13), 0, ["elementwise"]
+
+
+@case
+def reshape_by_the_size_of_a_fixed_batch() -> Case:
+    # Size(x) / batch, a file of batch 2: [2, 48]
+    nodes = [
+        node("Size", ["x"], ["n"]),
+        node("Div", ["n", "two"], ["per"]),
+        node("Unsqueeze", ["per", "ax0"], ["per1"]),
+        node("Concat", ["two1", "per1"], ["target"], axis=0),
+        node("Reshape", ["x", "target"], ["y"]),
+    ]
+    inits = {"two": np.array(2, np.int64), "two1": i64(2), "ax0": i64(0)}
+    return model(nodes, inits, x=(2, 3, 4, 4), opset=13), 0, ["flatten"]
+
+
+@case
+def reshape_by_a_flattened_shape() -> Case:
+    # Flatten(Shape(x), axis 0): [1, 4], squeezed back: the same shape
+    nodes = [
+        node("Shape", ["x"], ["shape"]),
+        node("Flatten", ["shape"], ["f"], axis=0),
+        node("Squeeze", ["f", "ax0"], ["target"]),
+        node("Reshape", ["x", "target"], ["r"]),
+        node("Relu", ["r"], ["y"]),
+    ]
+    return model(nodes, {"ax0": i64(0)}, opset=13), 0, ["activation"]
+
+
+def test_symbolic_dims_take_their_sizes_from_input(cli: Callable[..., Any], tmp_path: Path) -> None:
+    m = one("Conv", ["w"], {"w": w(4, 3, 3, 3)}, x=("N", 3, "H", "W"))
+    refused(cli, tmp_path, m, "--input")
+    judge(cli, tmp_path, m, conv_macs(4, 3, (3, 3), (6, 10)), args=("--input", "3x8x12"), x=(2, 3, 8, 12))
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_onnxruntime(name: str, cli: Callable[..., Any], tmp_path: Path) -> None:
     m, macs, want_types = CASES[name]()
@@ -1976,6 +2088,146 @@ REFUSALS: dict[str, Callable[[], Refusal]] = {
         (),
     ),
 }
+
+
+def _batch_chain(*ops: Any, reduce: bool = False) -> list[Any]:
+    """The batch size through ``ops`` (each node reads 'b', writes 'b'), as the first entry
+    of a Reshape's target (then -1)."""
+    first = [node("Shape", ["x"], ["shape"])]
+    if reduce:
+        first.append(node("ReduceProd", ["shape"], ["b0"], keepdims=0))
+    else:
+        first.append(node("Gather", ["shape", "zero"], ["b0"]))
+    chain = []
+    for k, (op, extra) in enumerate(ops):
+        chain.append(node(op, [f"b{k}", *extra], [f"b{k + 1}"]))
+    return [
+        *first,
+        *chain,
+        node("Unsqueeze", [f"b{len(ops)}", "ax0"], ["b1d"]),
+        node("Concat", ["b1d", "m1"], ["target"], axis=0),
+        node("Reshape", ["x", "target"], ["y"], name="bad"),
+    ]
+
+
+BATCH_INITS = {"zero": np.array(0, np.int64), "three": np.array(3, np.int64), "ax0": i64(0), "m1": i64(-1)}
+
+
+def _sized(op: str, **attrs: Any) -> Any:
+    """``op`` on x with an input computed from Size(x) (unknown with a symbolic batch)."""
+    return [
+        node("Size", ["x"], ["n"]),
+        node("Unsqueeze", ["n", "ax0"], ["n1"]),
+        node(op, ["x", "n1"], ["y"], name="bad", **attrs),
+    ]
+
+
+REFUSALS.update(
+    {
+        # shape computations that depend on the batch size in a way convcalc does not fold
+        "reshape by three times the batch": lambda: (
+            model(_batch_chain(("Mul", ["three"])), BATCH_INITS, opset=13),
+            ("'bad' (Reshape)", "not a constant that convcalc can fold"),
+            (),
+        ),
+        "reshape by a negated batch": lambda: (
+            model(_batch_chain(("Neg", []), ("Neg", [])), BATCH_INITS, opset=13),
+            ("'bad' (Reshape)", "not a constant that convcalc can fold"),
+            (),
+        ),
+        "reshape by the product of the shape": lambda: (
+            model(_batch_chain(reduce=True), BATCH_INITS, opset=13),
+            ("'bad' (Reshape)", "not a constant that convcalc can fold"),
+            (),
+        ),
+        "expand by the size": lambda: (
+            model(_sized("Expand"), {"ax0": i64(0)}, opset=13),
+            ("'bad' (Expand)", "target shape is not a constant"),
+            (),
+        ),
+        "constant of the input's shape": lambda: (
+            model(
+                [
+                    node("Shape", ["x"], ["shape"]),
+                    node("ConstantOfShape", ["shape"], ["c"], name="bad"),
+                    node("Add", ["x", "c"], ["y"]),
+                ],
+                opset=13,
+            ),
+            ("'bad' (ConstantOfShape)", "depends on the batch size"),
+            (),
+        ),
+        "range to the size": lambda: (
+            model(
+                [
+                    node("Size", ["x"], ["n"]),
+                    node("Range", ["zero", "n", "one"], ["r"], name="bad"),
+                    node("Cast", ["r"], ["rf"], to=F32),
+                    node("Add", ["x", "rf"], ["y"]),
+                ],
+                {"zero": np.array(0, np.int64), "one": np.array(1, np.int64)},
+                x=("N", 1, 1, 1),
+                opset=13,
+            ),
+            ("'bad' (Range)", "bounds that convcalc cannot fold"),
+            (),
+        ),
+        # ops on an input without spatial dims
+        "conv of a vector": lambda: (
+            one("Conv", ["w"], {"w": w(4, 8)}, x=("N", 8)),
+            ("over 0 spatial dims",),
+            (),
+        ),
+        "pool of a vector": lambda: (
+            one("MaxPool", x=("N", 8), kernel_shape=[2]),
+            ("pools over 0 spatial dims",),
+            (),
+        ),
+        "resize of a vector": lambda: (
+            one("Resize", ["", "sc"], {"sc": f32(1, 1)}, x=("N", 8), opset=13),
+            ("resizes 0 spatial dims",),
+            (),
+        ),
+        "pad of a vector": lambda: (
+            one("Pad", ["p"], {"p": i64(0, 0, 0, 0)}, x=("N", 8), opset=13),
+            ("pads 0 spatial dims",),
+            (),
+        ),
+        # a Constant of a sparse tensor
+        "sparse constant": lambda: (
+            model(
+                [
+                    node(
+                        "Constant",
+                        [],
+                        ["c"],
+                        name="bad",
+                        sparse_value=helper.make_sparse_tensor(
+                            numpy_helper.from_array(f32(1), "v"),
+                            numpy_helper.from_array(i64(0), "i"),
+                            [3, 1, 1],
+                        ),
+                    ),
+                    node("Add", ["x", "c"], ["y"]),
+                ],
+                opset=13,
+            ),
+            ("'bad' (Constant)", "sparse tensor"),
+            (),
+        ),
+        # torch's GroupNorm pattern, reshaped to something else than its input's shape
+        "groupnorm pattern reshaped elsewhere": lambda: (
+            model(_grouped("back"), {"back": i64(0, 4, 25)}, x=GN_X, opset=13),
+            ("normalises groups and reshapes them to [0, 4, 25]",),
+            (),
+        ),
+        "groupnorm pattern over the batch": lambda: (
+            model(_grouped("back", first=3), {"back": i64(0, 4, 5, 5)}, x=GN_X, opset=13),
+            ("reshapes the batch dim",),
+            (),
+        ),
+    }
+)
 
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
