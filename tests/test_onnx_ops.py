@@ -136,18 +136,24 @@ def ort_shapes(m: onnx.ModelProto, shape: Sequence[int], reference: bool = False
     return [tuple(np.asarray(o).shape) for o in outs]
 
 
+WEIGHTED = {"Conv", "ConvTranspose"}  # their weight and bias (one per output channel) are parameters
+
+
 def rule_params(m: onnx.ModelProto) -> int:
-    """The issue's rule for a model's parameters, from its initializers."""
+    """The issue's rule for a model's parameters, from its initializers: those of more than
+    one element read as data, and the weights and biases of Conv and ConvTranspose (a bias of
+    one output channel is one of torch's parameters: the rule's goal is torch's
+    ``sum(p.numel())``; Gemm's C of one element is a scalar broadcast, not a bias per output)."""
     g = m.graph
-    sizes = {
-        t.name: math.prod(t.dims)
-        for t in g.initializer
-        if t.data_type in FLOAT_TYPES and math.prod(t.dims) > 1
-    }
+    sizes = {t.name: math.prod(t.dims) for t in g.initializer if t.data_type in FLOAT_TYPES}
     read: set[str] = set()
     for n in g.node:
         skip = NOT_DATA.get(n.op_type, set())
-        read.update(name for k, name in enumerate(n.input) if k not in skip)
+        read.update(
+            name
+            for k, name in enumerate(n.input)
+            if k not in skip and (sizes.get(name, 0) > 1 or n.op_type in WEIGHTED)
+        )
     return sum(n for name, n in sizes.items() if name in read)
 
 
@@ -1464,6 +1470,149 @@ def test_symbolic_dims_take_their_sizes_from_input(cli: Callable[..., Any], tmp_
     m = one("Conv", ["w"], {"w": w(4, 3, 3, 3)}, x=("N", 3, "H", "W"))
     refused(cli, tmp_path, m, "--input")
     judge(cli, tmp_path, m, conv_macs(4, 3, (3, 3), (6, 10)), args=("--input", "3x8x12"), x=(2, 3, 8, 12))
+
+
+# patterns folded back into one activation, and near misses that are not the pattern
+def _const_scalar(name: str, v: float) -> Any:
+    return node("Constant", [], [name], value_float=v)
+
+
+@case
+def hardswish_by_hardsigmoid() -> Case:
+    nodes = [node("HardSigmoid", ["x"], ["g"], alpha=1 / 6, beta=0.5), node("Mul", ["x", "g"], ["y"])]
+    return model(nodes), 0, ["activation"]
+
+
+@case
+def hardsigmoid_times_input_of_other_slope() -> Case:
+    # alpha 0.2 (ONNX's default): x * hardsigmoid(x) is not hardswish, two layers
+    nodes = [node("HardSigmoid", ["x"], ["g"]), node("Mul", ["g", "x"], ["y"])]
+    return model(nodes), 0, ["activation", "mul"]
+
+
+@case
+def gelu_by_multiplying_with_one_over_sqrt2() -> Case:
+    # 0.5 * x * (1 + erf(x * 0.7071...)), the constants as value_float Constant nodes
+    nodes = [
+        _const_scalar("r", 1 / math.sqrt(2)),
+        _const_scalar("one", 1.0),
+        _const_scalar("half", 0.5),
+        node("Mul", ["r", "x"], ["xr"]),
+        node("Erf", ["xr"], ["e"]),
+        node("Add", ["one", "e"], ["a"]),
+        node("Mul", ["x", "half"], ["xh"]),
+        node("Mul", ["xh", "a"], ["y"]),
+    ]
+    return model(nodes, opset=13), 0, ["activation"]
+
+
+@case
+def groupnorm_pattern_of_ones_as_a_list() -> Case:
+    # ones and zeros as value_floats Constants: not read as the pattern's, mapped op by op
+    nodes = [
+        node("Constant", [], ["ones"], value_floats=[1.0, 1.0]),
+        node("Constant", [], ["zeros"], value_floats=[0.0, 0.0]),
+        node("Reshape", ["x", "groups"], ["g"]),
+        node("InstanceNormalization", ["g", "ones", "zeros"], ["n"]),
+        node("Reshape", ["n", "back"], ["y"]),
+    ]
+    inits = {"groups": i64(0, 2, -1), "back": i64(0, 4, 5, 5)}
+    return model(nodes, inits, x=GN_X, opset=13), 0, ["reshape", "instancenorm", "reshape"]
+
+
+@case
+def groupnorm_pattern_of_learned_group_scales() -> Case:
+    # InstanceNormalization with a learned scale per group: not torch's GroupNorm
+    nodes = [
+        node("Reshape", ["x", "groups"], ["g"]),
+        node("InstanceNormalization", ["g", "s", "b"], ["n"]),
+        node("Reshape", ["n", "back"], ["y"]),
+    ]
+    inits = {"groups": i64(0, 2, -1), "back": i64(0, 4, 5, 5), "s": w(2), "b": w(2) + 1}
+    return model(nodes, inits, x=GN_X, opset=13), 0, ["reshape", "instancenorm", "reshape"]
+
+
+def _se(pool: str = "GlobalAveragePool", bias: bool = True, squeeze_in: str = "p", gate_c: int = 4) -> Case:
+    """x * sigmoid(fc2(relu(fc1(pool(x))))) on 4 channels, fc1 to 2: squeeze-and-excitation
+    when it is exactly that."""
+    b1, b2 = (["b1"], ["b2"]) if bias else ([], [])
+    nodes = [
+        node(pool, ["x"], ["p"]),
+        node("Conv", [squeeze_in, "w1", *b1], ["f1"]),
+        node("Relu", ["f1"], ["r"]),
+        node("Conv", ["r", "w2", *b2], ["f2"]),
+        node("Sigmoid", ["f2"], ["g"]),
+        node("Mul", ["x", "g"], ["y"]),
+    ]
+    inits = {"w1": w(2, 4, 1, 1), "w2": w(gate_c, 2, 1, 1)}
+    if bias:
+        inits.update(b1=w(2), b2=w(gate_c))
+    spatial = (1, 1) if squeeze_in == "p" else (5, 5)
+    macs = 2 * 4 * math.prod(spatial) + gate_c * 2 * math.prod(spatial)
+    return model(nodes, inits, x=("N", 4, 5, 5)), macs, None
+
+
+@case
+def squeeze_excite() -> Case:
+    m, macs, _ = _se()
+    return m, macs, ["squeeze_excite"]
+
+
+@case
+def squeeze_excite_of_max_pooling() -> Case:
+    m, macs, _ = _se(pool="GlobalMaxPool")
+    return m, macs, ["global_pool", "pointwise", "activation", "pointwise", "activation", "mul"]
+
+
+@case
+def squeeze_excite_without_biases() -> Case:
+    m, macs, _ = _se(bias=False)
+    return m, macs, ["global_pool", "pointwise", "activation", "pointwise", "activation", "mul"]
+
+
+@case
+def squeeze_excite_without_pooling() -> Case:
+    # the gate computed from the input itself, not its average
+    m, macs, _ = _se(squeeze_in="x")
+    return m, macs, ["global_pool", "pointwise", "activation", "pointwise", "activation", "mul"]
+
+
+@case
+def squeeze_excite_of_one_gate() -> Case:
+    # one gate for every channel: fc2 to 1 channel, broadcast
+    m, macs, _ = _se(gate_c=1)
+    return m, macs, ["global_pool", "pointwise", "activation", "pointwise", "activation", "mul"]
+
+
+@case
+def square_of_the_input() -> Case:
+    return model([node("Mul", ["x", "x"], ["y"])]), 0, ["mul"]
+
+
+@case
+def conv_then_add_to_itself() -> Case:
+    # no bias to fold: the Add reads the conv twice
+    nodes = [node("Conv", ["x", "w"], ["c"], name="stem"), node("Add", ["c", "c"], ["y"], name="double")]
+    return model(nodes, {"w": w(4, 3, 1, 1)}), conv_macs(4, 3, (1, 1), (8, 8)), ["pointwise", "add"]
+
+
+@case
+def layernorms_sharing_a_scale_without_bias() -> Case:
+    # the second one's scale was counted by the first: a layernorm, then its multiply
+    nodes = [
+        node("LayerNormalization", ["x", "s"], ["h"], axis=-1),
+        node("LayerNormalization", ["h", "s"], ["y"], axis=-1),
+    ]
+    return model(nodes, {"s": w(8)}, x=("N", 8)), 0, ["layernorm", "layernorm", "elementwise"]
+
+
+@case
+def reshape_by_a_slice_without_axes() -> Case:
+    # Slice of constants with axes omitted (an empty name) and steps given, folded before
+    # the input's shape is known
+    nodes = [node("Slice", ["c", "s", "e", "", "st"], ["target"]), node("Reshape", ["x", "target"], ["y"])]
+    inits = {"c": i64(0, -1, 99), "s": i64(0), "e": i64(2), "st": i64(1)}
+    return model(nodes, inits, opset=13), 0, ["flatten"]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -2844,3 +2993,81 @@ def test_slice_folding_matches_onnxruntime(dims: list[int], data: st.DataObject)
         "st": np.array(steps, np.int64),
     }
     judge_fold(const_model([node("Slice", ["a", "s", "e", "ax", "st"], ["y"])], inits, opset=13))
+
+
+def test_an_input_without_shape_takes_input(cli: Callable[..., Any], tmp_path: Path) -> None:
+    m = model([node("Conv", ["x", "w"], ["y"])], {"w": w(4, 3, 3, 3)}, x=None)
+    judge(cli, tmp_path, m, conv_macs(4, 3, (3, 3), (5, 5)), args=("--input", "3x7x7"), x=(2, 3, 7, 7))
+
+
+def test_layer_names_from_node_names(cli: Callable[..., Any], tmp_path: Path) -> None:
+    got = judge(cli, tmp_path, CASES["conv_then_add_to_itself"]()[0], conv_macs(4, 3, (1, 1), (8, 8)))
+    # a name without torch's module path is the layer's; a graph output names its layer
+    assert [layer["name"] for layer in got["layers"]] == ["stem", "y"]
+
+
+def _custom(
+    outputs: Sequence[str], shapes: dict[str, Sequence[int | str]], reads: str = "x"
+) -> onnx.ModelProto:
+    """A model with an op of another domain (no runtime has it), its output shapes recorded."""
+    nodes = [
+        helper.make_node("Foo", [reads], list(outputs), name="foo", domain="com.example"),
+        node("Add", ["x", outputs[0]], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", F32, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", F32, None)],
+        [numpy_helper.from_array(w(3, 1, 1), "c")],
+        value_info=[helper.make_tensor_value_info(n, F32, list(s)) for n, s in shapes.items()],
+    )
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+        ir_version=8,
+    )
+
+
+def test_allow_unknown_of_an_op_on_constants_and_an_unread_output(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    # Foo reads only a constant: its output is a constant of unknown values (no layer), its
+    # second output is read by no one
+    path = save(tmp_path, _custom(["f", "unused"], {"f": [3, 1, 1]}, reads="c"))
+    r = cli("report", path, "--allow-unknown", "--format", "json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    assert d["outputs"] == {"y": [3, 8, 8]} and types(d) == ["elementwise"]
+    # the constant it computes from holds the parameters (the rule's), counted by the Add
+    assert d["totals"]["params"] == 3 == rule_params(_custom(["f"], {}, reads="c"))
+
+
+def test_allow_unknown_of_an_output_without_channels(cli: Callable[..., Any], tmp_path: Path) -> None:
+    path = save(tmp_path, _custom(["f"], {"f": ["N"]}))
+    line = refused(
+        cli,
+        tmp_path,
+        onnx.load(path),
+        "'foo'",
+        "has shape [batch]" if False else "without a batch and a channel dim",
+        args=("--allow-unknown",),
+    )
+    assert "'f'" in line
+
+
+def test_the_python_api_reads_what_the_cli_reads(cli: Callable[..., Any], tmp_path: Path) -> None:
+    from convcalc.errors import SpecError
+    from convcalc.frontends import onnx as front
+
+    m, macs, _ = CASES["squeeze_excite"]()
+    path = save(tmp_path, m)
+    net = front.load(path)
+    graph = net.graph()
+    got = report(cli, path)
+    assert [n.name for n in graph.nodes] == [layer["name"] for layer in got["layers"]]
+    assert got["totals"]["macs"] == macs
+    with pytest.raises(SpecError, match=r"convcalc cannot cost: com\.example\.Foo x1"):
+        front.to_graph(
+            P.read_model(save(tmp_path, _custom(["f"], {"f": ["N", 3, 8, 8]}), "u.onnx")), "u.onnx"
+        )
