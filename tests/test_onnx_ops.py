@@ -1235,7 +1235,8 @@ SHAPE_INITS: dict[str, np.ndarray] = {"zero": np.array(0, np.int64), "ax0": i64(
 
 @case
 def flatten_by_arithmetic_on_the_batch() -> Case:
-    # x.view(x.size(0) * 1 + 0 - 0, -1) with casts and rounding on the way, the batch kept
+    # x.view(x.size(0) * 1 + 0 - 0, -1) with casts, rounding, max, min and a comparison with
+    # itself on the way: the batch kept
     nodes = [
         *_batch_dim(),
         node("Mul", ["b", "one"], ["b2"]),
@@ -1249,7 +1250,12 @@ def flatten_by_arithmetic_on_the_batch() -> Case:
         node("Abs", ["b8"], ["b9"]),
         node("Cast", ["b9"], ["bi"], to=I64),
         node("Identity", ["bi"], ["b10"]),
-        node("Max", ["b10", "zero"], ["b11"]),
+        node("Max", ["b10", "zero"], ["bz"]),
+        node("Max", ["bz", "bz"], ["bm"]),
+        node("Min", ["bm", "bm"], ["bn"]),
+        node("Equal", ["bn", "bn"], ["same"]),
+        node("Cast", ["same"], ["one_if_same"], to=I64),
+        node("Mul", ["bn", "one_if_same"], ["b11"]),
         node("Unsqueeze", ["b11", "ax0"], ["b1"]),
         node("Concat", ["b1", "m1"], ["target"], axis=0),
         node("Reshape", ["x", "target"], ["y"]),
@@ -2479,6 +2485,7 @@ FOLDS: dict[str, Callable[[], FoldCase]] = {
         True,
     ),
     "min of one": lambda: ([node("Min", ["a"], ["y"])], {"a": I2x3}, 17, True),
+    "min of two": lambda: ([node("Min", ["a", "b"], ["y"])], {"a": I2x3, "b": i64(0, 0, 4)}, 17, True),
     "mod python sign": lambda: (
         [node("Mod", ["a", "b"], ["y"])],
         {"a": i64(7, -7, 7, -7), "b": i64(3, 3, -3, -3)},
