@@ -36,7 +36,7 @@ from .errors import LimitError, SpecError
 from .numbers import MAX_INT_DIGITS, too_many_digits
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
-# Nesting of YAML collections (through aliases too). Deep enough for network.MAX_NESTING (100)
+# Nesting of YAML collections (through aliases too). Deep enough for tree.MAX_NESTING (100)
 # blocks, each a mapping and a list; shallow enough that whatever consumes the values may
 # recurse over them.
 MAX_DEPTH = 256

@@ -26,7 +26,11 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# "dev" says derandomize=False itself: Hypothesis's own default turns derandomized when it sees a
+# CI machine (CI=true and the like), and "dev" must explore at random wherever it is chosen.
+settings.register_profile(
+    "dev", derandomize=False, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CONVCALC_CI") == "1" else "dev")
 )

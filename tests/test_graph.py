@@ -311,8 +311,9 @@ def new_layer(draw, c: int, h: int, w: int, tensors: dict) -> tuple[dict, tuple]
     same = (c, h, w)
     if kind == "layernorm":
         return {"type": kind, "affine": draw(st.booleans())}, same
-    if kind == "groupnorm" and c * h * w // 1 > 1:
-        return {"type": kind, "groups": draw(st.sampled_from(_divisors(c)))}, same
+    groups = [g for g in _divisors(c) if (c // g) * h * w > 1]  # torch refuses a group of one element
+    if kind == "groupnorm" and groups:
+        return {"type": kind, "groups": draw(st.sampled_from(groups))}, same
     if kind == "instancenorm" and h * w > 1:
         return {"type": kind, "affine": draw(st.booleans())}, same
     if kind == "scale":

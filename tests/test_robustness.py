@@ -574,23 +574,17 @@ def test_head_and_tail_trimming_costs_work_in_proportion(spec_file):
 
 
 # -- work in proportion to the size of the input, whatever the values ------------------------------
-# Receptive fields are still computed by enumerating a layer's taps and periods (receptive.py),
-# so kernel, stride, dilation, padding, scale and output sizes still cost work in proportion
-# to their values, and adaptive pooling in proportion to its input; issue 12's receptive-field
-# branch makes them closed-form. Until it is merged those fields stay small here (and adaptive
-# pooling is left out); every other value (channels, groups, features, input sizes, --batch,
-# --resolution) goes up to 10**40 and beyond. When it is merged: RECEPTIVE_FIELDS_CLOSED_FORM.
-RECEPTIVE_FIELDS_CLOSED_FORM = True
-SPATIAL_FIELDS = {"kernel", "stride", "padding", "dilation", "output_padding", "scale", "output_size"}
-LEFT_OUT = set() if RECEPTIVE_FIELDS_CLOSED_FORM else {"adaptive_pool"}
+# Every value goes up to 10**40 and beyond: channels, groups, features, input sizes, --batch,
+# --resolution, and the spatial fields too (kernel, stride, dilation, padding, scale, output
+# sizes), since receptive fields are computed with work bounded per layer by constants
+# (receptive.py), not by enumerating a layer's taps; adaptive pooling is among the types drawn.
 BIG = st.one_of(st.integers(1, 8), st.integers(1, 10**12), st.integers(1, 10**40))
-SMALLV = st.integers(1, 16)
 
 
-def _field_value(kind, small: bool):
+def _field_value(kind):
     from convcalc.layers import fields as F
 
-    ints = SMALLV if small else BIG
+    ints = BIG
     if isinstance(kind, F.Padding):
         return st.one_of(
             st.sampled_from(["same", "valid"]) if kind.words else st.just(0), st.integers(0, 4), ints
@@ -612,7 +606,7 @@ def _field_value(kind, small: bool):
 def _layer():
     from convcalc.layers import REGISTRY
 
-    names = sorted(n for n, c in REGISTRY.items() if c.arity == 1 and not c.ref_fields and n not in LEFT_OUT)
+    names = sorted(n for n, c in REGISTRY.items() if c.arity == 1 and not c.ref_fields)
 
     @st.composite
     def layer(draw):
@@ -621,8 +615,7 @@ def _layer():
         d = {"type": name}
         for f in cls.fields:
             if f.required or draw(st.integers(0, 3)) == 0:
-                small = f.name in SPATIAL_FIELDS and not RECEPTIVE_FIELDS_CLOSED_FORM
-                d[f.name] = draw(_field_value(f.kind, small))
+                d[f.name] = draw(_field_value(f.kind))
         return d
 
     return layer()

@@ -24,8 +24,9 @@ def devices(
     wide: Annotated[bool, typer.Option("--wide", help=WIDE_HELP)] = False,
     columns: Annotated[str | None, typer.Option("--columns", help=COLUMNS_HELP, metavar="KEYS")] = None,
 ) -> None:
-    """Hardware profiles for latency estimates: dense peak FLOP/s per dtype, memory bandwidth
-    and their sources.
+    """Hardware profiles for latency estimates: peak FLOP/s, memory bandwidth, sources.
+
+    Each profile gives the dense peak FLOP/s per dtype and the memory bandwidth, with their sources.
 
     `convcalc devices` lists the built-in profiles. `convcalc devices measure -o FILE.yaml` measures this machine. A device is named by a profile's id or alias, or given as FILE.yaml."""
     if ctx.invoked_subcommand is not None:

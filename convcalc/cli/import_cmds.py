@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 IMPORT_HELP = "\n\n".join(
     [
-        "Write a model (an ONNX file) as an editable YAML spec in graph form: one layer per line, named "
-        "from the model; `convcalc report` of the spec gives exactly the numbers of `convcalc report MODEL`.",
+        "Write a model (an ONNX file) as an editable YAML spec in graph form.",
+        "One layer per line, named from the model; `convcalc report` of the spec gives exactly the "
+        "numbers of `convcalc report MODEL`.",
         "--input sets the input shape (needed when the file leaves a dim symbolic); --allow-unknown keeps "
         "operations convcalc cannot cost as zero-cost `opaque` layers (reports of the spec say so).",
         "--torch PKG.MOD:FACTORY instead of MODEL reads a live PyTorch model (torch installed; --input "

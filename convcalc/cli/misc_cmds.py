@@ -190,8 +190,9 @@ def compare(
     wide: WideOpt = False,
     columns: ColumnsOpt = None,
 ) -> None:
-    """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side;
-    with --device, each one's estimated latency beside its MACs."""
+    """Standard vs grouped vs depthwise-separable vs ShuffleNet unit vs dilated, side by side.
+
+    With --device, each one's estimated latency beside its MACs."""
     from .. import compare as cmp
     from ..errors import ConvcalcError
     from ..layers.fields import Dims, Padding

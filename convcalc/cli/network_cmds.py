@@ -249,8 +249,9 @@ def report(
     allow_unknown: AllowUnknownOpt = False,
     torch: TorchOpt = None,
 ) -> None:
-    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, memory traffic,
-    receptive fields; with --device, a roofline latency estimate."""
+    """Per-layer report of whole networks: shapes, params, MACs, FLOPs, memory, receptive fields.
+
+    Also memory traffic per layer, and with --device a roofline latency estimate."""
     from ..render import views
     from .common import load_device, show
 
