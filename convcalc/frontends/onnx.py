@@ -354,8 +354,9 @@ class _Converter:
                     f"not record the shape of its output {out!r} (run ONNX shape inference on the model)",
                     where=self.where,
                 )
-            if not acts:
-                outs.append(Const(dims, None, True))
+            if not acts:  # computed from constants: a constant, with the parameters it is made of
+                sources = {k: n for v in ins if isinstance(v, Const) for k, n in v.sources.items()}
+                outs.append(Const(dims, None, True, sources))
                 continue
             if len(dims) < 2:
                 raise SpecError(

@@ -62,15 +62,38 @@ def _indices(dims: Sequence[int]) -> Iterable[tuple[int, ...]]:
     yield from itertools.product(*(range(d) for d in dims))
 
 
+def _batch_arith(op: str, a: Any, b: Any) -> Any:
+    """``op`` where ``a`` or ``b`` is the batch size: known when it does not depend on its
+    value, a positive integer (the comparisons with -1 that exporters write before an
+    Expand: the batch is never -1)."""
+    if op == "Mul" and (a == 1 or b == 1):
+        return b if a == 1 else a
+    if op in ("Add", "Sub") and b == 0:
+        return a
+    if op == "Add" and a == 0:
+        return b
+    if op == "Div" and b == 1:
+        return a
+    if a is BATCH and b is BATCH:
+        if op in ("Max", "Min"):
+            return a
+        if op in ("Equal", "Less", "Greater"):
+            return int(op == "Equal")
+        raise _Unknown
+    k = b if a is BATCH else a
+    if isinstance(k, (int, float)) and k < 1:  # the batch is greater than k
+        if op == "Equal":
+            return 0
+        if op in ("Less", "Greater"):
+            return int((op == "Greater") == (a is BATCH))
+        if op in ("Max", "Min"):
+            return BATCH if op == "Max" else k
+    raise _Unknown
+
+
 def _arith(op: str, a: Any, b: Any) -> Any:
     if a is BATCH or b is BATCH:
-        if op == "Mul" and (a == 1 or b == 1):
-            return b if a == 1 else a
-        if op in ("Add", "Sub") and b == 0:
-            return a
-        if op == "Div" and b == 1:
-            return a
-        raise _Unknown
+        return _batch_arith(op, a, b)
     if op == "Add":
         return a + b
     if op == "Sub":
@@ -97,6 +120,13 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         if b == 0:
             raise _Unknown
         return a % b
+    if op == "FMod":  # Mod with fmod=1: the remainder takes the dividend's sign, as C's fmod
+        if b == 0:
+            raise _Unknown
+        if isinstance(a, int) and isinstance(b, int):
+            r = abs(a) % abs(b)
+            return r if a >= 0 else -r
+        return math.fmod(a, b)
     if op == "Equal":
         return int(a == b)
     if op == "Less":
@@ -205,7 +235,8 @@ def _need(ins: list[Const | None], n: int) -> list[Const]:
 
 def _fold_binary(node: P.Node, ins: list[Const | None]) -> list[Const]:
     a, b = _need(ins, 2)
-    return [_fold_elementwise(node.op_type, [a, b])]
+    op = "FMod" if node.op_type == "Mod" and _attr(node, "fmod", 0) else node.op_type
+    return [_fold_elementwise(op, [a, b])]
 
 
 def _fold_variadic(node: P.Node, ins: list[Const | None]) -> list[Const]:
@@ -321,10 +352,15 @@ def _slice_params(node: P.Node, ins: list[Any], rank: int) -> list[tuple[int, in
 
 
 def _clamped(size: int, s: int, e: int, st: int) -> range:
-    """ONNX's clamping of a slice (the same as Python's for these bounds)."""
-    s = max(-(2**63), min(s, 2**63 - 1))
-    e = max(-(2**63), min(e, 2**63 - 1))
-    return range(*slice(s, e, st).indices(size))
+    """ONNX's clamping of a slice: negative bounds count from the end, then the start is
+    clamped to [0, size] and the end to [0, size] for a positive step, [0, size - 1] and
+    [-1, size - 1] for a negative one (unlike Python's, a start before the first element
+    with a negative step is the first element)."""
+    s = s + size if s < 0 else s
+    e = e + size if e < 0 else e
+    if st > 0:
+        return range(min(max(s, 0), size), min(max(e, 0), size), st)
+    return range(min(max(s, 0), size - 1), min(max(e, -1), size - 1), st)
 
 
 def _fold_slice(node: P.Node, ins: list[Const | None]) -> list[Const]:

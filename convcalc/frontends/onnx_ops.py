@@ -606,10 +606,14 @@ def _groupnorm(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
     bias = cv.const(ins[2] if len(ins) > 2 else None, "bias")
     g = int(node.attrs.get("num_groups", 0))
     c = x.shape[0]
+    if scale.numel == bias.numel == g != c and g >= 1:
+        # opset 18: a scale and a bias per group, applied to each of its channels
+        y = cv.emit(node, cv.build(node, "groupnorm", {"groups": g, "affine": False}), [x])
+        return [cv.affine(node, y, [("mul", scale), ("add", bias)])]
     if scale.numel != c or bias.numel != c:
         raise Unsupported(
-            f"scales per group ({scale.numel} values for {c} channels: opset 18's GroupNormalization), "
-            "which convcalc's groupnorm does not"
+            f"has a scale of {scale.numel} values and a bias of {bias.numel} for {c} channels in {g} groups: "
+            "neither one per channel nor one per group"
         )
     return [_norm(cv, node, x, "groupnorm", {"groups": g}, scale, bias)]
 
@@ -1094,6 +1098,19 @@ def _transpose(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Va
     return [cv.emit(node, cv.build(node, "transpose", {"perm": p}), [x])]
 
 
+def _on_axes(c: Const | None, axes: list[int], kept: list[Any], what: str) -> Const | None:
+    """Resize's ``scales`` or ``sizes`` of some ``axes``, spread over every axis (``kept``
+    for the others)."""
+    if c is None or c.numel == 0:
+        return c
+    if c.values is None or len(c.values) != len(axes):
+        raise Unsupported(f"its {what} are not constants of one value per axis in axes {axes}")
+    vals = list(kept)
+    for a, v in zip(axes, c.values):
+        vals[a] = v
+    return Const((len(vals),), tuple(vals), c.is_float)
+
+
 @handles("Resize", "Upsample")
 def _resize(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value | None]:
     x = cv.cf(cv.act(ins[0]))
@@ -1105,8 +1122,6 @@ def _resize(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
         raise Unsupported("antialiases (a wider filter when downsampling)")
     if str(node.attrs.get("keep_aspect_ratio_policy", "stretch")) != "stretch":
         raise Unsupported("keeps the aspect ratio")
-    if "axes" in node.attrs:
-        raise Unsupported("resizes only some axes")
     scales: Const | None = None
     sizes: Const | None = None
     if node.op_type == "Upsample" or (node.op_type == "Resize" and cv.opset < 11):
@@ -1120,6 +1135,12 @@ def _resize(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
             sizes = cv.const(ins[3], "sizes")
         elif len(ins) > 2 and ins[2] is not None:
             scales = cv.const(ins[2], "scales")
+    if "axes" in node.attrs:  # opset 18: scales or sizes of these axes, the others kept
+        axes = [norm_axis(int(a), full, "axes") for a in node.attrs["axes"]]
+        if len(set(axes)) != len(axes):
+            raise Unsupported(f"names an axis twice (axes {list(node.attrs['axes'])})")
+        scales = _on_axes(scales, axes, [1] * full, "scales")
+        sizes = _on_axes(sizes, axes, [cv.batch, *x.shape], "sizes")
     mode = str(node.attrs.get("mode", "nearest"))
     ctm = str(node.attrs.get("coordinate_transformation_mode", "half_pixel"))
     values: dict[str, Any] = {}
@@ -1253,7 +1274,16 @@ def _expand(cv: _Converter, node: P.Node, ins: list[Value | None]) -> list[Value
     if target.values is None:
         raise Unsupported("its target shape is not a constant that convcalc can fold")
     full = (1,) + x.logical
-    t = [1 if v is BATCH or (cv.batch_ok(v) and i == 0) else int(v) for i, v in enumerate(target.values)]
+    first = len(full) - len(target.values)  # the target is right-aligned: the batch is its first
+    # value only when it has the input's rank
+    t = []
+    for i, v in enumerate(target.values):
+        if i == first == 0 and cv.batch_ok(v):
+            t.append(1)
+        elif v is BATCH:
+            raise Unsupported(f"expands dim {i + first} of {dims_text(x.logical)} to the batch size")
+        else:
+            t.append(int(v))
     if len(t) > len(full) or bcast(full, t) != full:
         raise Unsupported(f"expands {dims_text(x.logical)} to {list(target.values)}")
     return [x]
