@@ -310,6 +310,36 @@ def test_written_permutations_fold_exactly_when_they_move_the_same_elements(case
     assert rows(again) == rows(got)
 
 
+@pytest.mark.parametrize("inside", ["a", "t"])
+@pytest.mark.parametrize("how", ["read", "output"])
+def test_a_permutation_whose_inside_is_read_elsewhere_stays(inside, how, cli, tmp_path):
+    """torch's PixelUnshuffle order, but its reshaped or transposed tensor is also read by a
+    Relu, or is an output of the graph: the three stay, so that tensor exists."""
+    nodes = [
+        helper.make_node("Reshape", ["x", "d"], ["a"], name="split"),
+        helper.make_node("Transpose", ["a"], ["t"], name="move", perm=[0, 1, 3, 5, 2, 4]),
+        helper.make_node("Reshape", ["t", "o"], ["y"], name="join"),
+    ]
+    outputs = [tensor("y", None)]
+    if how == "read":
+        nodes.append(helper.make_node("Relu", [inside], ["z"], name="other"))
+        outputs.append(tensor("z", None))
+    else:
+        outputs.append(tensor(inside, None))
+    inits = [
+        numpy_helper.from_array(np.array([-1, 3, 2, 2, 3, 2], dtype=np.int64), "d"),
+        numpy_helper.from_array(np.array([-1, 12, 2, 3], dtype=np.int64), "o"),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 3, 4, 6])], outputs, inits)
+    want = [o.shape[1:] for o in ort_run(path, np.random.rand(2, 3, 4, 6).astype(np.float32))]
+    got = report_json(cli, path)
+    assert [tuple(s) for s in got["outputs"].values()] == want
+    types = [layer["type"] for layer in got["layers"]]
+    assert "pixel_unshuffle" not in types and types[:3] == ["reshape", "transpose", "reshape"]
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
+
+
 # -- built by hand, judged by onnxruntime ------------------------------------------------------------------
 @pytest.mark.parametrize(
     "op,attrs,shape",
