@@ -19,9 +19,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
-from onnx import helper
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx import helper, numpy_helper
 from test_onnx_import import (
+    SETTINGS,
     assert_matches_torch,
     import_and_report,
     one_line_error,
@@ -124,6 +128,216 @@ def test_pixel_shuffle_exported_by_torch(r, unshuffle, cli, tmp_path):
     # torch 2.13 writes PixelShuffle as DepthToSpace (CRD), PixelUnshuffle as Reshape/Transpose/Reshape
     assert ("pixel_shuffle", None) in types(report)
     assert report["layers"][-1]["output_shape"] == ([r * r, 8, 6] if unshuffle else [1, 8 * r, 6 * r])
+
+
+# -- permutations written as Reshape -> Transpose -> Reshape --------------------------------------------
+class HandPixelShuffle(nn.Module):
+    """PixelShuffle written out (torch's own order, as the exporter writes nn.PixelShuffle
+    before opset 11); ``dcr``: DepthToSpace's DCR order instead, the same shapes."""
+
+    def __init__(self, r: int, dcr: bool = False):
+        super().__init__()
+        self.r, self.dcr = r, dcr
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        r, k = self.r, c // (self.r * self.r)
+        if self.dcr:
+            y = x.view(n, r, r, k, h, w).permute(0, 3, 4, 1, 5, 2)
+        else:
+            y = x.view(n, k, r, r, h, w).permute(0, 1, 4, 2, 5, 3)
+        return y.reshape(n, k, h * r, w * r)
+
+
+class SwappedUnshuffle(nn.Module):
+    """PixelUnshuffle's shapes with the two offsets swapped: the column offset varies slowest."""
+
+    def __init__(self, r: int):
+        super().__init__()
+        self.r = r
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        r = self.r
+        y = x.view(n, c, h // r, r, w // r, r).permute(0, 1, 5, 3, 2, 4)
+        return y.reshape(n, c * r * r, h // r, w // r)
+
+
+class ShuffleNetShuffle(nn.Module):
+    """ShuffleNet's channel shuffle as its reference code writes it; ``spatial_too``: the
+    same, also transposing a square image (the same shapes, another permutation)."""
+
+    def __init__(self, groups: int, spatial_too: bool = False):
+        super().__init__()
+        self.groups, self.spatial_too = groups, spatial_too
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        y = x.view(n, self.groups, c // self.groups, h, w)
+        y = y.permute(0, 2, 1, 4, 3) if self.spatial_too else y.transpose(1, 2)
+        return y.reshape(n, c, h, w)
+
+
+class Sandwich(nn.Module):
+    """conv, the permutation, conv: a receptive field to carry through it."""
+
+    def __init__(self, c: int, mid: nn.Module, c_mid: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, c, 3, padding=1)
+        self.mid = mid
+        self.conv2 = nn.Conv2d(c_mid, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv2(self.mid(self.conv1(x)))
+
+
+def sandwich_spec(shape: tuple[int, ...], c: int, mid: str) -> str:
+    return (
+        f"input: {list(shape)}\nlayers:\n"
+        f"  - {{type: conv, out_channels: {c}, kernel: 3, padding: 1}}\n"
+        f"  - {mid}\n"
+        "  - {type: conv, out_channels: 4, kernel: 3, padding: 1}\n"
+    )
+
+
+PERMUTATIONS = [
+    # module, its middle layer as a spec writes it (None: no such layer, it stays as is)
+    (lambda: nn.PixelUnshuffle(2), 8, 32, "{type: pixel_unshuffle, factor: 2}"),
+    (lambda: nn.PixelShuffle(2), 8, 2, "{type: pixel_shuffle, factor: 2}"),
+    (lambda: HandPixelShuffle(2), 8, 2, "{type: pixel_shuffle, factor: 2}"),
+    (lambda: ShuffleNetShuffle(4), 12, 12, "{type: channel_shuffle, groups: 4}"),
+    (lambda: ShuffleNetShuffle(3), 12, 12, "{type: channel_shuffle, groups: 3}"),
+    (lambda: SwappedUnshuffle(2), 8, 32, None),
+    (lambda: HandPixelShuffle(2, dcr=True), 8, 2, None),
+    (lambda: ShuffleNetShuffle(4, spatial_too=True), 12, 12, None),
+]
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17])
+@pytest.mark.parametrize("make,c,c_mid,mid", PERMUTATIONS)
+def test_permutations_exported_by_torch(make, c, c_mid, mid, opset, cli, tmp_path, spec_file):
+    """torch's PixelUnshuffle, PixelShuffle (and the same written out) and ShuffleNet's channel
+    shuffle fold into the layer that moves the elements the same way: one layer of that type;
+    params, MACs, outputs as torch's; the same rows and receptive fields as the network written
+    as a spec; import round-trips (assert_matches_torch). Look-alikes of the same shapes and
+    another permutation stay reshape/transpose layers."""
+    shape = (3, 8, 8)
+    torch.manual_seed(0)
+    report = assert_matches_torch(cli, Sandwich(c, make(), c_mid), shape, tmp_path, opset=opset)
+    got = [layer["type"] for layer in report["layers"]]
+    if mid is None:
+        assert got[0] == "conv" and got[-1] == "conv" and "transpose" in got
+        assert not {"pixel_shuffle", "pixel_unshuffle", "channel_shuffle"} & set(got)
+        return
+    twin = report_json(cli, spec_file(sandwich_spec(shape, c, mid)))
+    keys = ("type", "input_shape", "output_shape", "params", "macs", "flops", "receptive_field")
+    assert [{k: layer[k] for k in keys} for layer in report["layers"]] == [
+        {k: layer[k] for k in keys} for layer in twin["layers"]
+    ]
+    assert report["layers"][-1]["receptive_field"] is not None
+
+
+def test_pixel_shuffle_before_opset_11_is_written_out_and_folded(cli, tmp_path):
+    report = assert_matches_torch(cli, nn.PixelShuffle(3), (18, 4, 5), tmp_path, opset=9)
+    assert [layer["type"] for layer in report["layers"]] == ["pixel_shuffle"]
+
+
+@st.composite
+def written_permutations(draw):
+    """A Reshape -> Transpose -> Reshape of the shapes of pixel_unshuffle, pixel_shuffle (2
+    spatial dims) or channel_shuffle (1 to 3 spatial dims), factor or groups > 1 (not an
+    identity), its perm the layer's or any other (another that moves only dims of size 1 is
+    the same permutation)."""
+    kind = draw(st.sampled_from(["pixel_unshuffle", "pixel_shuffle", "channel_shuffle"]))
+    if kind == "channel_shuffle":
+        g, k = draw(st.integers(2, 4)), draw(st.integers(2, 4))
+        size = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3)))
+        shape, dims, out = (g * k, *size), (g, k, *size), (g * k, *size)
+        perm = (1, 0, *range(2, len(dims)))
+        values = {"groups": g}
+    else:
+        r, c = draw(st.integers(2, 3)), draw(st.integers(1, 3))
+        h, w = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        values = {"factor": r}
+        if kind == "pixel_unshuffle":
+            shape, dims, out = (c, h * r, w * r), (c, h, r, w, r), (c * r * r, h, w)
+            perm = (0, 2, 4, 1, 3)
+        else:
+            shape, dims, out = (c * r * r, h, w), (c, r, r, h, w), (c, h * r, w * r)
+            perm = (0, 3, 1, 4, 2)
+    if draw(st.booleans()):
+        perm = tuple(draw(st.permutations(range(len(dims)))))
+    return kind, values, shape, dims, perm, out
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(case=written_permutations())
+def test_written_permutations_fold_exactly_when_they_move_the_same_elements(case, cli, tmp_path_factory):
+    """onnxruntime runs the three ops; torch's pixel_unshuffle / pixel_shuffle / channel_shuffle
+    is the reference. convcalc reports one layer of that type exactly when the outputs are equal
+    (the same element for element); otherwise reshape/transpose layers, of the same shapes."""
+    kind, values, shape, dims, perm, out = case
+    tmp_path = tmp_path_factory.mktemp("perm")
+    nodes = [
+        helper.make_node("Reshape", ["x", "d"], ["a"], name="split"),
+        helper.make_node("Transpose", ["a"], ["t"], name="move", perm=[0, *(p + 1 for p in perm)]),
+        helper.make_node("Reshape", ["t", "o"], ["y"], name="join"),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([-1, *dims], dtype=np.int64), "d"),
+        numpy_helper.from_array(np.array([-1, *out], dtype=np.int64), "o"),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", *shape])], [tensor("y", None)], inits)
+    x = np.arange(2 * math.prod(shape), dtype=np.float32).reshape(2, *shape)
+    (y,) = ort_run(path, x)
+    t = torch.from_numpy(x)
+    if kind == "pixel_unshuffle":
+        want = torch.pixel_unshuffle(t, values["factor"])
+    elif kind == "pixel_shuffle":
+        want = torch.pixel_shuffle(t, values["factor"])
+    else:
+        want = F.channel_shuffle(t.reshape(2, shape[0], -1), values["groups"]).reshape(t.shape)
+    same = np.array_equal(y, want.numpy())
+    got = report_json(cli, path)
+    assert [tuple(s) for s in got["outputs"].values()] == [y.shape[1:]]
+    types = [layer["type"] for layer in got["layers"]]
+    if same:
+        assert types == [kind]
+    else:
+        assert not {"pixel_shuffle", "pixel_unshuffle", "channel_shuffle"} & set(types)
+    assert got["totals"]["params"] == got["totals"]["macs"] == got["totals"]["flops"] == 0
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
+
+
+@pytest.mark.parametrize("inside", ["a", "t"])
+@pytest.mark.parametrize("how", ["read", "output"])
+def test_a_permutation_whose_inside_is_read_elsewhere_stays(inside, how, cli, tmp_path):
+    """torch's PixelUnshuffle order, but its reshaped or transposed tensor is also read by a
+    Relu, or is an output of the graph: the three stay, so that tensor exists."""
+    nodes = [
+        helper.make_node("Reshape", ["x", "d"], ["a"], name="split"),
+        helper.make_node("Transpose", ["a"], ["t"], name="move", perm=[0, 1, 3, 5, 2, 4]),
+        helper.make_node("Reshape", ["t", "o"], ["y"], name="join"),
+    ]
+    outputs = [tensor("y", None)]
+    if how == "read":
+        nodes.append(helper.make_node("Relu", [inside], ["z"], name="other"))
+        outputs.append(tensor("z", None))
+    else:
+        outputs.append(tensor(inside, None))
+    inits = [
+        numpy_helper.from_array(np.array([-1, 3, 2, 2, 3, 2], dtype=np.int64), "d"),
+        numpy_helper.from_array(np.array([-1, 12, 2, 3], dtype=np.int64), "o"),
+    ]
+    path = onnx_file(tmp_path, nodes, [tensor("x", ["b", 3, 4, 6])], outputs, inits)
+    want = [o.shape[1:] for o in ort_run(path, np.random.rand(2, 3, 4, 6).astype(np.float32))]
+    got = report_json(cli, path)
+    assert [tuple(s) for s in got["outputs"].values()] == want
+    types = [layer["type"] for layer in got["layers"]]
+    assert "pixel_unshuffle" not in types and types[:3] == ["reshape", "transpose", "reshape"]
+    again, _ = import_and_report(cli, path, tmp_path)
+    assert rows(again) == rows(got)
 
 
 # -- built by hand, judged by onnxruntime ------------------------------------------------------------------

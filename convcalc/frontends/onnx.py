@@ -46,7 +46,7 @@ from ..tree import MAX_LAYERS
 from . import onnx_proto as P
 from .onnx_fold import FOLDERS, _const_of_tensor
 from .onnx_ops import HANDLERS
-from .onnx_patterns import Patterns, collapse_squeeze_excite
+from .onnx_patterns import Patterns, collapse_permutations, collapse_squeeze_excite
 from .onnx_values import BATCH, Act, Const, Pending, Unsupported, Value, dims_text
 
 SUPPORTED_NOTE = "convcalc cannot cost it"
@@ -536,6 +536,9 @@ class _Converter:
         pending, remap = collapse_squeeze_excite(self.pending)
         outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
         labels = {remap[r]: v for r, v in self.labels.items() if remap.get(r, -1) >= 0}
+        pending, remap = collapse_permutations(pending, {r for _, r in outputs})
+        outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
+        labels = {remap[r]: v for r, v in labels.items() if remap.get(r, -1) >= 0}
         names = _display_names(pending, labels)
         graph = Graph(_model_name(self.where), [GraphInput("input", self.in_shape)])
         loc = Loc(self.where)

@@ -1,7 +1,9 @@
 """Patterns the ONNX mapping folds back into one layer: before mapping, ONNX nodes that
 compute one activation (``x * sigmoid(x)``, torch's exact GELU ...) or torch's GroupNorm
-before opset 18; after mapping, a squeeze-and-excitation block. Each only when nothing else
-reads the pattern's inside, so that the counts are exactly those of its parts."""
+before opset 18; after mapping, a squeeze-and-excitation block, and a reshape, transpose,
+reshape that moves the elements as pixel_unshuffle, pixel_shuffle or channel_shuffle does.
+Each only when nothing else reads the pattern's inside, so that the counts are exactly those
+of its parts."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from ..errors import ConvcalcError
 from ..layers import REGISTRY
+from ..layers.base import Cost, Layer
 from . import onnx_proto as P
 from .onnx_values import Pending
 
@@ -301,3 +304,107 @@ def _se_chain(pending: list[Pending], readers: list[list[int]], g: int, x: int, 
     if fc2.cost.output_shape[0] != pool.cost.input_shape[0]:
         return None
     return chain
+
+
+# -- permutations written as Reshape -> Transpose -> Reshape ---------------------------------------
+def _canonical(dims: tuple[int, ...], perm: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The simplest form of the element permutation "view as ``dims``, transpose by ``perm``
+    (output axis k is input axis perm[k]), view flat": axes of size 1 dropped, axes that stay
+    side by side and in order merged. Two forms equal here move every element alike."""
+    kept = [a for a in range(len(dims)) if dims[a] != 1]
+    index = {a: i for i, a in enumerate(kept)}
+    d = [dims[a] for a in kept]
+    p = [index[a] for a in perm if dims[a] != 1]
+    runs: list[list[int]] = []  # runs of input axes, in output order
+    for a in p:
+        if runs and runs[-1][-1] + 1 == a:
+            runs[-1].append(a)
+        else:
+            runs.append([a])
+    by_input = sorted(range(len(runs)), key=lambda k: runs[k][0])
+    merged = tuple(math.prod(d[a] for a in runs[k]) for k in by_input)
+    rank = {k: i for i, k in enumerate(by_input)}
+    return merged, tuple(rank[k] for k in range(len(runs)))
+
+
+def _permutation_layer(
+    shape: tuple[int, ...], out: tuple[int, ...], form: tuple[tuple[int, ...], tuple[int, ...]]
+) -> tuple[Layer, Cost] | None:
+    """The layer (pixel_unshuffle, pixel_shuffle or channel_shuffle) that maps ``shape`` to
+    ``out`` moving each element as ``form`` (canonical) does, or None."""
+    c, size = shape[0], shape[1:]
+    n = len(size)
+    candidates: list[tuple[str, dict[str, int], tuple[int, ...], tuple[int, ...]]] = []
+    if len(out) == len(shape) and 1 <= n <= 3 and out[1] > 0:
+        if size[0] % out[1] == 0 and size[0] // out[1] > 1:  # torch's PixelUnshuffle order
+            r = size[0] // out[1]
+            dims = (c,) + tuple(v for i in size for v in (i // r, r))
+            perm = (0,) + tuple(2 + 2 * k for k in range(n)) + tuple(1 + 2 * k for k in range(n))
+            candidates.append(("pixel_unshuffle", {"factor": r}, dims, perm))
+        if out[1] % size[0] == 0 and out[1] // size[0] > 1 and c % (out[1] // size[0]) ** n == 0:
+            r = out[1] // size[0]  # torch's PixelShuffle order (DepthToSpace's CRD)
+            dims = (c // r**n,) + (r,) * n + tuple(size)
+            perm = (0,) + tuple(a for k in range(n) for a in (1 + n + k, 1 + k))
+            candidates.append(("pixel_shuffle", {"factor": r}, dims, perm))
+    g = form[0][0] if form[0] else 1
+    if out == shape and 1 < g < c and c % g == 0:  # ShuffleNet's view(g, C/g) and transpose
+        dims = (g, c // g) + tuple(size)
+        candidates.append(("channel_shuffle", {"groups": g}, dims, (1, 0) + tuple(range(2, n + 2))))
+    for type_name, values, dims, perm in candidates:
+        if _canonical(dims, perm) != form:
+            continue
+        layer = REGISTRY[type_name].build(values)
+        try:
+            cost = layer.cost(shape)
+        except ConvcalcError:
+            continue
+        if tuple(cost.output_shape) == out:
+            return layer, cost
+    return None
+
+
+def collapse_permutations(pending: list[Pending], keep: set[int]) -> tuple[list[Pending], dict[int, int]]:
+    """reshape -> transpose -> reshape (or flatten), nothing else reading the inside (nor the
+    graph's outputs, ``keep``): one pixel_unshuffle, pixel_shuffle or channel_shuffle where
+    that moves every element exactly as the three do (torch's PixelUnshuffle, its
+    PixelShuffle before opset 11, ShuffleNet's channel shuffle)."""
+    n = len(pending)
+    readers: list[list[int]] = [[] for _ in range(n)]
+    for i, p in enumerate(pending):
+        for r in p.inputs:
+            if r >= 0:
+                readers[r].append(i)
+    drop: set[int] = set()
+    replace: dict[int, Pending] = {}
+    for i, p in enumerate(pending):
+        if p.layer.type_name not in ("reshape", "flatten") or len(p.inputs) != 1 or p.inputs[0] < 0:
+            continue
+        t = p.inputs[0]
+        tr = pending[t]
+        if tr.layer.type_name != "transpose" or len(tr.inputs) != 1 or tr.inputs[0] < 0:
+            continue
+        f = tr.inputs[0]
+        first = pending[f]
+        if first.layer.type_name != "reshape" or len(first.inputs) != 1 or f in replace:
+            continue
+        if readers[t] != [i] or readers[f] != [t] or t in keep or f in keep:
+            continue
+        form = _canonical(tuple(tr.cost.input_shape), tuple(tr.layer.params["perm"]))
+        got = _permutation_layer(tuple(first.cost.input_shape), tuple(p.cost.output_shape), form)
+        if got is None:
+            continue
+        layer, cost = got
+        drop.update((f, t))
+        replace[i] = Pending(layer, first.inputs, p.origin, p.op, cost, p.suffix)
+    if not replace:
+        return pending, {i: i for i in range(n)}
+    out: list[Pending] = []
+    remap: dict[int, int] = {}
+    for i, p in enumerate(pending):
+        if i in drop:
+            continue
+        q = replace.get(i, p)
+        q.inputs = tuple(remap[r] if r >= 0 else r for r in q.inputs)
+        remap[i] = len(out)
+        out.append(q)
+    return out, remap
