@@ -239,6 +239,29 @@ def test_patterns_fold_into_one_layer(module, types, cli, tmp_path):
         assert got == [(t, fn if fn is not None else got[i][1]) for i, (t, fn) in enumerate(types)]
 
 
+class SEAndGate(nn.Module):
+    """A squeeze-and-excitation whose gate (or pooled vector) is also an output of the model."""
+
+    def __init__(self, out: str):
+        super().__init__()
+        self.se, self.out = SE(8, 2, nn.ReLU(), nn.Sigmoid()), out
+
+    def forward(self, x):
+        se = self.se
+        pooled = F.adaptive_avg_pool2d(x, 1)
+        gate = se.gate(se.fc2(se.act(se.fc1(pooled))))
+        return x * gate, (gate if self.out == "gate" else pooled)
+
+
+@pytest.mark.parametrize("out", ["gate", "pooled"])
+def test_squeeze_excite_whose_inside_is_an_output_stays_op_by_op(out, cli, tmp_path):
+    """The gate or the pooled vector is a graph output: the chain is not folded into one
+    squeeze_excite (that tensor must exist), and the model reports as torch counts it."""
+    report = assert_matches_torch(cli, SEAndGate(out), (8, 6, 6), tmp_path)
+    types = [layer["type"] for layer in report["layers"]]
+    assert "squeeze_excite" not in types and "mul" in types
+
+
 # -- random networks: many op kinds, each exported and judged by torch -------------------------------
 class Net(nn.Module):
     def __init__(self, blocks, head):

@@ -125,8 +125,10 @@ def test_argmax_at_the_end_of_a_segmentation_net(op, keepdim, cli, tmp_path):
 @pytest.mark.parametrize("r,unshuffle", [(3, False), (2, True)])
 def test_pixel_shuffle_exported_by_torch(r, unshuffle, cli, tmp_path):
     report = assert_matches_torch(cli, ESPCN(r, unshuffle), (1, 8, 6), tmp_path)
-    # torch 2.13 writes PixelShuffle as DepthToSpace (CRD), PixelUnshuffle as Reshape/Transpose/Reshape
+    # torch 2.13 writes PixelShuffle as DepthToSpace (CRD), PixelUnshuffle as Reshape/Transpose/Reshape,
+    # which is folded back into one pixel_unshuffle
     assert ("pixel_shuffle", None) in types(report)
+    assert (("pixel_unshuffle", None) in types(report)) == unshuffle
     assert report["layers"][-1]["output_shape"] == ([r * r, 8, 6] if unshuffle else [1, 8 * r, 6 * r])
 
 

@@ -533,7 +533,7 @@ class _Converter:
 
     # -- building the graph --------------------------------------------------------------------
     def _build(self, outputs: list[tuple[str, int]]) -> Graph:
-        pending, remap = collapse_squeeze_excite(self.pending)
+        pending, remap = collapse_squeeze_excite(self.pending, {r for _, r in outputs})
         outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
         labels = {remap[r]: v for r, v in self.labels.items() if remap.get(r, -1) >= 0}
         pending, remap = collapse_permutations(pending, {r for _, r in outputs})

@@ -215,10 +215,10 @@ class Patterns:
 
 
 # -- mapping -------------------------------------------------------------------------------------
-def collapse_squeeze_excite(pending: list[Pending]) -> tuple[list[Pending], dict[int, int]]:
+def collapse_squeeze_excite(pending: list[Pending], keep: set[int]) -> tuple[list[Pending], dict[int, int]]:
     """global_pool avg -> pointwise (bias) -> activation -> pointwise (bias) -> sigmoid or
-    hardsigmoid -> mul with the pool's input, nothing else reading the inside: one
-    squeeze_excite, which computes exactly that."""
+    hardsigmoid -> mul with the pool's input, nothing else reading the inside (nor the graph's
+    outputs, ``keep``): one squeeze_excite, which computes exactly that."""
     n = len(pending)
     readers: list[list[int]] = [[] for _ in range(n)]
     for i, p in enumerate(pending):
@@ -232,7 +232,7 @@ def collapse_squeeze_excite(pending: list[Pending]) -> tuple[list[Pending], dict
             continue
         for x, g in (p.inputs, p.inputs[::-1]):
             chain = _se_chain(pending, readers, g, x, i)
-            if chain is None:
+            if chain is None or keep.intersection(chain):
                 continue
             pool, fc1, act, _fc2, gate = (pending[k] for k in chain)
             shape = pool.cost.input_shape
