@@ -178,42 +178,6 @@ def _fraction_text(x: Fraction) -> str:
     return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
 
 
-def human(n: int, unit: str = "") -> str:
-    """1234567 -> '1.23M' (SI, powers of 1000, up to P); memory in binary units (up to TiB)
-    with unit='B'. Exact: two decimals rounded (half to even) from the integer itself, never
-    through a float; a value beyond the largest suffix (1000P, 1024 TiB) is printed whole."""
-    if unit == "B":
-        return _with_suffix(
-            n, (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)), 1024, " ", f"{n} B"
-        )
-    return _with_suffix(n, _SI_DOWN, 1000, "", str(n))
-
-
-_SI_DOWN = (("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
-
-
-def _hundredths(a: int, scale: int) -> int:
-    """a / scale in hundredths, rounded half to even (as Python formats a float: 3.125 is
-    3.12), from the integers: exact for any size."""
-    q, r = divmod(a * 100, scale)
-    return q + 1 if 2 * r > scale or (2 * r == scale and q % 2) else q
-
-
-def _with_suffix(n: int, suffixes: tuple[tuple[str, int], ...], base: int, sep: str, plain: str) -> str:
-    sign, a = ("-", -n) if n < 0 else ("", n)
-    for i, (suffix, scale) in enumerate(suffixes):
-        if a < scale:
-            continue
-        hundredths = _hundredths(a, scale)
-        if hundredths >= base * 100:  # 999.995k rounds to 1000.00k: one suffix up, or none
-            if i == 0:
-                return plain
-            suffix, scale = suffixes[i - 1]
-            hundredths = _hundredths(a, scale)
-        return f"{sign}{hundredths // 100}.{hundredths % 100:02d}{sep}{suffix}"
-    return plain
-
-
 def percent(part: int | float | Fraction, whole: int | float | Fraction) -> float | None:
     """100 * part / whole, or None when whole is 0 or the ratio is beyond a float's range.
     (``100.0 * part`` would first turn a huge exact int into a float, and overflow.)"""

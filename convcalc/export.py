@@ -11,13 +11,15 @@ device), every layer and part also has ``bytes_read``, ``bytes_written``, ``memo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import receptive
 from .conventions import CONVENTIONS, DTYPE_BYTES
 from .layers.base import Cost
-from .network import Report, Row
 from .perf import Perf, Tally
+
+if TYPE_CHECKING:  # the single-layer commands never load the network walker
+    from .network import Report, Row
 
 
 def cost_dict(

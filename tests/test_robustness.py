@@ -358,7 +358,7 @@ def test_layer_scaled_is_floor_of_the_exact_product(c, num, places):
 def test_human_is_exact_and_sane(n):
     """Two decimals, rounded half to even from the exact value (Decimal is the oracle), below
     the largest suffix; the whole number beyond it. Never a float's digits."""
-    from convcalc.budget import human
+    from convcalc.numbers import human
 
     text = human(n)
     a = abs(n)
@@ -380,7 +380,7 @@ def test_human_is_exact_and_sane(n):
 
 
 def test_human_of_a_huge_number_is_the_number():
-    from convcalc.budget import human
+    from convcalc.numbers import human
 
     n = 8999999999999999684728251277877311353552633856 * 10**15
     assert human(n) == str(n)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, human, percent
+from ..budget import METRIC_LABELS, CheckRun, Verdict, annotation_line, percent
+from ..numbers import human
 from .doc import Annotation, Column, Delta, Doc, Mark, Name, Note, Pct, Seconds, Table, col, seconds_text
 from .formats.github import escape_data, escape_property  # noqa: F401  (tests import them here)
 

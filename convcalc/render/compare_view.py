@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..budget import human
 from ..compare import Comparison, Variant
+from ..numbers import human
 from .doc import Doc, Name, Note, Seconds, Table, col, seconds_text
 
 if TYPE_CHECKING:

@@ -420,7 +420,7 @@ def bar_text(share: float, width: int = 12) -> str:
 
 
 def human(n: int, unit: str = "") -> str:
-    """Exact-enough short form (``4.09G``) of an integer; see ``convcalc.budget.human``."""
-    from ..budget import human as h
+    """Exact-enough short form (``4.09G``) of an integer; see ``convcalc.numbers.human``."""
+    from ..numbers import human as h
 
     return h(n, unit)
