@@ -11,6 +11,10 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 SPEC = """\
 name: e2e-net
 input: [3, 64, 64]
@@ -114,3 +118,46 @@ def test_ci_flow(tmp_path):
     assert r.stderr == "convcalc: error: --max-macs 'lots' is not a number like 600M, 4.5M, 1.2G or 800k\n"
     r = run(tmp_path, "check", spec, "--baseline", "missing.json")
     assert r.returncode == 2 and r.stderr.strip() == "convcalc: error: --baseline missing.json: no such file"
+
+
+# -- start-up: a command loads only what it needs (benchmarks/ measures the time) -------------------
+_LOADED = """
+import contextlib, io, json, sys
+from convcalc.cli import run
+sys.argv = ["convcalc", *json.loads(sys.argv[1])]
+try:
+    with contextlib.redirect_stdout(io.StringIO()):
+        run()
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(
+    "args,absent",
+    [
+        (
+            ["conv", "-c", "3", "--size", "224", "-o", "64", "-k", "3", "--format", "json"],
+            ["convcalc.network", "convcalc.graph", "convcalc.budget", "convcalc.yamlio", "yaml", "rich"],
+        ),
+        (["conv", "-c", "3", "--size", "224", "-o", "64", "-k", "3"], ["convcalc.network", "yaml"]),
+        (
+            ["report", "layers.example.yaml", "--format", "json"],
+            ["convcalc.frontends.onnx", "convcalc.frontends.pytorch", "torch", "onnx", "rich"],
+        ),
+    ],
+)
+def test_a_command_loads_only_what_it_needs(args, absent):
+    """Start-up is what a one-off query costs: a single-layer command never loads the network
+    walker, the YAML parser or the budget module; a YAML report never loads the model front ends."""
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    loaded = set(json.loads(out))
+    assert "convcalc.layers" in loaded  # the command ran
+    assert not loaded.intersection(absent), loaded.intersection(absent)
