@@ -332,3 +332,29 @@ def _field(num: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field (lengths under 128)."""
     assert len(payload) < 128
     return bytes([num << 3 | 2, len(payload)]) + payload
+
+
+def test_hostile_module_paths_cost_their_length(cli: Cli, tmp_path: Path) -> None:
+    """Module paths of 20,000 levels on 40 nodes (the work is linear in their length, so this
+    reads at once), odd quoting and a path-less scope list: names come out, one per layer."""
+    deep = ".".join(["m"] * 20_000)
+    texts = [f"['', '{deep}', 'relu_{k}']" for k in range(40)]
+    texts += ['["", "a\\"b", \'relu\']', "not a list", "['relu']"]
+    nodes = []
+    for k, text in enumerate(texts):
+        node = helper.make_node("Relu", [f"t{k}"], [f"t{k + 1}"], name=f"node_relu_{k}")
+        node.metadata_props.add(key=P.NODE_METADATA_KEYS[0], value=text)
+        nodes.append(node)
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("t0", TensorProto.FLOAT, ["batch", 2, 3, 3])],
+        [helper.make_tensor_value_info(f"t{len(texts)}", TensorProto.FLOAT, ["batch", 2, 3, 3])],
+    )
+    path = tmp_path / "deep.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    names = [layer["name"] for layer in report_json(cli, str(path))["layers"]]
+    assert len(names) == len(set(names)) == len(texts)
+    assert names[:2] == [deep + ".relu", deep + ".relu_1"]  # one call of a module, two ops
+    # no path: the node's own name; the last, a graph output, is named by it
+    assert names[-2:] == ["node_relu_41", f"t{len(texts)}"]

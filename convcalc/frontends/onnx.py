@@ -629,12 +629,13 @@ def _metadata_origins(nodes: Sequence[P.Node]) -> tuple[dict[str, str], set[str]
     gets ``_k`` too (``/layer1.0/Add_1``). A call ends where a node of another module runs
     (the file's order is the order of the trace). Also the names of the FX nodes, which the
     exporter gives the tensors (``mul_16``): a graph output so named does not name its layer
-    as one named by the user does."""
+    as one named by the user does. Linear in the size of the paths."""
     out: dict[str, str] = {}
     traced: set[str] = set()
-    calls: dict[tuple[str, ...], int] = {}  # (the parent call's names..., module) -> calls
+    calls: dict[tuple[int, str], int] = {}  # (the parent's call, module) -> calls so far
     taken: dict[str, int] = {}
-    prev: list[tuple[str, str]] = []  # (module, the name of its call) of the previous node
+    prev: list[tuple[str, str, int]] = []  # (module, its call's name, its call) of the last node
+    made = 0  # calls seen: each gets a number (0 is the root's)
     for node in nodes:
         scopes = _scopes(node)
         if scopes:
@@ -642,22 +643,23 @@ def _metadata_origins(nodes: Sequence[P.Node]) -> tuple[dict[str, str], set[str]
         path = _module_path(node, scopes)
         if path is None or not node.name or node.name in out:
             continue
-        names: list[str] = []
-        level: list[tuple[str, str]] = []
+        level: list[tuple[str, str, int]] = []
+        parent = 0
         same = True
         for k, part in enumerate(path.split(".") if path else ()):
             if same and k < len(prev) and prev[k][0] == part:
-                name = prev[k][1]
+                _, name, call = prev[k]
             else:
                 same = False
-                key = (*names, part)
-                n = calls.get(key, 0)
-                calls[key] = n + 1
+                n = calls.get((parent, part), 0)
+                calls[parent, part] = n + 1
                 name = f"{part}_{n}" if n else part
-            names.append(name)
-            level.append((part, name))
+                made += 1
+                call = made
+            level.append((part, name, call))
+            parent = call
         prev = level
-        base = "/" + "/".join(x for x in (".".join(names), node.op_type) if x)
+        base = "/" + "/".join(x for x in (".".join(name for _, name, _ in level), node.op_type) if x)
         n = taken.get(base, 0)
         taken[base] = n + 1
         out[node.name] = f"{base}_{n}" if n else base
