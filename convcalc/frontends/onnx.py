@@ -423,12 +423,7 @@ class _Converter:
             raise SpecError(f"{self.label(node)}: {e.message}", where=self.where) from None
         self.pending.append(
             Pending(
-                layer,
-                tuple(a.ref for a in inputs),
-                self.origins.get(node.name, node.name) or node.op_type,
-                node.op_type,
-                cost,
-                suffix,
+                layer, tuple(a.ref for a in inputs), node.name or node.op_type, node.op_type, cost, suffix
             )
         )
         self.shapes.append(tuple(cost.output_shape))
@@ -444,8 +439,7 @@ class _Converter:
             n = len(x.shape) - 1
             layer = REGISTRY["transpose"].build({"perm": list(range(1, n + 1)) + [0]})
             cost = layer.cost(x.shape)
-            origin = self.origins.get(x.via, x.via) or "transpose"
-            self.pending.append(Pending(layer, (x.ref,), origin, "Transpose", cost))
+            self.pending.append(Pending(layer, (x.ref,), x.via or "transpose", "Transpose", cost))
             self.shapes.append(tuple(cost.output_shape))
             got = self.cf_views[x.ref] = Act(len(self.pending) - 1, tuple(cost.output_shape))
         return got
@@ -554,7 +548,7 @@ class _Converter:
         pending, remap = collapse_permutations(pending, {r for _, r in outputs})
         outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
         labels = {remap[r]: v for r, v in labels.items() if remap.get(r, -1) >= 0}
-        names = _display_names(pending, labels)
+        names = _display_names(pending, labels, self.origins)
         graph = Graph(_model_name(self.where), [GraphInput("input", self.in_shape)])
         loc = Loc(self.where)
         for p, name in zip(pending, names):
@@ -671,12 +665,14 @@ def _clean(name: str) -> str:
     return name or "node"
 
 
-def _display_names(pending: list[Pending], labels: dict[int, str]) -> list[str]:
-    scopes = [_scope(p.origin) for p in pending]
-    origins: dict[str, set[str]] = {}
+def _display_names(pending: list[Pending], labels: dict[int, str], origins: dict[str, str]) -> list[str]:
+    """Unique names from the ONNX nodes' names (``origins``: the names that stand for them,
+    from a dynamo file's metadata) or the graph outputs' (``labels``)."""
+    scopes = [_scope(origins.get(p.origin, p.origin)) for p in pending]
+    per: dict[str, set[str]] = {}
     for (scope, _), p in zip(scopes, pending):
-        origins.setdefault(scope, set()).add(p.origin)
-    per_scope = {scope: len(o) for scope, o in origins.items()}
+        per.setdefault(scope, set()).add(p.origin)
+    per_scope = {scope: len(o) for scope, o in per.items()}
     used: set[str] = {"input"}
     out = []
     for i, ((scope, leaf), p) in enumerate(zip(scopes, pending)):
