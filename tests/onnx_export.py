@@ -48,9 +48,14 @@ def export(
     dynamic: bool = True,
     batch: int = 1,
     output_names: list[str] | None = None,
+    dynamo: bool = False,
 ) -> str:
     """Export ``module`` on an input of ``shape`` (batch-less) to ``path``; the input is named
-    ``input`` with a symbolic batch dim (``dynamic``), else the file says ``batch``."""
+    ``input`` with a symbolic batch dim (``dynamic``), else the file says ``batch``.
+    ``dynamo=True``: torch's default exporter instead (see ``export_dynamo``; ``opset``,
+    ``fold`` and ``weights`` do not apply)."""
+    if dynamo:
+        return export_dynamo(module, shape, path, dynamic=dynamic, batch=batch, output_names=output_names)
     module.eval()
     buf = io.BytesIO()
     threads = torch.get_num_threads()
@@ -85,6 +90,70 @@ def export(
                 )
         del graph.input[:]
         graph.input.extend(data)
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def export_dynamo(
+    module: nn.Module,
+    shape: tuple[int, ...],
+    path,
+    *,
+    dynamic: bool = True,
+    batch: int = 1,
+    output_names: list[str] | None = None,
+) -> str:
+    """Export with ``torch.onnx.export(..., dynamo=True)``, torch's default since 2.9
+    (torch.export, then onnxscript's translation and optimizer: opset 18+, BatchNorm folded
+    into the Conv before it, constants folded) with everything else at its default, as users
+    get it. A symbolic batch dim comes from ``dynamic_shapes`` (a ``torch.export.Dim``, which
+    must have a range that includes the traced batch: batch 1 is specialised unless the range
+    says otherwise, so the trace runs on a batch of 2). The file is then made weight-free
+    like ``export``'s: every floating-point initializer too big for the reader to decode
+    (more than 64 values) keeps its dims and loses its data.
+
+    The module's floating-point parameters and buffers are first given distinct random
+    values in [0.5, 1.5) (seeded): the optimizer drops a bias of zeros and stores equal
+    tensors once, which the zeroed weights of ``fast_module`` would make it do everywhere."""
+    module.eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            if t.is_floating_point():
+                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if dynamic:
+                x = torch.zeros((2, *shape))
+                dims = ({0: torch.export.Dim("batch", min=1)},)
+            else:
+                x, dims = torch.zeros((batch, *shape)), None
+            program = torch.onnx.export(
+                module,
+                (x,),
+                None,
+                dynamo=True,
+                dynamic_shapes=dims,
+                input_names=["input"],
+                output_names=output_names,
+                verbose=False,
+            )
+    finally:
+        torch.set_num_threads(threads)
+    model = program.model_proto
+    floats = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
+    for t in model.graph.initializer:
+        n = 1
+        for d in t.dims:
+            n *= d
+        if t.data_type in floats and n > 64:
+            t.ClearField("raw_data")
+            t.ClearField("float_data")
+            t.ClearField("double_data")
+            t.ClearField("int32_data")
     onnx.save(model, str(path))
     return str(path)
 

@@ -24,7 +24,9 @@ convcalc's layers, one graph node per layer, with exact counts:
   ``layernorm`` and ``pointwise`` on the channels-first tensor, GroupNorm's
   reshape/InstanceNorm/reshape/scale/bias is ``groupnorm``, a squeeze-and-excitation block is
   ``squeeze_excite``. docs/onnx.md has the table.
-* **Names** come from the model: ``/layer1/layer1.0/conv1/Conv`` is ``layer1.0.conv1``.
+* **Names** come from the model: ``/layer1/layer1.0/conv1/Conv`` is ``layer1.0.conv1``; a
+  file of torch's dynamo exporter (``node_Conv_15``) gives the same from the module path in
+  each node's metadata (``_metadata_origins``).
 
 An op convcalc cannot cost is an error listing every such op type, how often it occurs and its
 first node; with ``allow_unknown`` each is an ``opaque`` layer of zero cost (its output shape
@@ -211,6 +213,8 @@ class _Converter:
         self.labels: dict[int, str] = {}  # ref -> a name for it taken from the graph's outputs
         self.opaque = False
         self.synthetic: set[int] = set()  # nodes made by folding patterns (private op types)
+        # node name -> the name to use for it; the FX node names the dynamo exporter gave tensors
+        self.origins, self.traced = _metadata_origins(self.g.nodes)
 
     # -- driving -----------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -248,7 +252,12 @@ class _Converter:
                 node = P.Node("Identity", v.name, "", [], [v.name], {})
                 val = self.emit(node, REGISTRY["identity"].build({}), [val])
             outputs.append((v.name, val.ref))
-            if _readable(v.name) and val.ref >= 0 and val.ref not in self.labels:
+            if (
+                _readable(v.name)
+                and v.name not in self.traced
+                and val.ref >= 0
+                and val.ref not in self.labels
+            ):
                 self.labels[val.ref] = v.name
         if self.opaque and self.in_shape != self._file_shape():
             raise SpecError(
@@ -539,7 +548,7 @@ class _Converter:
         pending, remap = collapse_permutations(pending, {r for _, r in outputs})
         outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
         labels = {remap[r]: v for r, v in labels.items() if remap.get(r, -1) >= 0}
-        names = _display_names(pending, labels)
+        names = _display_names(pending, labels, self.origins)
         graph = Graph(_model_name(self.where), [GraphInput("input", self.in_shape)])
         loc = Loc(self.where)
         for p, name in zip(pending, names):
@@ -576,17 +585,94 @@ def _scope(origin: str) -> tuple[str, str]:
     return path, parts[-1]
 
 
+_SCOPES_KEY, _RULES_KEY = P.NODE_METADATA_KEYS
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+
+
+def _scopes(node: P.Node) -> list[str]:
+    """``pkg.torch.onnx.name_scopes`` (a Python list of str) as a list; [] when absent."""
+    text = node.metadata.get(_SCOPES_KEY)
+    return [a or b for a, b in _QUOTED.findall(text)] if text is not None else []
+
+
+def _module_path(node: P.Node, scopes: list[str]) -> str | None:
+    """The path of the module that ran ``node``, from the metadata torch's dynamo exporter
+    writes: ``pkg.torch.onnx.name_scopes`` is ``['', 'layer1', 'layer1.0', 'layer1.0.conv1',
+    'conv2d_1']``, the module paths from the root down, then the FX node. A Conv into which
+    onnxscript's optimizer folded the BatchNorm after it carries the BatchNorm's path: its
+    weight, the conv module's parameter (``layer1.0.conv1.weight``), names the conv. None
+    when the node records no path."""
+    if len(scopes) < 2:
+        return None
+    path = scopes[-2]
+    if (
+        "FuseBatchNormIntoConv" in node.metadata.get(_RULES_KEY, "")
+        and node.op_type in ("Conv", "ConvTranspose")
+        and len(node.inputs) > 1
+        and node.inputs[1].endswith(".weight")
+    ):
+        path = node.inputs[1][: -len(".weight")]
+    return path
+
+
+def _metadata_origins(nodes: Sequence[P.Node]) -> tuple[dict[str, str], set[str]]:
+    """(node name -> a name in the form torch's TorchScript exporter gives, for the nodes that
+    record their module path (``_module_path``), so that both exporters' files name their
+    layers alike: ``/layer1.0.conv1/Conv``; the k-th call of a module within one call of its
+    parent gets ``_k`` as that exporter's scopes do (``layer1.0.relu_2``); a name taken twice
+    gets ``_k`` too (``/layer1.0/Add_1``). A call ends where a node of another module runs
+    (the file's order is the order of the trace). Also the names of the FX nodes, which the
+    exporter gives the tensors (``mul_16``): a graph output so named does not name its layer
+    as one named by the user does. Linear in the size of the paths."""
+    out: dict[str, str] = {}
+    traced: set[str] = set()
+    calls: dict[tuple[int, str], int] = {}  # (the parent's call, module) -> calls so far
+    taken: dict[str, int] = {}
+    prev: list[tuple[str, str, int]] = []  # (module, its call's name, its call) of the last node
+    made = 0  # calls seen: each gets a number (0 is the root's)
+    for node in nodes:
+        scopes = _scopes(node)
+        if scopes:
+            traced.add(scopes[-1])
+        path = _module_path(node, scopes)
+        if path is None or not node.name or node.name in out:
+            continue
+        level: list[tuple[str, str, int]] = []
+        parent = 0
+        same = True
+        for k, part in enumerate(path.split(".") if path else ()):
+            if same and k < len(prev) and prev[k][0] == part:
+                _, name, call = prev[k]
+            else:
+                same = False
+                n = calls.get((parent, part), 0)
+                calls[parent, part] = n + 1
+                name = f"{part}_{n}" if n else part
+                made += 1
+                call = made
+            level.append((part, name, call))
+            parent = call
+        prev = level
+        base = "/" + "/".join(x for x in (".".join(name for _, name, _ in level), node.op_type) if x)
+        n = taken.get(base, 0)
+        taken[base] = n + 1
+        out[node.name] = f"{base}_{n}" if n else base
+    return out, traced
+
+
 def _clean(name: str) -> str:
     name = re.sub(r"\s+", "_", name.strip()).strip(".")
     return name or "node"
 
 
-def _display_names(pending: list[Pending], labels: dict[int, str]) -> list[str]:
-    scopes = [_scope(p.origin) for p in pending]
-    origins: dict[str, set[str]] = {}
+def _display_names(pending: list[Pending], labels: dict[int, str], origins: dict[str, str]) -> list[str]:
+    """Unique names from the ONNX nodes' names (``origins``: the names that stand for them,
+    from a dynamo file's metadata) or the graph outputs' (``labels``)."""
+    scopes = [_scope(origins.get(p.origin, p.origin)) for p in pending]
+    per: dict[str, set[str]] = {}
     for (scope, _), p in zip(scopes, pending):
-        origins.setdefault(scope, set()).add(p.origin)
-    per_scope = {scope: len(o) for scope, o in origins.items()}
+        per.setdefault(scope, set()).add(p.origin)
+    per_scope = {scope: len(o) for scope, o in per.items()}
     used: set[str] = {"input"}
     out = []
     for i, ((scope, leaf), p) in enumerate(zip(scopes, pending)):

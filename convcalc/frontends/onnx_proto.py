@@ -38,7 +38,7 @@ import stat
 import struct
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
 from typing import Any, TypeAlias
 
@@ -56,6 +56,11 @@ MAX_STREAM_BYTES = 256 * 1024**2  # a pipe or device, which is read into memory 
 MAX_RANK = 64  # dims of one tensor or shape
 MAX_INT_VALUES = 1024  # integer tensors up to this many elements have their values decoded
 MAX_FLOAT_VALUES = 64  # floating-point ones up to this many (scales, scalars: never weights)
+# The entries of a node's metadata_props that are kept (Node.metadata); the others (torch's
+# stack traces, FX nodes...) are skipped by their length, undecoded. torch's dynamo exporter
+# writes a node's module path in 'pkg.torch.onnx.name_scopes', and onnxscript's optimizer the
+# rewrite rules that made a node in 'pkg.onnxscript.rewriter.rule_name'.
+NODE_METADATA_KEYS = ("pkg.torch.onnx.name_scopes", "pkg.onnxscript.rewriter.rule_name")
 
 # TensorProto.DataType
 FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL = 1, 2, 3, 4, 5, 6, 7, 8, 9
@@ -94,6 +99,10 @@ _OPAQUE_LIST = {10: ("graph", 11), 12: ("sparse_tensor", 23), 14: ("type_proto",
 # Work units charged per thing kept, on top of the fields it is read from: what is kept costs
 # at most about 30 bytes of memory a unit (measured: benchmarks/onnx_read.py --hostile).
 _COST = {"node": 10, "attribute": 5, "tensor": 6, "value_info": 6, "string": 2, "span": 4}
+
+_METADATA_KEYS = {k.encode(): k for k in NODE_METADATA_KEYS}
+_LONGEST_METADATA_KEY = max(map(len, _METADATA_KEYS))
+_METADATA_KEY_LENGTHS = frozenset(map(len, _METADATA_KEYS))
 
 # Wire types.
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
@@ -137,6 +146,7 @@ _SCHEMA: dict[str, dict[int, tuple[str, tuple[int, ...]]]] = {
     },
     "SparseTensorProto": {1: ("values", _L), 2: ("indices", _L), 3: ("dims", _VL)},
     "ValueInfoProto": {1: ("name", _L), 2: ("type", _L), 3: ("doc_string", _L), 4: ("metadata_props", _L)},
+    "StringStringEntryProto": {1: ("key", _L), 2: ("value", _L)},
     "TypeProto": {
         1: ("tensor_type", _L), 4: ("sequence_type", _L), 5: ("map_type", _L), 6: ("denotation", _L),
         7: ("opaque_type", _L), 8: ("sparse_tensor_type", _L), 9: ("optional_type", _L),
@@ -209,7 +219,8 @@ class ValueInfo:
 @dataclass(frozen=True, slots=True)
 class Node:
     """One node. ``inputs`` keeps empty names (an omitted optional input) in place.
-    ``attrs``: name -> int, float, str, Tensor, Opaque, or a list of one of those."""
+    ``attrs``: name -> int, float, str, Tensor, Opaque, or a list of one of those.
+    ``metadata``: the node's metadata_props of the keys in NODE_METADATA_KEYS."""
 
     op_type: str
     name: str
@@ -217,6 +228,7 @@ class Node:
     inputs: list[str]
     outputs: list[str]
     attrs: dict[str, Any]
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,6 +645,8 @@ class _Parser:
         outputs: list[str] = []
         name = op_type = domain = ""
         attributes: list[Span] = []
+        entries: list[Span] = []
+        buf = self.buf
         for num, _wt, a, b in self.fields([span], "NodeProto"):
             if num == 1:
                 inputs.append(self.name(a, b))
@@ -646,12 +660,43 @@ class _Parser:
                 self.keep(attributes, a, b, _COST["attribute"])
             elif num == 7:
                 domain = self.name(a, b)
+            elif num == 9:
+                # an entry starts with its key as writers write it (tag 0x0A, a one-byte
+                # length): one whose key has no kept key's length is skipped unread
+                n = buf[a + 1] if b - a > 2 and buf[a] == 0x0A else 0x80
+                if n >= 0x80 or n in _METADATA_KEY_LENGTHS:
+                    self.keep(entries, a, b)
         where = f"node {index} ({_q(name)}, {op_type or '?'})" if name else f"node {index} ({op_type or '?'})"
         attrs: dict[str, Any] = {}
         for attr_span in attributes:
             key, value = self.attribute(attr_span, where)
             attrs[key] = value
-        return Node(op_type=op_type, name=name, domain=domain, inputs=inputs, outputs=outputs, attrs=attrs)
+        metadata: dict[str, str] = {}
+        for entry in entries:
+            self.metadata_entry(entry, metadata)
+        return Node(
+            op_type=op_type,
+            name=name,
+            domain=domain,
+            inputs=inputs,
+            outputs=outputs,
+            attrs=attrs,
+            metadata=metadata,
+        )
+
+    def metadata_entry(self, span: Span, out: dict[str, str]) -> None:
+        """A StringStringEntryProto: kept when its key is one of NODE_METADATA_KEYS (compared
+        as bytes: the others, large stack traces among them, are never decoded)."""
+        key: str | None = None
+        value: Span | None = None
+        for num, _wt, a, b in self.fields([span], "StringStringEntryProto"):
+            if num == 1:
+                raw = bytes(self.buf[a:b]) if b - a <= _LONGEST_METADATA_KEY else b""
+                key = _METADATA_KEYS.get(raw)
+            else:
+                value = (a, b)
+        if key is not None:
+            out[key] = self.text(*value) if value is not None else ""
 
     def attribute(self, span: Span, where: str) -> tuple[str, Any]:
         name = ""
