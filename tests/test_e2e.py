@@ -139,7 +139,15 @@ print(json.dumps(sorted(sys.modules)))
     [
         (
             ["conv", "-c", "3", "--size", "224", "-o", "64", "-k", "3", "--format", "json"],
-            ["convcalc.network", "convcalc.graph", "convcalc.budget", "convcalc.yamlio", "yaml", "rich"],
+            [
+                "convcalc.network",
+                "convcalc.graph",
+                "convcalc.budget",
+                "convcalc.yamlio",
+                "convcalc.cli.network_cmds",
+                "yaml",
+                "rich",
+            ],
         ),
         (["conv", "-c", "3", "--size", "224", "-o", "64", "-k", "3"], ["convcalc.network", "yaml"]),
         (

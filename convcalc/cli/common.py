@@ -3,6 +3,7 @@ library error names command-line options."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from ..errors import ConvcalcError, GeometryError
@@ -116,3 +117,13 @@ def check_min(value: int, option: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ConvcalcError(f"{option} {value}: must be >= {minimum}")
     return value
+
+
+class Dtype(str, Enum):
+    """The element types of --dtype (memory, memory traffic and latency figures)."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+    fp64 = "fp64"

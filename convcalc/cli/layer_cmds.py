@@ -80,7 +80,7 @@ def common_tail() -> list[inspect.Parameter]:
 
 
 def _dtype_type() -> type:
-    from .network_cmds import Dtype
+    from .common import Dtype
 
     return Dtype
 

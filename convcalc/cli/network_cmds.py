@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,16 +10,8 @@ import typer
 if TYPE_CHECKING:
     from ..network import Network, Report
 
-from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Format, check_min
+from .common import COLUMNS_HELP, DEVICE_HELP, FORMAT_HELP, OUTPUT_HELP, WIDE_HELP, Dtype, Format, check_min
 from .inputs import AllowUnknownOpt, InputOpt
-
-
-class Dtype(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-    int8 = "int8"
-    fp64 = "fp64"
 
 
 def _complete_spec(incomplete: str) -> list[str]:
