@@ -542,12 +542,11 @@ class _Converter:
 
     # -- building the graph --------------------------------------------------------------------
     def _build(self, outputs: list[tuple[str, int]]) -> Graph:
-        pending, remap = collapse_squeeze_excite(self.pending, {r for _, r in outputs})
-        outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
-        labels = {remap[r]: v for r, v in self.labels.items() if remap.get(r, -1) >= 0}
-        pending, remap = collapse_permutations(pending, {r for _, r in outputs})
-        outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
-        labels = {remap[r]: v for r, v in labels.items() if remap.get(r, -1) >= 0}
+        pending, labels = self.pending, self.labels
+        for collapse in (collapse_squeeze_excite, collapse_permutations):
+            pending, remap = collapse(pending, {r for _, r in outputs})
+            outputs = [(n, remap[r] if r >= 0 else r) for n, r in outputs]
+            labels = {remap[r]: v for r, v in labels.items() if remap.get(r, -1) >= 0}
         names = _display_names(pending, labels, self.origins)
         graph = Graph(_model_name(self.where), [GraphInput("input", self.in_shape)])
         loc = Loc(self.where)

@@ -215,16 +215,40 @@ class Patterns:
 
 
 # -- mapping -------------------------------------------------------------------------------------
-def collapse_squeeze_excite(pending: list[Pending], keep: set[int]) -> tuple[list[Pending], dict[int, int]]:
-    """global_pool avg -> pointwise (bias) -> activation -> pointwise (bias) -> sigmoid or
-    hardsigmoid -> mul with the pool's input, nothing else reading the inside (nor the graph's
-    outputs, ``keep``): one squeeze_excite, which computes exactly that."""
-    n = len(pending)
-    readers: list[list[int]] = [[] for _ in range(n)]
+def _readers(pending: list[Pending]) -> list[list[int]]:
+    """The layers reading each layer's output, by index."""
+    readers: list[list[int]] = [[] for _ in pending]
     for i, p in enumerate(pending):
         for r in p.inputs:
             if r >= 0:
                 readers[r].append(i)
+    return readers
+
+
+def _rebuild(
+    pending: list[Pending], drop: set[int], replace: dict[int, Pending]
+) -> tuple[list[Pending], dict[int, int]]:
+    """The layers without ``drop``, each of ``replace`` in its place, inputs renumbered; and
+    the map from old indices to new ones (kept layers only)."""
+    if not replace:
+        return pending, {i: i for i in range(len(pending))}
+    out: list[Pending] = []
+    remap: dict[int, int] = {}
+    for i, p in enumerate(pending):
+        if i in drop:
+            continue
+        q = replace.get(i, p)
+        q.inputs = tuple(remap[r] if r >= 0 else r for r in q.inputs)
+        remap[i] = len(out)
+        out.append(q)
+    return out, remap
+
+
+def collapse_squeeze_excite(pending: list[Pending], keep: set[int]) -> tuple[list[Pending], dict[int, int]]:
+    """global_pool avg -> pointwise (bias) -> activation -> pointwise (bias) -> sigmoid or
+    hardsigmoid -> mul with the pool's input, nothing else reading the inside (nor the graph's
+    outputs, ``keep``): one squeeze_excite, which computes exactly that."""
+    readers = _readers(pending)
     drop: set[int] = set()
     replace: dict[int, Pending] = {}
     for i, p in enumerate(pending):
@@ -255,18 +279,7 @@ def collapse_squeeze_excite(pending: list[Pending], keep: set[int]) -> tuple[lis
             drop.update(chain)
             replace[i] = Pending(layer, (x,), p.origin, p.op, cost, p.suffix)
             break
-    if not replace:
-        return pending, {i: i for i in range(n)}
-    out: list[Pending] = []
-    remap: dict[int, int] = {}
-    for i, p in enumerate(pending):
-        if i in drop:
-            continue
-        q = replace.get(i, p)
-        q.inputs = tuple(remap[r] if r >= 0 else r for r in q.inputs)
-        remap[i] = len(out)
-        out.append(q)
-    return out, remap
+    return _rebuild(pending, drop, replace)
 
 
 def _se_chain(pending: list[Pending], readers: list[list[int]], g: int, x: int, mul: int) -> list[int] | None:
@@ -368,12 +381,7 @@ def collapse_permutations(pending: list[Pending], keep: set[int]) -> tuple[list[
     graph's outputs, ``keep``): one pixel_unshuffle, pixel_shuffle or channel_shuffle where
     that moves every element exactly as the three do (torch's PixelUnshuffle, its
     PixelShuffle before opset 11, ShuffleNet's channel shuffle)."""
-    n = len(pending)
-    readers: list[list[int]] = [[] for _ in range(n)]
-    for i, p in enumerate(pending):
-        for r in p.inputs:
-            if r >= 0:
-                readers[r].append(i)
+    readers = _readers(pending)
     drop: set[int] = set()
     replace: dict[int, Pending] = {}
     for i, p in enumerate(pending):
@@ -396,15 +404,4 @@ def collapse_permutations(pending: list[Pending], keep: set[int]) -> tuple[list[
         layer, cost = got
         drop.update((f, t))
         replace[i] = Pending(layer, first.inputs, p.origin, p.op, cost, p.suffix)
-    if not replace:
-        return pending, {i: i for i in range(n)}
-    out: list[Pending] = []
-    remap: dict[int, int] = {}
-    for i, p in enumerate(pending):
-        if i in drop:
-            continue
-        q = replace.get(i, p)
-        q.inputs = tuple(remap[r] if r >= 0 else r for r in q.inputs)
-        remap[i] = len(out)
-        out.append(q)
-    return out, remap
+    return _rebuild(pending, drop, replace)
