@@ -126,6 +126,19 @@ def parse_limit(value: Any, metric: str) -> int | Fraction:
     return parse_quantity(value, "memory" if metric in BYTE_METRICS else metric)
 
 
+def limit_flags(texts: dict[str, str | None]) -> dict[str, int | Fraction]:
+    """The limits given as ``--max-METRIC`` options (metric -> its text, or None when not
+    given), parsed; an error names its option."""
+    flags: dict[str, int | Fraction] = {}
+    for metric, text in texts.items():
+        if text is not None:
+            try:
+                flags[metric] = parse_limit(text, metric)
+            except BudgetInputError as e:
+                raise BudgetInputError(f"--max-{metric} {e.message}") from None
+    return flags
+
+
 def parse_latency(value: Any) -> Fraction:
     """``5ms`` -> Fraction(1, 200) seconds, exactly (units s, ms, us or µs, ns)."""
     from .devices import parse_duration

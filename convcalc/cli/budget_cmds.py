@@ -109,21 +109,17 @@ def check(
 
     specs = _specs_or_torch(specs, torch)
 
-    flags: dict[str, Any] = {}
-    for metric, text in (
-        ("macs", max_macs),
-        ("flops", max_flops),
-        ("params", max_params),
-        ("activations", max_activations),
-        ("memory", max_memory),
-        ("traffic", max_traffic),
-        ("latency", max_latency),
-    ):
-        if text is not None:
-            try:
-                flags[metric] = B.parse_limit(text, metric)
-            except BudgetInputError as e:
-                raise BudgetInputError(f"--max-{metric} {e.message}") from None
+    flags = B.limit_flags(
+        {
+            "macs": max_macs,
+            "flops": max_flops,
+            "params": max_params,
+            "activations": max_activations,
+            "memory": max_memory,
+            "traffic": max_traffic,
+            "latency": max_latency,
+        }
+    )
     allowance = None
     entries = None
     if max_increase is not None and baseline is None:

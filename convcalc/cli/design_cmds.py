@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from fractions import Fraction
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -182,25 +182,21 @@ def fit(
     """The largest width, resolution or compound scaling of a network within budget limits."""
     from .. import budget as B
     from .. import fit as F
-    from ..errors import BudgetInputError, ConvcalcError
+    from ..errors import ConvcalcError
     from .inputs import check_width, is_model_network, load_network
 
     check_min(batch, "--batch")
-    flags: dict[str, Any] = {}
-    for metric, text in (
-        ("macs", max_macs),
-        ("flops", max_flops),
-        ("params", max_params),
-        ("activations", max_activations),
-        ("memory", max_memory),
-        ("traffic", max_traffic),
-        ("latency", max_latency),
-    ):
-        if text is not None:
-            try:
-                flags[metric] = B.parse_limit(text, metric)
-            except BudgetInputError as e:
-                raise BudgetInputError(f"--max-{metric} {e.message}") from None
+    flags = B.limit_flags(
+        {
+            "macs": max_macs,
+            "flops": max_flops,
+            "params": max_params,
+            "activations": max_activations,
+            "memory": max_memory,
+            "traffic": max_traffic,
+            "latency": max_latency,
+        }
+    )
     if vary != Vary.compound:
         given = [name for name, v in (("alpha", alpha), ("beta", beta), ("gamma", gamma)) if v is not None]
         if given:
